@@ -1,0 +1,10 @@
+// Original file: proto/transcode.proto
+
+
+export interface Drain {
+  'reason'?: (string);
+}
+
+export interface Drain__Output {
+  'reason': (string);
+}

@@ -1,0 +1,4 @@
+declare module '*.proto' {
+  const path: string;
+  export default path;
+}
