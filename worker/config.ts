@@ -1,0 +1,200 @@
+// The worker's configuration: parsed once from the environment into a frozen object.
+// Nothing else in worker/ reads the environment. A bad value throws a ConfigError
+// whose message is one line naming the variable and the expected form; main prints
+// it and exits 1. Secret values (the token) never appear in messages or logs.
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import type { LogLevel } from '../common/log';
+import { detectHardwareHints, type HardwareHints } from './probe/hardware-hints';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const HOST_PORT = '^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\]):[0-9]{1,5}$';
+const UINT = '^[0-9]{1,9}$';
+const POSITIVE = '^0*[1-9][0-9]{0,8}$';
+
+// Each variable: its schema (over the raw string) and the expected form for the error line.
+const VARIABLES = {
+  TVARR_COORDINATOR_URL: [Type.String({ pattern: HOST_PORT }), 'host:port, e.g. 127.0.0.1:9090'],
+  TVARR_AUTH_TOKEN: [Type.String({ minLength: 1, pattern: '^[\\x21-\\x7e]+$' }), 'printable ASCII without spaces'],
+  TVARR_WORKER_NAME: [Type.String({ minLength: 1, maxLength: 128 }), 'a name of 1-128 characters'],
+  TVARR_WORKER_ID: [Type.String({ pattern: '^[A-Za-z0-9._-]{1,128}$' }), '1-128 characters of A-Z a-z 0-9 . _ -'],
+  TVARR_MAX_JOBS: [Type.String({ pattern: POSITIVE }), 'a positive integer'],
+  TVARR_MAX_GPU_JOBS: [Type.String({ pattern: UINT }), 'a non-negative integer (0 disables GPU jobs)'],
+  TVARR_MAX_CPU_JOBS: [Type.String({ pattern: UINT }), 'a non-negative integer (0 disables CPU jobs)'],
+  TVARR_FFMPEG_PATH: [Type.String({ minLength: 1 }), 'a path or command name'],
+  TVARR_LOG_LEVEL: [Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')]), 'one of debug|info|warn|error'],
+  TVARR_PROBE_TIMEOUT_MS: [Type.String({ pattern: POSITIVE }), 'a positive integer (milliseconds)'],
+  TVARR_RECONNECT_BASE_MS: [Type.String({ pattern: POSITIVE }), 'a positive integer (milliseconds)'],
+  TVARR_RECONNECT_MAX_MS: [Type.String({ pattern: POSITIVE }), 'a positive integer (milliseconds)'],
+  TVARR_DRAIN_TIMEOUT_MS: [Type.String({ pattern: UINT }), 'a non-negative integer (milliseconds)'],
+  TVARR_KEEPALIVE_TIME_MS: [Type.String({ pattern: POSITIVE }), 'a positive integer (milliseconds)'],
+  TVARR_KEEPALIVE_TIMEOUT_MS: [Type.String({ pattern: POSITIVE }), 'a positive integer (milliseconds)'],
+  TVARR_TLS_CA_FILE: [Type.String({ minLength: 1 }), 'a readable PEM file'],
+  TVARR_TLS_CERT_FILE: [Type.String({ minLength: 1 }), 'a readable PEM file'],
+  TVARR_TLS_KEY_FILE: [Type.String({ minLength: 1 }), 'a readable PEM file'],
+} satisfies Record<string, [TSchema, string]>;
+
+export type ConfigVariable = keyof typeof VARIABLES;
+const SECRET: ReadonlySet<ConfigVariable> = new Set(['TVARR_AUTH_TOKEN']);
+
+const EnvSchema = Type.Object(
+  Object.fromEntries(Object.entries(VARIABLES).map(([k, [schema]]) => [k, Type.Optional(schema)])),
+);
+// Every value is a string that passed its pattern; the log level is narrowed below.
+type Env = Partial<Record<Exclude<ConfigVariable, 'TVARR_LOG_LEVEL'>, string>> & {
+  TVARR_LOG_LEVEL?: Static<(typeof VARIABLES)['TVARR_LOG_LEVEL'][0]>;
+};
+
+export interface TlsFiles {
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+}
+
+export interface WorkerConfig {
+  coordinatorUrl: string;
+  authToken?: string;
+  workerName: string;
+  workerId: string;
+  hostname: string;
+  maxJobs: number;
+  maxGpuJobs: number;
+  maxCpuJobs: number;
+  ffmpegPath: string;
+  logLevel: Exclude<LogLevel, 'silent'>;
+  probeTimeoutMs: number;
+  reconnectBaseMs: number;
+  reconnectMaxMs: number;
+  drainTimeoutMs: number;
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
+  /** Absent means plaintext (insecure) gRPC. */
+  tls?: TlsFiles;
+}
+
+/** One row per variable, for `--help`. */
+export const CONFIG_HELP: ReadonlyArray<[ConfigVariable, string, string]> = [
+  ['TVARR_COORDINATOR_URL', '127.0.0.1:9090', 'coordinator gRPC address (host:port)'],
+  ['TVARR_AUTH_TOKEN', '(none)', 'token sent as "authorization: Bearer" on every call; never logged'],
+  ['TVARR_WORKER_NAME', 'hostname', 'display name'],
+  ['TVARR_WORKER_ID', 'sha256(hostname,name)', 'stable identity across restarts'],
+  ['TVARR_MAX_JOBS', 'cpu+gpu', 'total concurrent jobs'],
+  ['TVARR_MAX_GPU_JOBS', '3/NVIDIA GPU + 2/other GPU', 'concurrent jobs on GPU encoders'],
+  ['TVARR_MAX_CPU_JOBS', 'max(1, cores/2)', 'concurrent jobs on CPU encoders (and copy)'],
+  ['TVARR_FFMPEG_PATH', 'ffmpeg', 'FFmpeg binary'],
+  ['TVARR_LOG_LEVEL', 'info', 'debug|info|warn|error'],
+  ['TVARR_PROBE_TIMEOUT_MS', '5000', 'per-encoder test-encode timeout'],
+  ['TVARR_RECONNECT_BASE_MS', '250', 'first reconnect delay (jittered, doubles)'],
+  ['TVARR_RECONNECT_MAX_MS', '10000', 'reconnect delay cap'],
+  ['TVARR_DRAIN_TIMEOUT_MS', '30000', 'after SIGTERM, kill remaining jobs after this'],
+  ['TVARR_KEEPALIVE_TIME_MS', '2000', 'gRPC keepalive ping interval'],
+  ['TVARR_KEEPALIVE_TIMEOUT_MS', '2000', 'gRPC keepalive ack deadline'],
+  ['TVARR_TLS_CA_FILE', '(none)', 'CA bundle; enables TLS (system roots if only cert/key set)'],
+  ['TVARR_TLS_CERT_FILE', '(none)', 'client certificate for mutual TLS (needs key)'],
+  ['TVARR_TLS_KEY_FILE', '(none)', 'client private key for mutual TLS (needs cert)'],
+];
+
+function fail(name: ConfigVariable, raw: string | undefined, extra = ''): never {
+  const [, expected] = VARIABLES[name];
+  const got = raw === undefined || SECRET.has(name) ? '' : ` (got ${JSON.stringify(raw.slice(0, 80))})`;
+  throw new ConfigError(`${name} must be ${expected}${extra}${got}`);
+}
+
+/** A restarted worker with the same host and name must register as the same identity. */
+export function deriveWorkerId(hostname: string, name: string): string {
+  return 'w-' + createHash('sha256').update(`${hostname}\0${name}`).digest('hex').slice(0, 16);
+}
+
+/**
+ * Default limits (why): a software x264 encode uses several cores, so half the cores
+ * keeps a CPU-only worker from oversubscribing (at least 1). NVENC on consumer cards
+ * was capped at 3 concurrent sessions for years, so 3 per NVIDIA GPU is safe on any
+ * card; Intel/AMD media engines share the GPU with other work, so 2 each. Total is
+ * the sum so each class can fill its own slots.
+ */
+export function defaultLimits(hw: HardwareHints): { maxJobs: number; maxGpuJobs: number; maxCpuJobs: number } {
+  const maxCpuJobs = Math.max(1, Math.floor(hw.cpuCount / 2));
+  const maxGpuJobs = hw.nvidiaGpuCount * 3 + hw.otherGpuCount * 2;
+  return { maxJobs: maxCpuJobs + maxGpuJobs, maxGpuJobs, maxCpuJobs };
+}
+
+function checkReadable(name: ConfigVariable, file: string | undefined): void {
+  if (file === undefined) return;
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch {
+    fail(name, file, ', which is not readable');
+  }
+}
+
+export function parseWorkerConfig(
+  env: Record<string, string | undefined>,
+  hw: HardwareHints = detectHardwareHints(),
+): Readonly<WorkerConfig> {
+  // Empty strings count as unset, as in most shells' `VAR= cmd`.
+  const picked: Record<string, string> = {};
+  for (const name of Object.keys(VARIABLES)) {
+    const v = env[name];
+    if (v !== undefined && v !== '') picked[name] = v;
+  }
+  const first = Value.Errors(EnvSchema, picked).First();
+  if (first) {
+    const name = first.path.split('/')[1] as ConfigVariable;
+    fail(name, picked[name]);
+  }
+  const e: Env = picked;
+  const int = (v: string | undefined, dflt: number) => (v === undefined ? dflt : Number.parseInt(v, 10));
+
+  const port = Number((e.TVARR_COORDINATOR_URL ?? '').split(':').pop());
+  if (e.TVARR_COORDINATOR_URL && !(port >= 1 && port <= 65535)) fail('TVARR_COORDINATOR_URL', e.TVARR_COORDINATOR_URL, ' with port 1-65535');
+
+  const dflt = defaultLimits(hw);
+  const maxCpuJobs = int(e.TVARR_MAX_CPU_JOBS, dflt.maxCpuJobs);
+  const maxGpuJobs = int(e.TVARR_MAX_GPU_JOBS, dflt.maxGpuJobs);
+  const maxJobs = int(e.TVARR_MAX_JOBS, Math.max(1, maxCpuJobs + maxGpuJobs));
+
+  const reconnectBaseMs = int(e.TVARR_RECONNECT_BASE_MS, 250);
+  const reconnectMaxMs = int(e.TVARR_RECONNECT_MAX_MS, 10_000);
+  if (reconnectMaxMs < reconnectBaseMs) fail('TVARR_RECONNECT_MAX_MS', e.TVARR_RECONNECT_MAX_MS, ` >= TVARR_RECONNECT_BASE_MS (${reconnectBaseMs})`);
+
+  const { TVARR_TLS_CA_FILE: caFile, TVARR_TLS_CERT_FILE: certFile, TVARR_TLS_KEY_FILE: keyFile } = e;
+  if (certFile && !keyFile) fail('TVARR_TLS_KEY_FILE', undefined, ' when TVARR_TLS_CERT_FILE is set');
+  if (keyFile && !certFile) fail('TVARR_TLS_CERT_FILE', undefined, ' when TVARR_TLS_KEY_FILE is set');
+  checkReadable('TVARR_TLS_CA_FILE', caFile);
+  checkReadable('TVARR_TLS_CERT_FILE', certFile);
+  checkReadable('TVARR_TLS_KEY_FILE', keyFile);
+  const tls = caFile || certFile ? Object.freeze({ caFile, certFile, keyFile }) : undefined;
+
+  const workerName = e.TVARR_WORKER_NAME ?? hw.hostname;
+  const config: WorkerConfig = {
+    coordinatorUrl: e.TVARR_COORDINATOR_URL ?? '127.0.0.1:9090',
+    authToken: e.TVARR_AUTH_TOKEN,
+    workerName,
+    workerId: e.TVARR_WORKER_ID ?? deriveWorkerId(hw.hostname, workerName),
+    hostname: hw.hostname,
+    maxJobs,
+    maxGpuJobs,
+    maxCpuJobs,
+    ffmpegPath: e.TVARR_FFMPEG_PATH ?? 'ffmpeg',
+    logLevel: e.TVARR_LOG_LEVEL ?? 'info',
+    probeTimeoutMs: int(e.TVARR_PROBE_TIMEOUT_MS, 5000),
+    reconnectBaseMs,
+    reconnectMaxMs,
+    drainTimeoutMs: int(e.TVARR_DRAIN_TIMEOUT_MS, 30_000),
+    keepaliveTimeMs: int(e.TVARR_KEEPALIVE_TIME_MS, 2000),
+    keepaliveTimeoutMs: int(e.TVARR_KEEPALIVE_TIMEOUT_MS, 2000),
+    tls,
+  };
+  return Object.freeze(config);
+}
+
+/** Config for logging: everything except the token. */
+export function redactConfig(config: WorkerConfig): Record<string, unknown> {
+  const { authToken, ...rest } = config;
+  return { ...rest, authToken: authToken ? '(set)' : '(none)' };
+}
