@@ -1,0 +1,83 @@
+// Builds the FFmpeg command line for a job. Input is MPEG-TS on stdin and output is
+// MPEG-TS on stdout. The coordinator never sends a command line: only typed fields,
+// validated by validateSpec, reach here.
+import { familyOf } from '../probe/encoder-list';
+import type { TranscodeSpec } from './transcode-spec';
+
+export interface BuildArgsOptions {
+  /** Render node used by vaapi encoders. */
+  vaapiDevice?: string;
+}
+
+// Encoders whose private options include -preset (others have no such option and
+// FFmpeg would fail on it, so a preset is ignored for them).
+function acceptsPreset(encoder: string): boolean {
+  const family = familyOf(encoder);
+  return ['libx264', 'libx265', 'libsvtav1'].includes(encoder) || family === 'nvenc' || family === 'qsv';
+}
+
+function scaleFilter(width: number, height: number): string | undefined {
+  if (!width && !height) return undefined;
+  // -2 keeps the aspect ratio and an even size on the side that was left at 0.
+  return `scale=${width || -2}:${height || -2}`;
+}
+
+function videoArgs(spec: TranscodeSpec, o: BuildArgsOptions): { global: string[]; video: string[] } {
+  if (spec.encoder === 'copy') return { global: [], video: ['-c:v', 'copy'] };
+  const family = familyOf(spec.encoder);
+  const filters: string[] = [];
+  const scale = scaleFilter(spec.width, spec.height);
+  if (scale) filters.push(scale);
+  const global: string[] = [];
+  if (family === 'vaapi') {
+    global.push('-vaapi_device', o.vaapiDevice ?? '/dev/dri/renderD128');
+    filters.push('format=nv12', 'hwupload');
+  } else if (family === 'software') {
+    // Sources may be 10-bit or 4:2:2; players expect 8-bit 4:2:0.
+    filters.push('format=yuv420p');
+  }
+  const video = ['-c:v', spec.encoder];
+  if (filters.length) video.push('-vf', filters.join(','));
+  if (spec.videoBitrateKbps > 0) {
+    const k = spec.videoBitrateKbps;
+    video.push('-b:v', `${k}k`, '-maxrate', `${k}k`, '-bufsize', `${k * 2}k`);
+  }
+  if (spec.gopFrames > 0) video.push('-g', String(spec.gopFrames));
+  if (spec.preset && acceptsPreset(spec.encoder)) video.push('-preset', spec.preset);
+  return { global, video };
+}
+
+function audioArgs(spec: TranscodeSpec): string[] {
+  switch (spec.audioCodec) {
+    case 'none':
+      return ['-an'];
+    case 'copy':
+      return ['-c:a', 'copy'];
+    case 'aac':
+    case 'mp2':
+      return ['-c:a', spec.audioCodec, '-b:a', `${spec.audioBitrateKbps > 0 ? spec.audioBitrateKbps : 128}k`];
+    default: {
+      const never: never = spec.audioCodec;
+      throw new Error(`unknown audio codec ${String(never)}`);
+    }
+  }
+}
+
+/** Arguments after the ffmpeg binary. */
+export function buildFfmpegArgs(spec: TranscodeSpec, o: BuildArgsOptions = {}): string[] {
+  const { global, video } = videoArgs(spec, o);
+  return [
+    '-hide_banner', '-nostdin',
+    // Errors only on stderr, plus machine-readable progress blocks on the same pipe.
+    '-loglevel', 'error', '-nostats', '-progress', 'pipe:2',
+    ...global,
+    // Keep the source's timestamps: output from two workers fed the same bytes then
+    // shares one timeline, which failover splices depend on.
+    '-copyts',
+    '-f', 'mpegts', '-i', 'pipe:0',
+    '-map', '0:v:0', '-map', '0:a:0?',
+    ...video,
+    ...audioArgs(spec),
+    '-f', 'mpegts', 'pipe:1',
+  ];
+}
