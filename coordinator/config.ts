@@ -1,0 +1,108 @@
+// Parses the coordinator's environment once, into a frozen typed object. Nothing else
+// reads Bun.env / process.env. A bad value stops start-up with one line naming the variable.
+import { type TSchema, Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+const Bool = Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('1'), Type.Literal('0')]);
+const Port = Type.Integer({ minimum: 0, maximum: 65535 });
+const Millis = (min: number) => Type.Integer({ minimum: min, maximum: 86_400_000 });
+
+interface VarSpec {
+  schema: TSchema;
+  expected: string;
+  fallback?: string;
+  numeric?: boolean;
+}
+
+// Each variable: its schema, a human description of the expected form, and its default.
+const VARS = {
+  TVARR_HTTP_HOST: { schema: Type.String({ minLength: 1 }), expected: 'a host name or address', fallback: '0.0.0.0' },
+  TVARR_HTTP_PORT: { schema: Port, expected: 'a port number 0-65535', fallback: '8080', numeric: true },
+  TVARR_GRPC_ENABLED: { schema: Bool, expected: 'true or false', fallback: 'true' },
+  TVARR_GRPC_HOST: { schema: Type.String({ minLength: 1 }), expected: 'a host name or address', fallback: '0.0.0.0' },
+  TVARR_GRPC_PORT: { schema: Port, expected: 'a port number 0-65535', fallback: '9090', numeric: true },
+  TVARR_GRPC_AUTH_TOKEN: { schema: Type.String({ minLength: 8, maxLength: 4096 }), expected: 'a token of at least 8 characters' },
+  TVARR_DATABASE_PATH: { schema: Type.String({ minLength: 1 }), expected: 'a file path', fallback: 'data/tvarr.db' },
+  TVARR_PUBLIC_URL: { schema: Type.String({ pattern: '^https?://[^\\s]+$' }), expected: 'an http(s) URL such as http://host:8080' },
+  TVARR_LOG_LEVEL: {
+    schema: Type.Union(['debug', 'info', 'warn', 'error', 'silent'].map((l) => Type.Literal(l))),
+    expected: 'debug, info, warn, error or silent',
+    fallback: 'info',
+  },
+  TVARR_FFMPEG_PATH: { schema: Type.String({ minLength: 1 }), expected: 'a path to ffmpeg', fallback: 'ffmpeg' },
+  TVARR_SEED_DEFAULTS: { schema: Bool, expected: 'true or false', fallback: 'false' },
+  TVARR_HEARTBEAT_INTERVAL_MS: { schema: Millis(50), expected: 'milliseconds >= 50', fallback: '1000', numeric: true },
+  TVARR_WORKER_LOSS_DEADLINE_MS: { schema: Millis(100), expected: 'milliseconds >= 100', fallback: '5000', numeric: true },
+  TVARR_JOB_START_TIMEOUT_MS: { schema: Millis(100), expected: 'milliseconds >= 100', fallback: '15000', numeric: true },
+  TVARR_IDLE_GRACE_MS: { schema: Millis(0), expected: 'milliseconds >= 0', fallback: '5000', numeric: true },
+  TVARR_MAX_ATTEMPTS: { schema: Type.Integer({ minimum: 1, maximum: 100 }), expected: 'an integer 1-100', fallback: '5', numeric: true },
+  TVARR_RETRY_BACKOFF_MS: { schema: Millis(0), expected: 'milliseconds >= 0', fallback: '250', numeric: true },
+  TVARR_RETRY_BACKOFF_MAX_MS: { schema: Millis(0), expected: 'milliseconds >= 0', fallback: '5000', numeric: true },
+  TVARR_BUFFER_BYTES: {
+    schema: Type.Integer({ minimum: 65536, maximum: 1 << 30 }),
+    expected: 'bytes between 65536 and 1073741824',
+    fallback: String(8 << 20),
+    numeric: true,
+  },
+  TVARR_JOB_INPUT_QUEUE_BYTES: {
+    schema: Type.Integer({ minimum: 65536, maximum: 1 << 30 }),
+    expected: 'bytes between 65536 and 1073741824',
+    fallback: String(8 << 20),
+    numeric: true,
+  },
+  TVARR_UPSTREAM_TIMEOUT_MS: { schema: Millis(100), expected: 'milliseconds >= 100', fallback: '10000', numeric: true },
+} satisfies Record<string, VarSpec>;
+
+type VarName = keyof typeof VARS;
+
+export class ConfigError extends Error {}
+
+function readVar(env: Record<string, string | undefined>, name: VarName): string | number | undefined {
+  const spec: VarSpec = VARS[name];
+  const raw = env[name] === undefined || env[name] === '' ? spec.fallback : env[name];
+  if (raw === undefined) return undefined;
+  const value = spec.numeric ? (/^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN) : raw;
+  if (!Value.Check(spec.schema, value)) {
+    // Never echo the value: it may be a secret.
+    throw new ConfigError(`${name}: invalid value, expected ${spec.expected}`);
+  }
+  return value;
+}
+
+const truthy = (v: unknown) => v === 'true' || v === '1';
+
+export function parseCoordinatorConfig(env: Record<string, string | undefined>) {
+  const get = (n: VarName) => readVar(env, n);
+  const config = {
+    httpHost: get('TVARR_HTTP_HOST') as string,
+    httpPort: get('TVARR_HTTP_PORT') as number,
+    grpcEnabled: truthy(get('TVARR_GRPC_ENABLED')),
+    grpcHost: get('TVARR_GRPC_HOST') as string,
+    grpcPort: get('TVARR_GRPC_PORT') as number,
+    grpcAuthToken: get('TVARR_GRPC_AUTH_TOKEN') as string | undefined,
+    databasePath: get('TVARR_DATABASE_PATH') as string,
+    publicUrl: get('TVARR_PUBLIC_URL') as string | undefined,
+    logLevel: get('TVARR_LOG_LEVEL') as 'debug' | 'info' | 'warn' | 'error' | 'silent',
+    ffmpegPath: get('TVARR_FFMPEG_PATH') as string,
+    seedDefaults: truthy(get('TVARR_SEED_DEFAULTS')),
+    bufferBytes: get('TVARR_BUFFER_BYTES') as number,
+    jobInputQueueBytes: get('TVARR_JOB_INPUT_QUEUE_BYTES') as number,
+    upstreamTimeoutMs: get('TVARR_UPSTREAM_TIMEOUT_MS') as number,
+    liveness: {
+      heartbeatIntervalMs: get('TVARR_HEARTBEAT_INTERVAL_MS') as number,
+      workerLossDeadlineMs: get('TVARR_WORKER_LOSS_DEADLINE_MS') as number,
+      jobStartTimeoutMs: get('TVARR_JOB_START_TIMEOUT_MS') as number,
+      idleGraceMs: get('TVARR_IDLE_GRACE_MS') as number,
+      maxAttempts: get('TVARR_MAX_ATTEMPTS') as number,
+      retryBackoffMs: get('TVARR_RETRY_BACKOFF_MS') as number,
+      retryBackoffMaxMs: get('TVARR_RETRY_BACKOFF_MAX_MS') as number,
+    },
+  };
+  if (config.liveness.workerLossDeadlineMs <= config.liveness.heartbeatIntervalMs) {
+    throw new ConfigError('TVARR_WORKER_LOSS_DEADLINE_MS: invalid value, expected more than TVARR_HEARTBEAT_INTERVAL_MS');
+  }
+  return Object.freeze(config);
+}
+
+export type CoordinatorConfig = ReturnType<typeof parseCoordinatorConfig>;
+export type Liveness = CoordinatorConfig['liveness'];

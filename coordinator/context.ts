@@ -1,0 +1,19 @@
+// Everything the coordinator's parts share, built once in main.ts (or by a test).
+import type { CoordinatorConfig } from './config';
+import type { Db } from './db/client';
+import type { CoordinatorEventBus } from './events';
+import type { Logger } from '../common/log';
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface CoreContext {
+  config: CoordinatorConfig;
+  db: Db;
+  events: CoordinatorEventBus;
+  log: Logger;
+  clock: Clock;
+}

@@ -1,0 +1,46 @@
+// Typed lifecycle events. Metrics, the page's live updates and the tests all listen here
+// instead of polling or sleeping.
+import { EventEmitter } from 'node:events';
+
+export interface CoordinatorEvents {
+  'worker:registered': { workerId: string; name: string; reconnect: boolean };
+  'worker:lost': { workerId: string; reason: string };
+  'worker:state': { workerId: string; state: string };
+  'job:assigned': { jobId: string; runId: string; workerId: string; encoder: string; attempt: number };
+  'job:started': { jobId: string; workerId: string };
+  'job:ended': { jobId: string; workerId: string | null; state: 'failed' | 'completed' | 'cancelled'; reason: string | null };
+  'job:reassigned': { runId: string; fromJobId: string; attempt: number };
+  'job:rejected': { jobId: string; workerId: string; reason: string };
+  'run:failed': { runId: string; reason: string };
+  'bytes:relayed': { workerId: string; bytesIn: number; bytesOut: number };
+}
+
+export type EventName = keyof CoordinatorEvents;
+
+export class CoordinatorEventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor() {
+    this.emitter.setMaxListeners(0);
+  }
+
+  emit<E extends EventName>(event: E, payload: CoordinatorEvents[E]): void {
+    this.emitter.emit(event, payload);
+  }
+
+  on<E extends EventName>(event: E, listener: (payload: CoordinatorEvents[E]) => void): () => void {
+    this.emitter.on(event, listener);
+    return () => this.emitter.off(event, listener);
+  }
+
+  /** Resolves with the first event of this name that matches. */
+  waitFor<E extends EventName>(event: E, match: (payload: CoordinatorEvents[E]) => boolean = () => true): Promise<CoordinatorEvents[E]> {
+    return new Promise((resolve) => {
+      const off = this.on(event, (payload) => {
+        if (!match(payload)) return;
+        off();
+        resolve(payload);
+      });
+    });
+  }
+}

@@ -1,0 +1,70 @@
+// Handler for one job attempt's byte stream: source bytes down, MPEG-TS up.
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { JobDownlink } from '../../proto/gen/tvarr/transcode/v1/JobDownlink';
+import type { JobUplink__Output } from '../../proto/gen/tvarr/transcode/v1/JobUplink';
+import type { CoreContext } from '../context';
+import { AppError } from '../errors';
+import type { ActiveJob } from '../jobs/active-job';
+import type { JobSupervisor } from '../jobs/job-supervisor';
+import { checkToken, workerIdFrom } from './auth';
+import { progressFromProto } from './convert';
+import { toGrpcStatus } from './status';
+
+// After the worker ends its half cleanly it reports JobEnded on the control stream;
+// this is how long that report may take before the attempt counts as failed.
+const END_REPORT_GRACE_MS = 3000;
+
+export function handleJobStream(ctx: CoreContext, supervisor: JobSupervisor, call: ServerDuplexStream<JobUplink__Output, JobDownlink>): void {
+  let workerId: string;
+  try {
+    checkToken(call.metadata, ctx.config.grpcAuthToken);
+    workerId = workerIdFrom(call.metadata);
+  } catch (err) {
+    call.emit('error', toGrpcStatus(err));
+    return;
+  }
+  let job: ActiveJob | null = null;
+  let rejectedLate = false;
+
+  call.on('data', (msg) => {
+    if (rejectedLate) return;
+    try {
+      if (!job) {
+        if (msg.msg !== 'open' || !msg.open) throw new AppError('invalid_request', 'first message must be open');
+        job = supervisor.attachStream({ jobId: msg.open.job_id, attempt: msg.open.attempt, workerId }, (j) => j.attach(call));
+        return;
+      }
+      switch (msg.msg) {
+        case 'output':
+          if (msg.output) job.handleOutput(msg.output);
+          return;
+        case 'progress':
+          if (msg.progress) job.progress = progressFromProto(msg.progress);
+          return;
+        case 'open':
+          throw new AppError('invalid_request', 'open sent twice');
+        default:
+          return;
+      }
+    } catch (err) {
+      rejectedLate = true;
+      ctx.log.warn('job stream rejected', { workerId, error: err instanceof Error ? err.message : String(err) });
+      call.emit('error', toGrpcStatus(err));
+    }
+  });
+
+  call.on('end', () => {
+    const j = job;
+    if (!j || j.ended) return;
+    const timer = setTimeout(() => j.finish({ state: 'failed', reason: 'job stream ended without an end report' }), END_REPORT_GRACE_MS);
+    j.onEnd(() => clearTimeout(timer));
+  });
+  call.on('error', (err: Error) => {
+    const j = job;
+    if (j && !j.ended) j.finish({ state: 'failed', reason: `job stream error: ${err.message}` });
+  });
+  call.on('cancelled', () => {
+    const j = job;
+    if (j && !j.ended) j.finish({ state: 'failed', reason: 'job stream cancelled' });
+  });
+}

@@ -1,0 +1,98 @@
+// The HTTP edge: the only place that imports Elysia's app. Maps AppError and validation
+// failures to JSON errors in one place.
+import { openapi } from '@elysiajs/openapi';
+import { Elysia } from 'elysia';
+import { join } from 'node:path';
+import type { CoreContext } from '../context';
+import { AppError } from '../errors';
+import type { JobSupervisor } from '../jobs/job-supervisor';
+import type { VariantRegistry } from '../streams/variant-registry';
+import type { DrainController } from '../workers/drain-controller';
+import type { WorkerRegistry } from '../workers/worker-registry';
+import { catalogRoutes } from './routes/catalog-routes';
+import { clusterRoutes } from './routes/cluster-routes';
+import { streamRoutes } from './routes/stream-routes';
+
+export interface HttpDeps {
+  ctx: CoreContext;
+  registry: WorkerRegistry;
+  supervisor: JobSupervisor;
+  drain: DrainController;
+  variants: VariantRegistry;
+}
+
+const SWAGGER_DIST = join(import.meta.dir, '..', '..', 'node_modules', 'swagger-ui-dist');
+
+function errorBody(code: string, message: string, field?: string) {
+  return { error: field ? { code, message, field } : { code, message } };
+}
+
+/** First failing field of an Elysia validation error, as "body.width: Expected integer". */
+function describeValidation(error: unknown): { message: string; field?: string } {
+  const e = error as { type?: string; all?: { path?: string; message?: string; summary?: string }[]; message?: string };
+  const first = e.all?.[0];
+  if (first) {
+    const field = (first.path ?? '').replace(/^\//, '').replace(/\//g, '.') || undefined;
+    const where = [e.type, field].filter(Boolean).join('.');
+    return { message: `${where || 'request'}: ${first.summary ?? first.message ?? 'invalid'}`, field };
+  }
+  return { message: 'invalid request' };
+}
+
+export function createHttpApp(deps: HttpDeps) {
+  const { ctx } = deps;
+  return new Elysia()
+    .onError(({ code, error, set }) => {
+      if (error instanceof AppError) {
+        set.status = error.httpStatus;
+        return errorBody(error.code, error.message);
+      }
+      switch (code) {
+        case 'VALIDATION': {
+          set.status = 422;
+          const { message, field } = describeValidation(error);
+          return errorBody('invalid_request', message, field);
+        }
+        case 'PARSE':
+          set.status = 400;
+          return errorBody('invalid_request', 'request body is not valid JSON');
+        case 'NOT_FOUND':
+          set.status = 404;
+          return errorBody('not_found', 'no such route');
+        default:
+          ctx.log.error('unhandled HTTP error', { code, error });
+          set.status = 500;
+          return errorBody('internal', 'internal error');
+      }
+    })
+    .use(
+      openapi({
+        path: '/openapi',
+        provider: 'swagger-ui',
+        // Served from the swagger-ui-dist package: the UI works with no internet.
+        swagger: { theme: '/openapi-assets/swagger-ui.css', cdn: '/openapi-assets/swagger-ui-bundle.js', autoDarkMode: false } as never,
+        documentation: {
+          info: { title: 'tvarr transcoding coordinator', version: '0.1.0', description: 'Admin API and client streams' },
+          tags: [
+            { name: 'sources', description: 'Live inputs' },
+            { name: 'profiles', description: 'Output recipes' },
+            { name: 'workers', description: 'ffmpegd workers' },
+            { name: 'jobs', description: 'Transcode job attempts' },
+            { name: 'streams', description: 'Client endpoints' },
+          ],
+        },
+        exclude: { paths: [/^\/openapi-assets/] as never },
+      }),
+    )
+    .get('/openapi-assets/:file', ({ params, set }) => {
+      if (params.file !== 'swagger-ui.css' && params.file !== 'swagger-ui-bundle.js') {
+        set.status = 404;
+        return errorBody('not_found', 'no such asset');
+      }
+      return Bun.file(join(SWAGGER_DIST, params.file));
+    })
+    .use(catalogRoutes(ctx))
+    .use(clusterRoutes(deps))
+    .use(streamRoutes(ctx, deps.variants))
+    .get('/healthz', () => ({ ok: true }), { detail: { hide: true } });
+}

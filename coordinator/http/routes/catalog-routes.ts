@@ -1,0 +1,57 @@
+// /api/sources and /api/profiles.
+import { Elysia, t } from 'elysia';
+import * as catalog from '../../catalog/catalog-store';
+import type { CoreContext } from '../../context';
+import { ErrorBody, IdParams, Profile, ProfileBody, ProfilePatch, Source, SourceBody, SourcePatch } from '../schemas';
+
+const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
+
+export function catalogRoutes(ctx: CoreContext) {
+  const { db } = ctx;
+  const now = () => ctx.clock.now();
+  return new Elysia({ prefix: '/api' })
+    .get('/sources', () => catalog.listSources(db), { response: { 200: t.Array(Source) }, detail: { tags: ['sources'], summary: 'List sources' } })
+    .post('/sources', ({ body, set }) => ((set.status = 201), catalog.createSource(db, body, now())), {
+      body: SourceBody,
+      response: { 201: Source, ...errors },
+      detail: { tags: ['sources'], summary: 'Create a source' },
+    })
+    .get('/sources/:id', ({ params }) => catalog.getSource(db, params.id), {
+      params: IdParams,
+      response: { 200: Source, ...errors },
+      detail: { tags: ['sources'], summary: 'Get a source' },
+    })
+    .patch('/sources/:id', ({ params, body }) => catalog.updateSource(db, params.id, body), {
+      params: IdParams,
+      body: SourcePatch,
+      response: { 200: Source, ...errors },
+      detail: { tags: ['sources'], summary: 'Update a source' },
+    })
+    .delete('/sources/:id', ({ params, set }) => ((set.status = 204), catalog.deleteSource(db, params.id), undefined), {
+      params: IdParams,
+      response: { 204: t.Void(), ...errors },
+      detail: { tags: ['sources'], summary: 'Delete a source' },
+    })
+    .get('/profiles', () => catalog.listProfiles(db), { response: { 200: t.Array(Profile) }, detail: { tags: ['profiles'], summary: 'List profiles' } })
+    .post('/profiles', ({ body, set }) => ((set.status = 201), catalog.createProfile(db, body, now())), {
+      body: ProfileBody,
+      response: { 201: Profile, ...errors },
+      detail: { tags: ['profiles'], summary: 'Create a profile' },
+    })
+    .get('/profiles/:id', ({ params }) => catalog.getProfile(db, params.id), {
+      params: IdParams,
+      response: { 200: Profile, ...errors },
+      detail: { tags: ['profiles'], summary: 'Get a profile' },
+    })
+    .patch('/profiles/:id', ({ params, body }) => catalog.updateProfile(db, params.id, body), {
+      params: IdParams,
+      body: ProfilePatch,
+      response: { 200: Profile, ...errors },
+      detail: { tags: ['profiles'], summary: 'Update a profile' },
+    })
+    .delete('/profiles/:id', ({ params, set }) => ((set.status = 204), catalog.deleteProfile(db, params.id), undefined), {
+      params: IdParams,
+      response: { 204: t.Void(), ...errors },
+      detail: { tags: ['profiles'], summary: 'Delete a profile' },
+    });
+}

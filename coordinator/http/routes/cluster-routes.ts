@@ -1,0 +1,77 @@
+// /api/workers and /api/jobs: what the cluster is doing, and the operator's levers.
+import { Elysia, t } from 'elysia';
+import type { CoreContext } from '../../context';
+import { AppError } from '../../errors';
+import { getJob, listJobs } from '../../jobs/job-store';
+import type { JobSupervisor } from '../../jobs/job-supervisor';
+import type { DrainController } from '../../workers/drain-controller';
+import { getWorkerView, listWorkerViews } from '../../workers/worker-views';
+import type { WorkerRegistry } from '../../workers/worker-registry';
+import { ErrorBody, IdParams, Job, JobQuery, Worker } from '../schemas';
+
+export interface ClusterRouteDeps {
+  ctx: CoreContext;
+  registry: WorkerRegistry;
+  supervisor: JobSupervisor;
+  drain: DrainController;
+}
+
+const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
+
+export function clusterRoutes({ ctx, registry, supervisor, drain }: ClusterRouteDeps) {
+  const connected = (id: string) => registry.get(id) !== undefined;
+  return new Elysia({ prefix: '/api' })
+    .get('/workers', () => listWorkerViews(ctx.db, connected), {
+      response: { 200: t.Array(Worker) },
+      detail: { tags: ['workers'], summary: 'List workers with capabilities, state and load' },
+    })
+    .get('/workers/:id', ({ params }) => getWorkerView(ctx.db, params.id, connected), {
+      params: IdParams,
+      response: { 200: Worker, ...errors },
+      detail: { tags: ['workers'], summary: 'Get one worker' },
+    })
+    .post(
+      '/workers/:id/drain',
+      ({ params }) => {
+        drain.drain(params.id, 'admin request', { notifyWorker: true });
+        return getWorkerView(ctx.db, params.id, connected);
+      },
+      {
+        params: IdParams,
+        response: { 200: Worker, ...errors },
+        detail: { tags: ['workers'], summary: 'Drain: no new jobs; running jobs move to other workers' },
+      },
+    )
+    .post(
+      '/workers/:id/resume',
+      ({ params }) => {
+        drain.resume(params.id);
+        return getWorkerView(ctx.db, params.id, connected);
+      },
+      { params: IdParams, response: { 200: Worker, ...errors }, detail: { tags: ['workers'], summary: 'Resume a drained worker' } },
+    )
+    .get('/jobs', ({ query }) => listJobs(ctx.db, { state: query.state, workerId: query.workerId, limit: Number(query.limit ?? 100) }), {
+      query: JobQuery,
+      response: { 200: t.Array(Job), ...errors },
+      detail: { tags: ['jobs'], summary: 'List job attempts, newest first' },
+    })
+    .get(
+      '/jobs/:id',
+      ({ params }) => {
+        const job = getJob(ctx.db, params.id);
+        if (!job) throw new AppError('not_found', `job '${params.id}' not found`);
+        return job;
+      },
+      { params: IdParams, response: { 200: Job, ...errors }, detail: { tags: ['jobs'], summary: 'Get one job attempt' } },
+    )
+    .post(
+      '/jobs/:id/cancel',
+      ({ params }) => {
+        const job = getJob(ctx.db, params.id);
+        if (!job) throw new AppError('not_found', `job '${params.id}' not found`);
+        if (!supervisor.cancel(params.id, 'cancelled by admin')) throw new AppError('conflict', `job '${params.id}' is ${job.state}, not live`);
+        return getJob(ctx.db, params.id)!;
+      },
+      { params: IdParams, response: { 200: Job, ...errors }, detail: { tags: ['jobs'], summary: 'Cancel a live job attempt' } },
+    );
+}

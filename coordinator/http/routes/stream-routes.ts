@@ -1,0 +1,42 @@
+// Client endpoints: the live MPEG-TS stream of a variant, and an M3U playlist of all
+// variants for IPTV players and media servers.
+import { Elysia, t } from 'elysia';
+import { listProfiles, listSources } from '../../catalog/catalog-store';
+import type { CoreContext } from '../../context';
+import type { VariantRegistry } from '../../streams/variant-registry';
+import { ErrorBody } from '../schemas';
+
+export function streamRoutes(ctx: CoreContext, variants: VariantRegistry) {
+  return new Elysia()
+    .get(
+      '/stream/:source/:profile',
+      async ({ params }) => {
+        const { stream } = await variants.openClientStream(params.source, params.profile);
+        return new Response(stream, {
+          headers: { 'content-type': 'video/mp2t', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
+        });
+      },
+      {
+        params: t.Object({ source: t.String({ maxLength: 128 }), profile: t.String({ maxLength: 128 }) }),
+        response: { 200: t.Any({ description: 'continuous MPEG-TS (video/mp2t)' }), 404: ErrorBody, 502: ErrorBody, 503: ErrorBody },
+        detail: { tags: ['streams'], summary: 'Live transcoded stream of a variant (source x profile)' },
+      },
+    )
+    .get(
+      '/playlist.m3u',
+      ({ request }) => {
+        const base = ctx.config.publicUrl ?? new URL(request.url).origin;
+        const lines = ['#EXTM3U'];
+        const profiles = listProfiles(ctx.db);
+        for (const s of listSources(ctx.db)) {
+          for (const p of profiles) {
+            const name = `${s.name} (${p.name})`.replace(/[\r\n,]/g, ' ');
+            lines.push(`#EXTINF:-1 tvg-id="${s.id}" group-title="${p.name.replace(/"/g, "'")}",${name}`);
+            lines.push(`${base}/stream/${encodeURIComponent(s.id)}/${encodeURIComponent(p.id)}`);
+          }
+        }
+        return new Response(lines.join('\n') + '\n', { headers: { 'content-type': 'audio/x-mpegurl; charset=utf-8' } });
+      },
+      { detail: { tags: ['streams'], summary: 'M3U playlist of every variant' } },
+    );
+}

@@ -1,0 +1,123 @@
+// TypeBox schemas for the admin API: request validation and the OpenAPI document come
+// from the same definitions.
+import { t } from 'elysia';
+
+const Id = t.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'lower-case slug, 1-64 characters' });
+
+export const ErrorBody = t.Object(
+  {
+    error: t.Object({
+      code: t.String({ description: 'machine-readable error code' }),
+      message: t.String(),
+      field: t.Optional(t.String({ description: 'the invalid field, for validation errors' })),
+    }),
+  },
+  { description: 'Every error response has this shape' },
+);
+
+export const IdParams = t.Object({ id: t.String({ maxLength: 128 }) });
+
+export const SourceBody = t.Object(
+  {
+    id: Id,
+    name: t.String({ minLength: 1, maxLength: 200 }),
+    url: t.String({
+      minLength: 1,
+      maxLength: 2048,
+      pattern: '^(https?://|testpattern:|rtsp://|rtmp://|udp://|srt://|file:)',
+      description: 'http(s) URL of live MPEG-TS, testpattern:, or another FFmpeg input URL',
+    }),
+  },
+  { additionalProperties: false },
+);
+export const SourcePatch = t.Partial(t.Omit(SourceBody, ['id']), { additionalProperties: false });
+
+export const Source = t.Object({ id: t.String(), name: t.String(), url: t.String(), createdAt: t.Number() });
+
+const VideoCodec = t.Union(['h264', 'hevc', 'av1', 'vp9', 'mpeg2video', 'copy'].map((c) => t.Literal(c)));
+const AudioCodec = t.Union(['aac', 'mp2', 'copy', 'none'].map((c) => t.Literal(c)));
+
+export const ProfileBody = t.Object(
+  {
+    id: Id,
+    name: t.String({ minLength: 1, maxLength: 200 }),
+    videoCodec: VideoCodec,
+    encoderPreference: t.Optional(
+      t.Union([t.Null(), t.String({ pattern: '^[a-z0-9_]{1,64}$', description: 'encoder (hevc_vaapi), family (nvenc) or kind (gpu, cpu)' })]),
+    ),
+    width: t.Optional(t.Integer({ minimum: 0, maximum: 7680 })),
+    height: t.Optional(t.Integer({ minimum: 0, maximum: 4320 })),
+    videoBitrateKbps: t.Optional(t.Integer({ minimum: 0, maximum: 200_000 })),
+    audioCodec: t.Optional(AudioCodec),
+    audioBitrateKbps: t.Optional(t.Integer({ minimum: 0, maximum: 1024 })),
+    gopFrames: t.Optional(t.Integer({ minimum: 0, maximum: 1000 })),
+    preset: t.Optional(t.Union([t.Null(), t.String({ pattern: '^[a-z0-9]{1,32}$' })])),
+    hotStandby: t.Optional(t.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export const ProfilePatch = t.Partial(t.Omit(ProfileBody, ['id']), { additionalProperties: false });
+
+export const Profile = t.Object({
+  id: t.String(),
+  name: t.String(),
+  videoCodec: t.String(),
+  encoderPreference: t.Union([t.String(), t.Null()]),
+  width: t.Integer(),
+  height: t.Integer(),
+  videoBitrateKbps: t.Integer(),
+  audioCodec: t.String(),
+  audioBitrateKbps: t.Integer(),
+  gopFrames: t.Integer(),
+  preset: t.Union([t.String(), t.Null()]),
+  hotStandby: t.Boolean(),
+  createdAt: t.Number(),
+});
+
+export const Worker = t.Object({
+  id: t.String(),
+  name: t.String(),
+  version: t.String(),
+  hostname: t.String(),
+  address: t.String(),
+  ffmpegVersion: t.String(),
+  state: t.String(),
+  connected: t.Boolean(),
+  maxJobs: t.Integer(),
+  maxGpuJobs: t.Integer(),
+  maxCpuJobs: t.Integer(),
+  speedFps: t.Number(),
+  encoders: t.Array(t.Object({ name: t.String(), codec: t.String(), kind: t.String(), family: t.String() })),
+  rejectedEncoders: t.Array(t.Object({ name: t.String(), codec: t.String(), reason: t.String() })),
+  gpus: t.Array(t.Any()),
+  usage: t.Any(),
+  activeJobs: t.Integer(),
+  registeredAt: t.Number(),
+  lastSeenAt: t.Number(),
+  quarantinedUntil: t.Union([t.Number(), t.Null()]),
+  quarantineReason: t.Union([t.String(), t.Null()]),
+});
+
+export const Job = t.Object({
+  id: t.String(),
+  runId: t.String(),
+  sourceId: t.String(),
+  profileId: t.String(),
+  workerId: t.Union([t.String(), t.Null()]),
+  encoder: t.Union([t.String(), t.Null()]),
+  kind: t.Union([t.String(), t.Null()]),
+  role: t.String(),
+  state: t.String(),
+  attempt: t.Integer(),
+  createdAt: t.Number(),
+  startedAt: t.Union([t.Number(), t.Null()]),
+  endedAt: t.Union([t.Number(), t.Null()]),
+  failureReason: t.Union([t.String(), t.Null()]),
+  stats: t.Any(),
+});
+
+export const JobQuery = t.Object({
+  state: t.Optional(t.Union(['pending', 'running', 'failed', 'completed', 'cancelled'].map((s) => t.Literal(s)))),
+  workerId: t.Optional(t.String({ maxLength: 128 })),
+  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 1000 })),
+});

@@ -1,0 +1,171 @@
+// Live job attempts: dispatch to the best worker, attach job streams, and end each
+// attempt exactly once whichever signal comes first (worker report, stream loss,
+// worker loss, start timeout, cancel). Row writes go through job-store's fences.
+import type { CoreContext } from '../context';
+import type { TranscodeSpec } from '../domain';
+import { AppError } from '../errors';
+import { specToProto } from '../grpc/convert';
+import { claimJob } from '../scheduler/claim-job';
+import type { WorkerRegistry } from '../workers/worker-registry';
+import { ActiveJob, type JobEnd } from './active-job';
+import { endJob, isJobOwnedBy, markJobRunning, type JobFence } from './job-store';
+import { buildTranscodeSpec, type ProfileRow } from './transcode-spec';
+
+export interface DispatchRequest {
+  runId?: string;
+  sourceId: string;
+  profile: ProfileRow;
+  attempt: number;
+  role?: 'primary' | 'standby';
+  excludeWorkerIds?: readonly string[];
+}
+
+export class JobSupervisor {
+  private readonly live = new Map<string, ActiveJob>();
+
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly registry: WorkerRegistry,
+  ) {
+    registry.onWorkerLost((workerId, reason) => this.failJobsOfWorker(workerId, `worker lost: ${reason}`));
+  }
+
+  get(jobId: string): ActiveJob | undefined {
+    return this.live.get(jobId);
+  }
+
+  liveJobs(): ActiveJob[] {
+    return [...this.live.values()];
+  }
+
+  /**
+   * Claims a slot on the best candidate, sends StartJob and waits until the worker opens
+   * the job stream. A refusal or a start timeout fails that attempt row (with the reason)
+   * and the next candidate is tried; no candidate left gives no_capacity with reasons.
+   */
+  async dispatch(req: DispatchRequest): Promise<ActiveJob> {
+    const excluded = new Set(req.excludeWorkerIds ?? []);
+    const refusals: string[] = [];
+    for (;;) {
+      const now = this.ctx.clock.now();
+      const claim = claimJob(this.ctx.db, {
+        runId: req.runId,
+        sourceId: req.sourceId,
+        profileId: req.profile.id,
+        codec: req.profile.videoCodec,
+        preference: req.profile.encoderPreference,
+        attempt: req.attempt,
+        role: req.role,
+        excludeWorkerIds: [...excluded],
+        now,
+      });
+      if (!claim) {
+        const why = refusals.length ? `; tried: ${refusals.join('; ')}` : '';
+        const pref = req.profile.encoderPreference ? ` (preference ${req.profile.encoderPreference})` : '';
+        throw new AppError('no_capacity', `no online worker with a free slot can encode ${req.profile.videoCodec}${pref}${why}`);
+      }
+      const { candidate } = claim;
+      const job = new ActiveJob({
+        jobId: claim.jobId,
+        runId: claim.runId,
+        attempt: claim.attempt,
+        workerId: candidate.workerId,
+        encoder: candidate.encoder,
+        kind: candidate.kind,
+      });
+      this.live.set(job.jobId, job);
+      job.onEnd((end) => this.recordEnd(job, end));
+      this.ctx.events.emit('job:assigned', {
+        jobId: job.jobId,
+        runId: claim.runId,
+        workerId: candidate.workerId,
+        encoder: candidate.encoder,
+        attempt: claim.attempt,
+      });
+      try {
+        await this.startOnWorker(job, buildTranscodeSpec(req.profile, candidate.encoder, candidate.family));
+        return job;
+      } catch (err) {
+        const reason = err instanceof Error ? err.message : String(err);
+        refusals.push(`${candidate.workerId}: ${reason}`);
+        excluded.add(candidate.workerId);
+        job.finish({ state: 'failed', reason });
+      }
+    }
+  }
+
+  private async startOnWorker(job: ActiveJob, spec: TranscodeSpec): Promise<void> {
+    const session = this.registry.get(job.info.workerId);
+    if (!session) throw new Error('worker is not connected');
+    const sent = session.send({ start_job: { job_id: job.jobId, attempt: job.info.attempt, spec: specToProto(spec) } });
+    if (!sent) throw new Error('control stream closed');
+    const timeoutMs = this.ctx.config.liveness.jobStartTimeoutMs;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        session.send({ cancel_job: { job_id: job.jobId, attempt: job.info.attempt, reason: 'start timeout' } });
+        reject(new Error(`worker did not open the job stream within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    try {
+      await Promise.race([job.waitAttached(), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A worker opened a job stream: allowed only for its own live attempt. */
+  attachStream(fence: JobFence, attach: (job: ActiveJob) => void): ActiveJob {
+    const job = this.live.get(fence.jobId);
+    if (!job || job.info.workerId !== fence.workerId || job.info.attempt !== fence.attempt || job.attached) {
+      throw new AppError('permission_denied', `job ${fence.jobId} attempt ${fence.attempt} is not assigned to this worker`);
+    }
+    if (!markJobRunning(this.ctx.db, fence, this.ctx.clock.now())) {
+      throw new AppError('permission_denied', `job ${fence.jobId} is no longer pending`);
+    }
+    attach(job);
+    this.ctx.events.emit('job:started', { jobId: job.jobId, workerId: fence.workerId });
+    return job;
+  }
+
+  /** Worker-reported events are fenced: another worker's job id changes nothing. */
+  owned(fence: JobFence): ActiveJob | undefined {
+    const job = this.live.get(fence.jobId);
+    if (!job || job.info.workerId !== fence.workerId || job.info.attempt !== fence.attempt) return undefined;
+    return isJobOwnedBy(this.ctx.db, fence) ? job : undefined;
+  }
+
+  rejected(fence: JobFence, reason: string): boolean {
+    const job = this.owned(fence);
+    if (!job) return false;
+    this.ctx.events.emit('job:rejected', { jobId: fence.jobId, workerId: fence.workerId, reason });
+    return job.finish({ state: 'failed', reason: `rejected by worker: ${reason}` });
+  }
+
+  workerReportedEnd(fence: JobFence, end: JobEnd): boolean {
+    const job = this.owned(fence);
+    return job ? job.finish(end) : false;
+  }
+
+  cancel(jobId: string, reason: string): boolean {
+    const job = this.live.get(jobId);
+    if (!job) return false;
+    this.registry.get(job.info.workerId)?.send({ cancel_job: { job_id: jobId, attempt: job.info.attempt, reason } });
+    return job.finish({ state: 'cancelled', reason });
+  }
+
+  failJobsOfWorker(workerId: string, reason: string): void {
+    for (const job of [...this.live.values()]) {
+      if (job.info.workerId === workerId) job.finish({ state: 'failed', reason });
+    }
+  }
+
+  private recordEnd(job: ActiveJob, end: JobEnd): void {
+    this.live.delete(job.jobId);
+    if (endJob(this.ctx.db, job.jobId, end.state, end.reason, this.ctx.clock.now())) {
+      const log = end.state === 'failed' ? this.ctx.log.warn : this.ctx.log.info;
+      log('job ended', { jobId: job.jobId, workerId: job.info.workerId, state: end.state, reason: end.reason });
+      this.ctx.events.emit('job:ended', { jobId: job.jobId, workerId: job.info.workerId, state: end.state, reason: end.reason });
+    }
+  }
+}

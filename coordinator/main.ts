@@ -1,0 +1,29 @@
+// Wiring only: config, database, gRPC and HTTP servers, shutdown.
+import { createLogger, setLogLevel } from '../common/log';
+import { ConfigError, parseCoordinatorConfig } from './config';
+import { startCoordinator } from './start-coordinator';
+
+let config;
+try {
+  config = parseCoordinatorConfig(process.env);
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`config error: ${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+}
+setLogLevel(config.logLevel);
+const log = createLogger('coordinator');
+const coordinator = await startCoordinator(config, log);
+
+let stopping = false;
+const shutdown = async (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  log.info('shutting down', { signal });
+  await coordinator.stop();
+  process.exit(0);
+};
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));

@@ -1,0 +1,65 @@
+// Builds the coordinator from a config: used by main.ts and by in-process tests.
+import type { Logger } from '../common/log';
+import { seedDefaults } from './catalog/catalog-store';
+import type { CoordinatorConfig } from './config';
+import { systemClock, type Clock, type CoreContext } from './context';
+import { openDatabase } from './db/client';
+import { CoordinatorEventBus } from './events';
+import { startGrpcServer } from './grpc/server';
+import { createHttpApp } from './http/app';
+import { failOrphanedJobs } from './jobs/job-store';
+import { JobSupervisor } from './jobs/job-supervisor';
+import { VariantRegistry } from './streams/variant-registry';
+import { DrainController } from './workers/drain-controller';
+import { WorkerRegistry } from './workers/worker-registry';
+
+export interface RunningCoordinator {
+  ctx: CoreContext;
+  httpPort: number;
+  grpcPort: number | null;
+  registry: WorkerRegistry;
+  supervisor: JobSupervisor;
+  variants: VariantRegistry;
+  app: ReturnType<typeof createHttpApp>;
+  stop(): Promise<void>;
+}
+
+export async function startCoordinator(config: CoordinatorConfig, log: Logger, clock: Clock = systemClock): Promise<RunningCoordinator> {
+  const db = openDatabase(config.databasePath);
+  const ctx: CoreContext = { config, db, events: new CoordinatorEventBus(), log, clock };
+  const orphaned = failOrphanedJobs(db, clock.now());
+  if (orphaned > 0) log.info('failed jobs left running by the previous process', { count: orphaned });
+  if (config.seedDefaults) seedDefaults(db, clock.now());
+
+  const registry = new WorkerRegistry(ctx);
+  const supervisor = new JobSupervisor(ctx, registry);
+  const drain = new DrainController(ctx, registry, supervisor);
+  const variants = new VariantRegistry(ctx, supervisor);
+  drain.mover = variants;
+  registry.start();
+
+  if (config.grpcAuthToken === undefined) log.warn('TVARR_GRPC_AUTH_TOKEN is not set: any worker that can reach the gRPC port may register');
+  const grpc = config.grpcEnabled ? await startGrpcServer({ ctx, registry, supervisor, drain }, config.grpcHost, config.grpcPort) : null;
+
+  const app = createHttpApp({ ctx, registry, supervisor, drain, variants });
+  app.listen({ hostname: config.httpHost, port: config.httpPort, idleTimeout: 0 });
+  const httpPort = app.server?.port ?? config.httpPort;
+  log.info('coordinator listening', { httpPort, grpcPort: grpc?.port ?? null, database: config.databasePath });
+
+  return {
+    ctx,
+    httpPort,
+    grpcPort: grpc?.port ?? null,
+    registry,
+    supervisor,
+    variants,
+    app,
+    async stop() {
+      variants.stopAll('coordinator shutting down');
+      registry.stop();
+      await grpc?.shutdown();
+      await app.stop(true);
+      db.$client.close();
+    },
+  };
+}

@@ -1,0 +1,195 @@
+// Per-variant shared buffer: one transcode's output fanned out to many HTTP clients.
+//
+// Flow: producer bytes -> SegmentIngest (align, gate, rewrite counters, index
+// keyframes) -> BufferHistory (bounded window of shared chunks) -> one pull-based
+// ReadableStream per client. Readers pull at their own pace, so a slow client only
+// slows itself; one that falls out of the window is moved to the newest entry point
+// instead of holding memory. Waiting readers share one promise that each write
+// resolves, so hundreds of idle readers cost nothing per write beyond a wake-up.
+import { createLogger } from '../../common/log.ts';
+import { BufferHistory } from './shared-buffer-history.ts';
+import { SegmentIngest } from './shared-buffer-ingest.ts';
+
+const log = createLogger('shared-buffer');
+
+export interface SharedBufferOptions {
+  /** Retained history in bytes (e.g. 8 MiB); should exceed a GOP so joins are instant. */
+  maxBufferedBytes: number;
+}
+
+export interface SharedBufferStats {
+  bytesIn: number;
+  bytesOut: number;
+  readers: number;
+  keyframes: number;
+  segment: number;
+  slowReaderSkips: number;
+  bufferedBytes: number;
+  /** Producer bytes discarded: before an entry point after a (re)start, or unsyncable garbage. */
+  droppedBytes: number;
+}
+
+interface ReaderState {
+  /** Absolute offset of the next byte to send; -1 while waiting for an entry point. */
+  pos: number;
+  detached: boolean;
+}
+
+export class SharedBuffer {
+  private readonly history = new BufferHistory();
+  private readonly ingest = new SegmentIngest(this.history);
+  private readonly readers = new Set<ReaderState>();
+  private readonly listeners = new Set<(count: number) => void>();
+  private wake: { promise: Promise<void>; resolve: () => void } | null = null;
+  private ended = false;
+  private bytesIn = 0;
+  private bytesOut = 0;
+  private slowReaderSkips = 0;
+
+  constructor(private readonly options: SharedBufferOptions) {
+    if (!(options.maxBufferedBytes > 0)) throw new RangeError('maxBufferedBytes must be positive');
+  }
+
+  /** Current producer number: 0 for the first, +1 per beginSegment(). */
+  get segment(): number {
+    return this.ingest.segment;
+  }
+
+  get readerCount(): number {
+    return this.readers.size;
+  }
+
+  /** Bytes from the current producer, in any alignment. Ignored after end(). */
+  write(chunk: Uint8Array): void {
+    if (this.ended) return;
+    this.bytesIn += chunk.length;
+    if (this.ingest.write(chunk) === 0) return;
+    this.history.trim(this.options.maxBufferedBytes);
+    this.notify();
+  }
+
+  /** A new producer (failover attempt) starts; its output joins at its first clean entry point. */
+  beginSegment(): void {
+    this.ingest.begin();
+  }
+
+  /** Clean end of stream: readers drain what remains, then their streams close. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.notify();
+  }
+
+  createReader(): ReadableStream<Uint8Array> {
+    const reader: ReaderState = { pos: -1, detached: false };
+    this.readers.add(reader);
+    this.emitReaders();
+    return new ReadableStream<Uint8Array>(
+      {
+        pull: (controller) => this.pull(reader, controller),
+        cancel: () => this.detach(reader),
+      },
+      // highWaterMark 0: nothing is read ahead into the stream's queue, so a client
+      // that stops reading holds only its offset (backpressure stays per reader).
+      { highWaterMark: 0 },
+    );
+  }
+
+  onReadersChanged(listener: (count: number) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  stats(): SharedBufferStats {
+    return {
+      bytesIn: this.bytesIn,
+      bytesOut: this.bytesOut,
+      readers: this.readers.size,
+      keyframes: this.ingest.keyframes,
+      segment: this.ingest.segment,
+      slowReaderSkips: this.slowReaderSkips,
+      bufferedBytes: this.history.bufferedBytes,
+      droppedBytes: this.ingest.droppedBytes,
+    };
+  }
+
+  /** Resolves once a clean entry point exists; rejects if the stream ends without one. */
+  async waitForKeyframe(): Promise<void> {
+    while (!this.history.latestEntry()) {
+      if (this.ended) throw new Error('stream ended before any keyframe');
+      await this.changed();
+    }
+  }
+
+  private async pull(reader: ReaderState, controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    for (;;) {
+      if (reader.detached) return;
+      const chunk = this.nextChunk(reader);
+      if (chunk) {
+        this.bytesOut += chunk.length;
+        controller.enqueue(chunk);
+        return;
+      }
+      if (this.ended) {
+        this.detach(reader);
+        controller.close();
+        return;
+      }
+      await this.changed();
+    }
+  }
+
+  /** Next bytes for a reader, moving it to an entry point when it has none or fell behind. */
+  private nextChunk(reader: ReaderState): Uint8Array | null {
+    if (reader.pos < 0 || reader.pos < this.history.startOffset) {
+      if (reader.pos >= 0) {
+        // Overtaken by trimming: jumping forward keeps memory bounded (and the client
+        // sees one glitch) instead of retaining history for the slowest client.
+        this.slowReaderSkips++;
+        reader.pos = -1;
+      }
+      const entry = this.history.latestEntry();
+      if (!entry) return null;
+      reader.pos = entry.offset;
+      return entry.prefix;
+    }
+    const data = this.history.read(reader.pos);
+    if (data) reader.pos += data.length;
+    return data;
+  }
+
+  private detach(reader: ReaderState): void {
+    if (reader.detached) return;
+    reader.detached = true;
+    this.readers.delete(reader);
+    this.emitReaders();
+  }
+
+  private emitReaders(): void {
+    const count = this.readers.size;
+    for (const listener of this.listeners) {
+      try {
+        listener(count);
+      } catch (err) {
+        log.error('readers-changed listener threw', { err });
+      }
+    }
+  }
+
+  /** One shared promise per "something changed"; each write or end() resolves it. */
+  private changed(): Promise<void> {
+    if (!this.wake) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.wake = { promise, resolve };
+    }
+    return this.wake.promise;
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    if (!wake) return;
+    this.wake = null;
+    wake.resolve();
+  }
+}

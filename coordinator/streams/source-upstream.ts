@@ -1,0 +1,203 @@
+// One upstream connection per source, however many variants use it (IPTV providers
+// limit connections). Each subscriber (a job's input) has its own bounded queue: the
+// upstream is read as fast as the fastest subscriber takes bytes, and a subscriber
+// whose queue is full loses chunks instead of stalling the others or growing memory.
+import type { Logger } from '../../common/log';
+import { AppError } from '../errors';
+import { openSourceInput, type SourceInput } from './source-input';
+
+export interface UpstreamOptions {
+  ffmpegPath: string;
+  timeoutMs: number;
+  queueBytes: number;
+  idleGraceMs: number;
+  log: Logger;
+  onStopped: () => void;
+}
+
+const MAX_RECONNECTS = 5;
+
+export class UpstreamSubscription {
+  private readonly queue: Uint8Array[] = [];
+  private queuedBytes = 0;
+  private waiter: ((chunk: Uint8Array | null) => void) | null = null;
+  private ended = false;
+  droppedBytes = 0;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly onClose: (sub: UpstreamSubscription) => void,
+    private readonly onSpace: () => void,
+  ) {}
+
+  get full(): boolean {
+    return this.queuedBytes >= this.capacity;
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.ended) return;
+    if (this.waiter) {
+      const w = this.waiter;
+      this.waiter = null;
+      w(chunk);
+      return;
+    }
+    if (this.full) {
+      this.droppedBytes += chunk.byteLength;
+      return;
+    }
+    this.queue.push(chunk);
+    this.queuedBytes += chunk.byteLength;
+  }
+
+  finish(): void {
+    this.ended = true;
+    if (this.waiter && this.queue.length === 0) {
+      const w = this.waiter;
+      this.waiter = null;
+      w(null);
+    }
+  }
+
+  /** Next chunk of source bytes, or null when the source has ended for good. */
+  next(): Promise<Uint8Array | null> {
+    const chunk = this.queue.shift();
+    if (chunk) {
+      const wasFull = this.full;
+      this.queuedBytes -= chunk.byteLength;
+      if (wasFull && !this.full) this.onSpace();
+      return Promise.resolve(chunk);
+    }
+    if (this.ended) return Promise.resolve(null);
+    this.onSpace();
+    return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  close(): void {
+    this.finish();
+    this.queue.length = 0;
+    this.onClose(this);
+  }
+}
+
+export class SourceUpstream {
+  private readonly subs = new Set<UpstreamSubscription>();
+  private input: SourceInput | null = null;
+  private running: Promise<void> | null = null;
+  private firstBytes: Promise<void> | null = null;
+  private idleTimer: ReturnType<typeof setTimeout> | null = null;
+  private spaceWaiter: (() => void) | null = null;
+  private stopped = false;
+  bytesIn = 0;
+
+  constructor(
+    readonly sourceId: string,
+    private readonly url: string,
+    private readonly opts: UpstreamOptions,
+  ) {}
+
+  get subscriberCount(): number {
+    return this.subs.size;
+  }
+
+  /** Connects if needed and resolves once bytes flow; a clear error if they do not. */
+  ensureStarted(): Promise<void> {
+    if (!this.running) {
+      let resolveFirst!: () => void;
+      let rejectFirst!: (err: Error) => void;
+      this.firstBytes = new Promise<void>((res, rej) => ((resolveFirst = res), (rejectFirst = rej)));
+      this.running = this.readLoop(resolveFirst, rejectFirst);
+      this.firstBytes.catch(() => {});
+    }
+    return this.firstBytes!;
+  }
+
+  subscribe(): UpstreamSubscription {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+    const sub = new UpstreamSubscription(
+      this.opts.queueBytes,
+      (s) => this.unsubscribe(s),
+      () => this.wakeReader(),
+    );
+    this.subs.add(sub);
+    return sub;
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.input?.close();
+    for (const s of this.subs) s.finish();
+    this.subs.clear();
+    this.wakeReader();
+    this.opts.onStopped();
+  }
+
+  private unsubscribe(sub: UpstreamSubscription): void {
+    this.subs.delete(sub);
+    this.wakeReader();
+    if (this.subs.size === 0 && !this.stopped) {
+      // Kept open a little so a failover or a quick re-request reuses the connection.
+      this.idleTimer = setTimeout(() => this.stop(), this.opts.idleGraceMs);
+    }
+  }
+
+  private wakeReader(): void {
+    const w = this.spaceWaiter;
+    this.spaceWaiter = null;
+    w?.();
+  }
+
+  private async readLoop(resolveFirst: () => void, rejectFirst: (err: Error) => void): Promise<void> {
+    let failures = 0;
+    let gotAny = false;
+    while (!this.stopped) {
+      let reason = 'ended';
+      try {
+        this.input = await openSourceInput(this.url, { ffmpegPath: this.opts.ffmpegPath, timeoutMs: this.opts.timeoutMs });
+        const reader = this.input.readable.getReader();
+        const firstTimer = gotAny
+          ? null
+          : setTimeout(() => {
+              reason = `no data within ${this.opts.timeoutMs} ms`;
+              this.input?.close();
+            }, this.opts.timeoutMs);
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done || this.stopped) break;
+          if (!gotAny) {
+            gotAny = true;
+            if (firstTimer) clearTimeout(firstTimer);
+            resolveFirst();
+          }
+          failures = 0;
+          this.bytesIn += value.byteLength;
+          for (const s of this.subs) s.push(value);
+          // Only when every subscriber is full does the upstream wait; any one with room
+          // keeps it moving (the full ones drop).
+          if (this.subs.size > 0 && [...this.subs].every((s) => s.full)) {
+            await new Promise<void>((r) => (this.spaceWaiter = r));
+          }
+        }
+        if (firstTimer) clearTimeout(firstTimer);
+        if (reason === 'ended' && !gotAny) reason = this.input.describeFailure();
+      } catch (err) {
+        reason = err instanceof Error ? err.message : String(err);
+      } finally {
+        this.input?.close();
+      }
+      if (this.stopped) break;
+      failures += 1;
+      this.opts.log.warn('source upstream interrupted', { sourceId: this.sourceId, reason, failures });
+      if (!gotAny) {
+        rejectFirst(new AppError('unavailable', `source ${this.sourceId} is unreachable: ${reason}`));
+        break;
+      }
+      if (failures > MAX_RECONNECTS || this.subs.size === 0) break;
+      await Bun.sleep(Math.min(5000, 250 * 2 ** failures)); // reconnect backoff
+    }
+    this.stop();
+  }
+}

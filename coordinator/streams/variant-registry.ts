@@ -1,0 +1,80 @@
+// Live variants and source connections. The first client of a variant starts it; every
+// later client joins its shared buffer, so many clients share one transcode.
+import { getProfile, getSource, type SourceRow } from '../catalog/catalog-store';
+import type { CoreContext } from '../context';
+import type { JobSupervisor } from '../jobs/job-supervisor';
+import type { JobMover } from '../workers/drain-controller';
+import { SourceUpstream } from './source-upstream';
+import { VariantRun, variantKey } from './variant-run';
+
+export class VariantRegistry implements JobMover {
+  private readonly runs = new Map<string, { run: VariantRun; started: Promise<void> }>();
+  private readonly upstreams = new Map<string, SourceUpstream>();
+
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly supervisor: JobSupervisor,
+  ) {}
+
+  /** Opens a client stream on a variant, starting its job if it is not running. */
+  async openClientStream(sourceId: string, profileId: string): Promise<{ stream: ReadableStream<Uint8Array>; run: VariantRun }> {
+    const source = getSource(this.ctx.db, sourceId);
+    const profile = getProfile(this.ctx.db, profileId);
+    const key = variantKey(source.id, profile.id);
+    let entry = this.runs.get(key);
+    if (!entry) {
+      const run = new VariantRun(
+        {
+          ctx: this.ctx,
+          supervisor: this.supervisor,
+          upstreamFor: (s) => this.upstreamFor(s),
+          onClosed: (r) => {
+            if (this.runs.get(r.key)?.run === r) this.runs.delete(r.key);
+          },
+        },
+        source,
+        profile,
+      );
+      const started = run.start();
+      entry = { run, started };
+      this.runs.set(key, entry);
+      started.catch(() => run.stop('start failed'));
+    }
+    await entry.started;
+    return { stream: entry.run.createClientStream(), run: entry.run };
+  }
+
+  upstreamFor(source: SourceRow): SourceUpstream {
+    let up = this.upstreams.get(source.id);
+    if (!up) {
+      const created: SourceUpstream = new SourceUpstream(source.id, source.url, {
+        ffmpegPath: this.ctx.config.ffmpegPath,
+        timeoutMs: this.ctx.config.upstreamTimeoutMs,
+        queueBytes: this.ctx.config.jobInputQueueBytes,
+        idleGraceMs: this.ctx.config.liveness.idleGraceMs,
+        log: this.ctx.log,
+        onStopped: () => {
+          if (this.upstreams.get(source.id) === created) this.upstreams.delete(source.id);
+        },
+      });
+      up = created;
+      this.upstreams.set(source.id, up);
+    }
+    return up;
+  }
+
+  liveRuns(): VariantRun[] {
+    return [...this.runs.values()].map((e) => e.run);
+  }
+
+  async moveJobOff(jobId: string, reason: string): Promise<void> {
+    const run = this.liveRuns().find((r) => r.currentJob?.jobId === jobId);
+    if (run) await run.moveJobOff(jobId, reason);
+    else this.supervisor.cancel(jobId, reason);
+  }
+
+  stopAll(reason: string): void {
+    for (const { run } of [...this.runs.values()]) run.stop(reason);
+    for (const up of [...this.upstreams.values()]) up.stop();
+  }
+}

@@ -1,0 +1,206 @@
+// A variant (source x profile) being produced: one shared buffer, the job attempt that
+// feeds it, and the clients reading it. Failover, handover (drain) and the idle stop all
+// happen here, so a client's HTTP response outlives any one worker.
+import type { CoreContext } from '../context';
+import type { SourceRow } from '../catalog/catalog-store';
+import { AppError } from '../errors';
+import type { ActiveJob, JobEnd } from '../jobs/active-job';
+import type { JobSupervisor } from '../jobs/job-supervisor';
+import type { ProfileRow } from '../catalog/catalog-store';
+import { SharedBuffer } from './shared-buffer';
+import type { SourceUpstream, UpstreamSubscription } from './source-upstream';
+
+
+export interface VariantRunDeps {
+  ctx: CoreContext;
+  supervisor: JobSupervisor;
+  upstreamFor(source: SourceRow): SourceUpstream;
+  onClosed(run: VariantRun): void;
+}
+
+/** Exponential backoff between attempts of one run, capped. Pure, for tests. */
+export function retryDelayMs(failures: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1));
+}
+
+// A job that ran this long counts as healthy: its failure starts a fresh retry budget.
+const HEALTHY_RUN_MS = 30_000;
+
+export class VariantRun {
+  readonly buffer: SharedBuffer;
+  private job: ActiveJob | null = null;
+  private runId: string | undefined;
+  private attempt = 0;
+  private failures = 0;
+  private stopped = false;
+  private graceTimer: ReturnType<typeof setTimeout> | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  lastError: string | null = null;
+
+  constructor(
+    private readonly deps: VariantRunDeps,
+    readonly source: SourceRow,
+    readonly profile: ProfileRow,
+  ) {
+    this.buffer = new SharedBuffer({ maxBufferedBytes: deps.ctx.config.bufferBytes });
+    this.buffer.onReadersChanged((count) => this.readersChanged(count));
+  }
+
+  get key(): string {
+    return variantKey(this.source.id, this.profile.id);
+  }
+
+  get currentJob(): ActiveJob | null {
+    return this.job;
+  }
+
+  /** Connects the source and starts the first attempt; throws a clear AppError if either fails. */
+  async start(): Promise<void> {
+    await this.deps.upstreamFor(this.source).ensureStarted();
+    this.attempt = 1;
+    const job = await this.deps.supervisor.dispatch({ sourceId: this.source.id, profile: this.profile, attempt: 1 });
+    this.runId = job.info.runId;
+    this.adopt(job);
+  }
+
+  createClientStream(): ReadableStream<Uint8Array> {
+    return this.buffer.createReader();
+  }
+
+  /** Starts a replacement on another worker and switches over when it delivers output. */
+  async moveJobOff(jobId: string, reason: string): Promise<void> {
+    const old = this.job;
+    if (!old || old.jobId !== jobId || this.stopped) return;
+    this.attempt += 1;
+    let replacement: ActiveJob;
+    try {
+      replacement = await this.deps.supervisor.dispatch({
+        runId: this.runId,
+        sourceId: this.source.id,
+        profile: this.profile,
+        attempt: this.attempt,
+        excludeWorkerIds: [old.info.workerId],
+      });
+    } catch (err) {
+      // Nowhere to move it: keep serving from the draining worker rather than drop clients.
+      this.deps.ctx.log.warn('handover found no other worker', { jobId, error: String(err) });
+      return;
+    }
+    replacement.onOutput = (chunk) => {
+      // First bytes of the replacement: splice here, then retire the old attempt.
+      if (this.job === old) {
+        this.job = replacement;
+        this.buffer.beginSegment();
+        this.deps.supervisor.cancel(old.jobId, reason);
+      }
+      if (this.job === replacement) this.buffer.write(chunk);
+    };
+    this.feedInput(replacement);
+    replacement.onEnd((end) => this.jobEnded(replacement, end));
+    this.deps.ctx.events.emit('job:reassigned', { runId: this.runId!, fromJobId: old.jobId, attempt: this.attempt });
+  }
+
+  stop(reason: string): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.job) this.deps.supervisor.cancel(this.job.jobId, reason);
+    this.buffer.end();
+    this.deps.onClosed(this);
+  }
+
+  private adopt(job: ActiveJob): void {
+    this.job = job;
+    job.onOutput = (chunk) => {
+      if (this.job === job) this.buffer.write(chunk);
+    };
+    this.feedInput(job);
+    job.onEnd((end) => this.jobEnded(job, end));
+  }
+
+  /** Source bytes -> the job's stream, waiting on gRPC flow control. */
+  private feedInput(job: ActiveJob): void {
+    const sub: UpstreamSubscription = this.deps.upstreamFor(this.source).subscribe();
+    job.onEnd(() => sub.close());
+    void (async () => {
+      for (;;) {
+        const chunk = await sub.next();
+        if (job.ended) return;
+        if (chunk === null) {
+          job.endInput('source ended');
+          return;
+        }
+        if (!job.writeInput(chunk)) await job.waitDrain();
+      }
+    })();
+  }
+
+  private readersChanged(count: number): void {
+    if (count > 0) {
+      if (this.graceTimer) clearTimeout(this.graceTimer);
+      this.graceTimer = null;
+      return;
+    }
+    if (this.stopped || this.graceTimer) return;
+    this.graceTimer = setTimeout(() => this.stop('no clients left'), this.deps.ctx.config.liveness.idleGraceMs);
+  }
+
+  private jobEnded(job: ActiveJob, end: JobEnd): void {
+    if (this.stopped || job !== this.job) return;
+    if (end.state === 'completed') {
+      this.lastError = null;
+      this.stop('source ended');
+      return;
+    }
+    if (Date.now() - job.startedAt > HEALTHY_RUN_MS) this.failures = 0;
+    this.failures += 1;
+    this.lastError = end.reason;
+    this.scheduleRetry(job.info.workerId);
+  }
+
+  private scheduleRetry(lastWorkerId: string | null): void {
+    const { maxAttempts, retryBackoffMs, retryBackoffMaxMs } = this.deps.ctx.config.liveness;
+    if (this.failures >= maxAttempts) {
+      const reason = `gave up after ${this.failures} failed attempts; last error: ${this.lastError}`;
+      this.deps.ctx.log.error('variant failed', { variant: this.key, runId: this.runId, reason });
+      this.deps.ctx.events.emit('run:failed', { runId: this.runId ?? this.key, reason });
+      this.stop(reason);
+      return;
+    }
+    const previous = this.job;
+    this.retryTimer = setTimeout(() => void this.retry(previous, lastWorkerId), retryDelayMs(this.failures, retryBackoffMs, retryBackoffMaxMs));
+  }
+
+  private async retry(previous: ActiveJob | null, lastWorkerId: string | null): Promise<void> {
+    if (this.stopped) return;
+    this.attempt += 1;
+    const request = { runId: this.runId, sourceId: this.source.id, profile: this.profile, attempt: this.attempt };
+    try {
+      let job: ActiveJob;
+      try {
+        // Prefer any other worker for the retry; fall back to the one that failed.
+        job = await this.deps.supervisor.dispatch({ ...request, excludeWorkerIds: lastWorkerId ? [lastWorkerId] : [] });
+      } catch (err) {
+        if (!lastWorkerId || !(err instanceof AppError) || err.code !== 'no_capacity') throw err;
+        job = await this.deps.supervisor.dispatch(request);
+      }
+      if (this.stopped) {
+        this.deps.supervisor.cancel(job.jobId, 'variant stopped');
+        return;
+      }
+      this.buffer.beginSegment();
+      this.adopt(job);
+      this.deps.ctx.events.emit('job:reassigned', { runId: this.runId!, fromJobId: previous?.jobId ?? '', attempt: this.attempt });
+      this.deps.ctx.log.info('variant resumed on a new worker', { variant: this.key, jobId: job.jobId, workerId: job.info.workerId, attempt: this.attempt });
+    } catch (err) {
+      this.failures += 1;
+      this.lastError = err instanceof Error ? err.message : String(err);
+      this.scheduleRetry(null);
+    }
+  }
+}
+
+export function variantKey(sourceId: string, profileId: string): string {
+  return `${sourceId}/${profileId}`;
+}

@@ -1,0 +1,43 @@
+// One worker's control stream: the only way the coordinator talks to that worker.
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import type { CoordinatorCommand } from '../../proto/gen/tvarr/transcode/v1/CoordinatorCommand';
+import type { WorkerEvent__Output } from '../../proto/gen/tvarr/transcode/v1/WorkerEvent';
+
+export type ControlCall = ServerDuplexStream<WorkerEvent__Output, CoordinatorCommand>;
+
+export class WorkerSession {
+  lastSeenAt: number;
+  closed = false;
+
+  constructor(
+    readonly workerId: string,
+    readonly name: string,
+    private readonly call: ControlCall,
+    now: number,
+  ) {
+    this.lastSeenAt = now;
+  }
+
+  send(command: CoordinatorCommand): boolean {
+    if (this.closed) return false;
+    try {
+      this.call.write(command);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Closes the stream from our side (heartbeat deadline, replaced by a new connection). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.call.end();
+    } catch {
+      // already torn down
+    }
+    // Ending our half is not enough for a frozen peer: cancel the HTTP/2 stream.
+    (this.call as unknown as { cancelled?: boolean; destroy?: () => void }).destroy?.();
+  }
+}

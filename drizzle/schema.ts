@@ -1,0 +1,111 @@
+// The coordinator's whole durable state. Everything a restart must not lose lives here;
+// in-memory structures (shared buffers, open gRPC streams) are rebuilt from it.
+import { sql } from 'drizzle-orm';
+import { index, integer, primaryKey, real, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+export const sources = sqliteTable('sources', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  // http(s) URL of live MPEG-TS, any FFmpeg input, or "testpattern:" for the built-in pattern.
+  url: text('url').notNull(),
+  createdAt: integer('created_at', { mode: 'number' }).notNull(),
+});
+
+export const profiles = sqliteTable('profiles', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  videoCodec: text('video_codec').notNull(), // h264 | hevc | av1 | vp9 | mpeg2video | copy
+  // Optional preference: an exact encoder ("hevc_vaapi"), a family ("nvenc") or a kind ("gpu" | "cpu").
+  encoderPreference: text('encoder_preference'),
+  width: integer('width').notNull().default(0),
+  height: integer('height').notNull().default(0),
+  videoBitrateKbps: integer('video_bitrate_kbps').notNull().default(0),
+  audioCodec: text('audio_codec').notNull().default('aac'),
+  audioBitrateKbps: integer('audio_bitrate_kbps').notNull().default(128),
+  gopFrames: integer('gop_frames').notNull().default(50),
+  preset: text('preset'),
+  hotStandby: integer('hot_standby', { mode: 'boolean' }).notNull().default(false),
+  createdAt: integer('created_at', { mode: 'number' }).notNull(),
+});
+
+export const workers = sqliteTable(
+  'workers',
+  {
+    id: text('id').primaryKey(),
+    name: text('name').notNull(),
+    version: text('version').notNull(),
+    hostname: text('hostname').notNull().default(''),
+    address: text('address').notNull().default(''),
+    ffmpegVersion: text('ffmpeg_version').notNull().default(''),
+    state: text('state').notNull(), // WorkerState
+    maxJobs: integer('max_jobs').notNull(),
+    maxGpuJobs: integer('max_gpu_jobs').notNull(),
+    maxCpuJobs: integer('max_cpu_jobs').notNull(),
+    speedFps: real('speed_fps').notNull().default(0),
+    gpus: text('gpus', { mode: 'json' }).notNull().default(sql`'[]'`),
+    rejectedEncoders: text('rejected_encoders', { mode: 'json' }).notNull().default(sql`'[]'`),
+    usage: text('usage', { mode: 'json' }),
+    registeredAt: integer('registered_at', { mode: 'number' }).notNull(),
+    lastSeenAt: integer('last_seen_at', { mode: 'number' }).notNull(),
+    quarantinedUntil: integer('quarantined_until', { mode: 'number' }),
+    quarantineReason: text('quarantine_reason'),
+  },
+  (t) => [index('workers_state_idx').on(t.state)],
+);
+
+// One row per encoder a worker proved it can run (the probe test-encoded it).
+export const workerEncoders = sqliteTable(
+  'worker_encoders',
+  {
+    workerId: text('worker_id')
+      .notNull()
+      .references(() => workers.id, { onDelete: 'cascade' }),
+    encoder: text('encoder').notNull(),
+    codec: text('codec').notNull(),
+    kind: text('kind').notNull(), // 'gpu' | 'cpu'
+    family: text('family').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workerId, t.encoder] }),
+    index('worker_encoders_codec_idx').on(t.codec, t.kind, t.workerId),
+  ],
+);
+
+export const jobs = sqliteTable(
+  'jobs',
+  {
+    id: text('id').primaryKey(),
+    // Every attempt is its own row; the attempts of one variant run share runId (the first attempt's id).
+    runId: text('run_id').notNull(),
+    sourceId: text('source_id').notNull(),
+    profileId: text('profile_id').notNull(),
+    workerId: text('worker_id'),
+    encoder: text('encoder'),
+    kind: text('kind'), // 'gpu' | 'cpu' for the encoder chosen
+    role: text('role').notNull().default('primary'), // 'primary' | 'standby'
+    state: text('state').notNull(), // JobState
+    attempt: integer('attempt').notNull(),
+    createdAt: integer('created_at', { mode: 'number' }).notNull(),
+    startedAt: integer('started_at', { mode: 'number' }),
+    endedAt: integer('ended_at', { mode: 'number' }),
+    failureReason: text('failure_reason'),
+    stats: text('stats', { mode: 'json' }),
+  },
+  (t) => [
+    // Capacity is counted from live jobs per worker: this index serves that count.
+    index('jobs_worker_state_idx').on(t.workerId, t.state, t.kind),
+    index('jobs_variant_state_idx').on(t.sourceId, t.profileId, t.state),
+    index('jobs_run_idx').on(t.runId, t.attempt),
+  ],
+);
+
+// Counters that survive restarts. workerId '' is the cluster-wide row.
+export const metrics = sqliteTable(
+  'metrics',
+  {
+    name: text('name').notNull(),
+    workerId: text('worker_id').notNull().default(''),
+    value: real('value').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.name, t.workerId] })],
+);
