@@ -1,0 +1,7 @@
+// Reconnect delay: exponential from base to max, with "equal jitter" (half fixed,
+// half random) so a fleet of workers does not reconnect in lockstep after a
+// coordinator restart, while each one still waits at least half the step.
+export function backoffDelayMs(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const step = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
+  return Math.round(step / 2 + (random() * step) / 2);
+}

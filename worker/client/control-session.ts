@@ -1,0 +1,135 @@
+// One Control call from open to close: register, wait for `registered`, then
+// heartbeat at the interval the coordinator asked for and hand commands to the agent.
+// The agent runs a new session (with backoff) each time one ends.
+//
+// States: connecting -> registered -> closed, or connecting -> closed. Commands other
+// than `registered` are only accepted once registered.
+import type * as grpc from '@grpc/grpc-js';
+import type { CoordinatorCommand__Output } from '../../proto/gen/tvarr/transcode/v1/CoordinatorCommand';
+import type { WorkerEvent } from '../../proto/gen/tvarr/transcode/v1/WorkerEvent';
+import type { Logger } from '../../common/log';
+import type { IncomingCommand, OutgoingEvent, Registration } from './domain';
+import { statusName, type CoordinatorClient } from './grpc-connection';
+import { commandFromProto, eventToProto } from './proto-convert';
+
+type ControlCall = grpc.ClientDuplexStream<WorkerEvent, CoordinatorCommand__Output>;
+type SessionState = 'connecting' | 'registered' | 'closed';
+
+export interface SessionHandlers {
+  registration(): Registration;
+  onRegistered(cmd: Extract<IncomingCommand, { type: 'registered' }>): void;
+  onCommand(cmd: IncomingCommand): void;
+  heartbeat(): Promise<Extract<OutgoingEvent, { type: 'heartbeat' }>>;
+}
+
+export interface SessionResult {
+  registered: boolean;
+  reason: string;
+}
+
+const DEFAULT_HEARTBEAT_MS = 5000;
+
+export class ControlSession {
+  private state: SessionState = 'connecting';
+  private call: ControlCall | undefined;
+  private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
+  private everRegistered = false;
+
+  constructor(
+    private readonly client: CoordinatorClient,
+    private readonly metadata: grpc.Metadata,
+    private readonly handlers: SessionHandlers,
+    private readonly logger: Logger,
+    private readonly registerTimeoutMs = 15_000,
+  ) {}
+
+  get isRegistered(): boolean {
+    return this.state === 'registered';
+  }
+
+  /** Runs until the call ends; says whether registration succeeded and why it ended. */
+  run(): Promise<SessionResult> {
+    return new Promise((resolve) => {
+      const call = this.client.Control(this.metadata);
+      this.call = call;
+      let ended = false;
+      const finish = (reason: string) => {
+        if (ended) return;
+        ended = true;
+        this.state = 'closed';
+        clearTimeout(this.heartbeatTimer);
+        clearTimeout(registerTimer);
+        resolve({ registered: this.everRegistered, reason });
+      };
+      const registerTimer = setTimeout(() => {
+        if (this.state === 'connecting') {
+          this.logger.warn('no registered reply; reconnecting', { timeoutMs: this.registerTimeoutMs });
+          call.cancel();
+        }
+      }, this.registerTimeoutMs);
+
+      call.on('data', (msg: CoordinatorCommand__Output) => this.receive(commandFromProto(msg)));
+      call.on('error', (err: grpc.ServiceError) => finish(`${statusName(err.code)}: ${err.details ?? err.message}`));
+      call.on('end', () => {
+        finish('coordinator closed the control stream');
+        call.end();
+      });
+      call.on('close', () => finish('control stream closed'));
+
+      call.write(eventToProto({ type: 'register', registration: this.handlers.registration() }));
+    });
+  }
+
+  /**
+   * Writes an event if the session is registered; resolves true once it has been
+   * handed to the transport, false if it could not be sent.
+   */
+  send(event: OutgoingEvent): Promise<boolean> {
+    const call = this.call;
+    if (this.state !== 'registered' || !call) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      try {
+        call.write(eventToProto(event), (err: unknown) => resolve(!err));
+      } catch {
+        resolve(false);
+      }
+    });
+  }
+
+  /** Half-closes our side (clean shutdown) or cancels the call. */
+  close(graceful: boolean): void {
+    clearTimeout(this.heartbeatTimer);
+    if (!this.call || this.state === 'closed') return;
+    if (graceful) this.call.end();
+    else this.call.cancel();
+  }
+
+  private receive(cmd: IncomingCommand): void {
+    if (cmd.type === 'registered') {
+      if (this.state !== 'connecting') return;
+      this.state = 'registered';
+      this.everRegistered = true;
+      this.handlers.onRegistered(cmd);
+      this.scheduleHeartbeat(cmd.heartbeatIntervalMs > 0 ? cmd.heartbeatIntervalMs : DEFAULT_HEARTBEAT_MS);
+      return;
+    }
+    if (this.state !== 'registered') {
+      this.logger.warn('command before registered ignored', { command: cmd.type });
+      return;
+    }
+    this.handlers.onCommand(cmd);
+  }
+
+  // Chained timeouts rather than setInterval so a slow sample (nvidia-smi) never overlaps the next.
+  private scheduleHeartbeat(intervalMs: number): void {
+    this.heartbeatTimer = setTimeout(async () => {
+      if (this.state !== 'registered') return;
+      try {
+        await this.send(await this.handlers.heartbeat());
+      } catch (err) {
+        this.logger.warn('heartbeat failed', { err });
+      }
+      if (this.state === 'registered') this.scheduleHeartbeat(intervalMs);
+    }, intervalMs);
+  }
+}

@@ -1,0 +1,75 @@
+// Pure decisions about jobs: whether to accept a StartJob, and how to report an
+// ended one. Kept free of I/O so both are unit-tested directly.
+import type { EncoderInfo, EncoderKind } from '../probe/capabilities';
+import type { JobExit } from '../runner/job-process';
+import { validateSpec, type TranscodeSpec } from '../runner/transcode-spec';
+import type { JobOutcome, Limits, RejectReason } from './domain';
+
+export interface SlotUsage {
+  total: number;
+  gpu: number;
+  cpu: number;
+}
+
+export type Admission = { accept: true; kind: EncoderKind } | { accept: false; reason: RejectReason; message: string };
+
+/**
+ * Checks run in this order: draining, a malformed spec, an encoder this worker does
+ * not have (or whose test encode failed), then capacity. "copy" needs no encoder and
+ * takes a CPU slot (it still costs a process and the I/O).
+ */
+export function decideAdmission(input: {
+  draining: boolean;
+  spec: TranscodeSpec;
+  encoders: readonly EncoderInfo[];
+  limits: Limits;
+  usage: SlotUsage;
+}): Admission {
+  const { draining, spec, encoders, limits, usage } = input;
+  if (draining) return { accept: false, reason: 'draining', message: 'worker is draining and takes no new jobs' };
+  const invalid = validateSpec(spec);
+  if (invalid) return { accept: false, reason: 'invalid_spec', message: invalid };
+  let kind: EncoderKind = 'cpu';
+  if (spec.encoder !== 'copy') {
+    const enc = encoders.find((e) => e.name === spec.encoder);
+    if (!enc) return { accept: false, reason: 'encoder_unavailable', message: `encoder ${spec.encoder} is not available on this worker` };
+    kind = enc.kind;
+  }
+  if (usage.total >= limits.maxJobs) {
+    return { accept: false, reason: 'at_capacity', message: `running ${usage.total} of max ${limits.maxJobs} jobs` };
+  }
+  if (kind === 'gpu' && usage.gpu >= limits.maxGpuJobs) {
+    return { accept: false, reason: 'at_capacity', message: `running ${usage.gpu} of max ${limits.maxGpuJobs} GPU jobs` };
+  }
+  if (kind === 'cpu' && usage.cpu >= limits.maxCpuJobs) {
+    return { accept: false, reason: 'at_capacity', message: `running ${usage.cpu} of max ${limits.maxCpuJobs} CPU jobs` };
+  }
+  return { accept: true, kind };
+}
+
+export interface StreamFailure {
+  /** gRPC status code name, e.g. "CANCELLED", "UNAVAILABLE". */
+  code: string;
+  details: string;
+}
+
+/**
+ * A cancel requested by the coordinator (or by this worker shutting down) wins; then
+ * a clean FFmpeg exit is a completion even if the stream closed badly afterwards;
+ * a job stream the coordinator cancelled is a cancellation; anything else failed.
+ */
+export function decideOutcome(input: {
+  exit: JobExit;
+  cancelReason?: string;
+  streamFailure?: StreamFailure;
+}): { outcome: JobOutcome; message: string; exitCode: number } {
+  const { exit, cancelReason, streamFailure } = input;
+  const exitCode = exit.code ?? -1;
+  if (cancelReason !== undefined) return { outcome: 'cancelled', message: cancelReason, exitCode };
+  if (exit.code === 0 && !exit.cancelled) return { outcome: 'completed', message: '', exitCode };
+  if (streamFailure) {
+    const message = `job stream ended: ${streamFailure.code} ${streamFailure.details}`.trim();
+    return { outcome: streamFailure.code === 'CANCELLED' ? 'cancelled' : 'failed', message, exitCode };
+  }
+  return { outcome: 'failed', message: exit.message || `ffmpeg exited with code ${exitCode}`, exitCode };
+}

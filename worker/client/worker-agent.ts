@@ -1,0 +1,277 @@
+// The worker's life: keep a registered control stream to the coordinator (reconnect
+// with jittered backoff), run the jobs it starts, and drain or stop on request.
+//
+// Draining: `drain` from the coordinator or SIGTERM (startDrain) stops new jobs;
+// `resume` lifts a coordinator drain but never a local SIGTERM drain.
+import { EventEmitter } from 'node:events';
+import type { Logger } from '../../common/log';
+import type { WorkerConfig } from '../config';
+import type { Capabilities } from '../probe/capabilities';
+import { ResourceSampler } from '../heartbeat/resource-sampler';
+import { JobProcess } from '../runner/job-process';
+import { buildFfmpegArgs } from '../runner/build-args';
+import type { TranscodeSpec } from '../runner/transcode-spec';
+import { backoffDelayMs } from './backoff';
+import { ControlSession } from './control-session';
+import { jobKey, type IncomingCommand, type JobEndedInfo, type JobRef, type Limits, type OutgoingEvent } from './domain';
+import { decideAdmission, decideOutcome, type SlotUsage } from './job-admission';
+import { bridgeJobStream, jobProgress, openJobStream } from './job-stream';
+import { callMetadata, createCoordinatorClient, type CoordinatorClient } from './grpc-connection';
+
+interface RunningJob {
+  ref: JobRef;
+  spec: TranscodeSpec;
+  kind: 'cpu' | 'gpu';
+  proc?: JobProcess;
+  cancelReason?: string;
+  ended: Promise<void>;
+}
+
+export interface AgentOptions {
+  config: WorkerConfig;
+  capabilities: Capabilities;
+  logger: Logger;
+  version: string;
+  /** Defaults to a client built from config. */
+  client?: CoordinatorClient;
+  sampler?: ResourceSampler;
+}
+
+/** Typed lifecycle events, for logs and tests. */
+export interface AgentEvents {
+  registered: [{ workerId: string; heartbeatIntervalMs: number }];
+  disconnected: [{ reason: string; retryInMs: number }];
+  'job:started': [JobRef & { pid: number }];
+  'job:rejected': [JobRef & { reason: string; message: string }];
+  'job:ended': [JobEndedInfo];
+  idle: [];
+}
+
+export class WorkerAgent extends EventEmitter<AgentEvents> {
+  private readonly jobs = new Map<string, RunningJob>();
+  private readonly client: CoordinatorClient;
+  private readonly sampler: ResourceSampler;
+  private session: ControlSession | undefined;
+  /** job_ended events that could not be sent while disconnected; resent after registering. */
+  private readonly unsent: OutgoingEvent[] = [];
+  private coordinatorDrain = false;
+  private localDrain: string | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly o: AgentOptions) {
+    super();
+    this.client = o.client ?? createCoordinatorClient(o.config);
+    this.sampler = o.sampler ?? new ResourceSampler(o.capabilities.gpus.some((g) => g.vendor === 'nvidia'));
+  }
+
+  get draining(): boolean {
+    return this.coordinatorDrain || this.localDrain !== undefined;
+  }
+
+  get activeJobs(): JobRef[] {
+    return [...this.jobs.values()].map((j) => j.ref);
+  }
+
+  get limits(): Limits {
+    const { maxJobs, maxGpuJobs, maxCpuJobs } = this.o.config;
+    return { maxJobs, maxGpuJobs, maxCpuJobs };
+  }
+
+  start(): void {
+    this.loop ??= this.connectLoop();
+  }
+
+  private async connectLoop(): Promise<void> {
+    const { config, logger } = this.o;
+    let attempt = 0;
+    while (!this.stopped) {
+      const session = new ControlSession(this.client, callMetadata(config), {
+        registration: () => ({
+          workerId: config.workerId,
+          name: config.workerName,
+          version: this.o.version,
+          hostname: config.hostname,
+          capabilities: this.o.capabilities,
+          limits: this.limits,
+          activeJobs: this.activeJobs,
+          draining: this.draining,
+        }),
+        onRegistered: (cmd) => this.onRegistered(cmd),
+        onCommand: (cmd) => this.onCommand(cmd),
+        heartbeat: async () => ({
+          type: 'heartbeat',
+          usage: await this.sampler.sample(),
+          jobs: [...this.jobs.values()].flatMap((j) => (j.proc ? [jobProgress(j.ref, j.proc)] : [])),
+        }),
+      }, logger);
+      this.session = session;
+      const result = await session.run();
+      this.session = undefined;
+      if (this.stopped) break;
+      if (result.registered) attempt = 0;
+      const retryInMs = backoffDelayMs(attempt++, config.reconnectBaseMs, config.reconnectMaxMs);
+      logger.warn('control stream lost; reconnecting', { reason: result.reason, retryInMs });
+      this.emit('disconnected', { reason: result.reason, retryInMs });
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, retryInMs);
+        this.wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+  }
+
+  private onRegistered(cmd: Extract<IncomingCommand, { type: 'registered' }>): void {
+    const { config, logger } = this.o;
+    logger.info('registered', {
+      workerId: cmd.workerId || config.workerId,
+      coordinator: config.coordinatorUrl,
+      heartbeatIntervalMs: cmd.heartbeatIntervalMs,
+      activeJobs: this.jobs.size,
+      draining: this.draining,
+    });
+    this.emit('registered', { workerId: cmd.workerId || config.workerId, heartbeatIntervalMs: cmd.heartbeatIntervalMs });
+    for (const ref of cmd.cancelJobs) this.cancelJob(ref, 'coordinator no longer wants this job (reconciled at registration)');
+    const pending = this.unsent.splice(0);
+    for (const e of pending) void this.send(e);
+    if (this.localDrain) void this.send({ type: 'drain_started', reason: this.localDrain });
+  }
+
+  private onCommand(cmd: IncomingCommand): void {
+    switch (cmd.type) {
+      case 'registered':
+        return;
+      case 'start_job':
+        return this.startJob(cmd.job, cmd.spec);
+      case 'cancel_job':
+        return this.cancelJob(cmd.job, cmd.reason || 'cancelled by coordinator');
+      case 'drain':
+        this.o.logger.info('drain requested by coordinator', { reason: cmd.reason });
+        this.coordinatorDrain = true;
+        return;
+      case 'resume':
+        this.o.logger.info('resume requested by coordinator', { localDrain: this.localDrain ?? null });
+        this.coordinatorDrain = false;
+        return;
+      case 'unknown':
+        this.o.logger.warn('unknown command ignored');
+        return;
+      default: {
+        const never: never = cmd;
+        throw new Error(`unhandled command ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  private slotUsage(): SlotUsage {
+    const all = [...this.jobs.values()];
+    return { total: all.length, gpu: all.filter((j) => j.kind === 'gpu').length, cpu: all.filter((j) => j.kind === 'cpu').length };
+  }
+
+  private startJob(ref: JobRef, spec: TranscodeSpec): void {
+    const logger = this.o.logger.child({ jobId: ref.jobId, attempt: ref.attempt });
+    if (this.jobs.has(jobKey(ref))) {
+      logger.warn('duplicate start_job ignored; attempt already running');
+      return;
+    }
+    const decision = decideAdmission({
+      draining: this.draining,
+      spec,
+      encoders: this.o.capabilities.encoders,
+      limits: this.limits,
+      usage: this.slotUsage(),
+    });
+    if (!decision.accept) {
+      logger.info('job rejected', { reason: decision.reason, message: decision.message, encoder: spec.encoder });
+      void this.send({ type: 'job_rejected', job: ref, reason: decision.reason, message: decision.message });
+      this.emit('job:rejected', { ...ref, reason: decision.reason, message: decision.message });
+      return;
+    }
+    const job: RunningJob = { ref, spec, kind: decision.kind, ended: Promise.resolve() };
+    this.jobs.set(jobKey(ref), job);
+    job.ended = this.runJob(job, logger);
+  }
+
+  private async runJob(job: RunningJob, logger: ReturnType<Logger['child']>): Promise<void> {
+    const { config } = this.o;
+    const call = openJobStream(this.client, callMetadata(config), job.ref);
+    let ended: JobEndedInfo;
+    try {
+      const args = buildFfmpegArgs(job.spec, { vaapiDevice: this.o.capabilities.gpus.find((g) => g.device.startsWith('/dev/dri/'))?.device });
+      const proc = new JobProcess({ ffmpegPath: config.ffmpegPath, args });
+      job.proc = proc;
+      logger.info('job started', { pid: proc.pid, encoder: job.spec.encoder, width: job.spec.width, height: job.spec.height });
+      this.emit('job:started', { ...job.ref, pid: proc.pid });
+      if (job.cancelReason !== undefined) void proc.cancel();
+      const result = await bridgeJobStream({ call, proc, ref: job.ref, logger });
+      ended = { ...job.ref, ...decideOutcome({ exit: result.exit, cancelReason: job.cancelReason, streamFailure: result.streamFailure }) };
+    } catch (err) {
+      call.cancel();
+      ended = { ...job.ref, outcome: 'failed', message: `cannot run ffmpeg: ${(err as Error).message}`, exitCode: -1 };
+    }
+    this.jobs.delete(jobKey(job.ref));
+    logger.info('job ended', { outcome: ended.outcome, exitCode: ended.exitCode, message: ended.message });
+    const event: OutgoingEvent = { type: 'job_ended', ended };
+    if (!(await this.send(event))) this.unsent.push(event);
+    this.emit('job:ended', ended);
+    if (this.jobs.size === 0) this.emit('idle');
+  }
+
+  /** Kills one job's FFmpeg; it is reported CANCELLED with this reason. Unknown jobs are ignored. */
+  cancelJob(ref: JobRef, reason: string): void {
+    const job = this.jobs.get(jobKey(ref));
+    if (!job) {
+      this.o.logger.debug('cancel for unknown job ignored', { jobId: ref.jobId, attempt: ref.attempt });
+      return;
+    }
+    job.cancelReason ??= reason;
+    void job.proc?.cancel();
+  }
+
+  private send(event: OutgoingEvent): Promise<boolean> {
+    return this.session?.send(event) ?? Promise.resolve(false);
+  }
+
+  /**
+   * SIGTERM: take no new jobs, tell the coordinator (it moves our jobs elsewhere and
+   * cancels them here), and resolve once no jobs remain or the timeout passes, after
+   * which remaining jobs are killed.
+   */
+  async startDrain(reason: string, timeoutMs: number): Promise<void> {
+    this.localDrain ??= reason;
+    this.o.logger.info('draining', { reason, jobs: this.jobs.size, timeoutMs });
+    void this.send({ type: 'drain_started', reason });
+    if (this.jobs.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = await Promise.race([
+        new Promise<boolean>((r) => this.once('idle', () => r(false))),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) this.o.logger.warn('drain timeout; killing remaining jobs', { jobs: this.jobs.size });
+    }
+    await this.stop('drain finished');
+  }
+
+  /** Kills all jobs, reports them, and closes the connection. */
+  async stop(reason: string): Promise<void> {
+    for (const job of this.jobs.values()) this.cancelJob(job.ref, `worker stopping: ${reason}`);
+    await Promise.all([...this.jobs.values()].map((j) => j.ended));
+    this.stopped = true;
+    this.wake?.();
+    // Half-close so the last job_ended reaches the coordinator, then cut it off if it does not close its side.
+    const session = this.session;
+    session?.close(true);
+    const closed = await Promise.race([
+      (this.loop ?? Promise.resolve()).then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), 2000).unref?.()),
+    ]);
+    if (!closed) session?.close(false);
+    await this.loop;
+    this.client.close();
+  }
+}
