@@ -1,0 +1,66 @@
+// `npm test`: runs bun's test runner over tests/, then prints one honest closing line
+// `N passed, N failed` counted from its JUnit report, and fails if any test process
+// left a child (FFmpeg, a worker) running.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const artifacts = join(root, 'test-artifacts');
+mkdirSync(artifacts, { recursive: true });
+const junit = join(artifacts, 'junit.xml');
+rmSync(junit, { force: true });
+
+// Every process the tests start inherits this marker; leftovers are found by it.
+const runId = randomUUID();
+const args = ['test', '--reporter=junit', `--reporter-outfile=${junit}`, ...process.argv.slice(2)];
+const result = spawnSync(join(root, 'node_modules', '.bin', 'bun'), args, {
+  cwd: root,
+  stdio: 'inherit',
+  env: { ...process.env, TVARR_TEST_RUN: runId },
+});
+
+function leftovers() {
+  const found = [];
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/environ`, 'latin1').includes(`TVARR_TEST_RUN=${runId}`)) continue;
+      found.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'latin1').replace(/\0/g, ' ').trim()}`);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
+}
+
+let passed = 0;
+let failed = 0;
+if (existsSync(junit)) {
+  const xml = readFileSync(junit, 'utf8');
+  for (const m of xml.matchAll(/<testcase\b[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)) {
+    const inner = m[2] ?? '';
+    if (/<skipped\b/.test(inner)) continue;
+    if (/<(failure|error)\b/.test(inner)) failed += 1;
+    else passed += 1;
+  }
+} else {
+  failed += 1;
+  console.error('no JUnit report was written: the test runner did not finish');
+}
+const left = leftovers();
+if (left.length > 0) {
+  failed += 1;
+  console.error(`suite check failed: ${left.length} test process(es) left running:\n  ${left.join('\n  ')}`);
+  for (const line of left) {
+    try {
+      process.kill(Number(line.split(' ')[0]), 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+const code = result.status !== 0 || failed > 0 || passed === 0 ? 1 : 0;
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(code);

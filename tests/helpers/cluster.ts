@@ -1,0 +1,110 @@
+// A real cluster for e2e tests: a coordinator process and worker processes on loopback,
+// each with its own temp SQLite file and free ports.
+import { LoggedProcess, spawnBun } from './processes';
+import { makeTempDir } from './media';
+
+export interface CoordinatorHandle {
+  proc: LoggedProcess;
+  httpUrl: string;
+  grpcAddress: string;
+  dbPath: string;
+  api<T = unknown>(path: string, init?: RequestInit): Promise<{ status: number; body: T }>;
+}
+
+export interface ClusterOptions {
+  env?: Record<string, string>;
+}
+
+export class TestCluster {
+  readonly temp = makeTempDir('cluster');
+  coordinator!: CoordinatorHandle;
+  readonly workers = new Map<string, LoggedProcess>();
+  private readonly all: LoggedProcess[] = [];
+
+  constructor(private readonly options: ClusterOptions = {}) {}
+
+  get dbPath(): string {
+    return `${this.temp.dir}/coordinator.db`;
+  }
+
+  /** Starts (or restarts, on the same database and ports) the coordinator. */
+  async startCoordinator(extraEnv: Record<string, string> = {}, ports?: { http: number; grpc: number }): Promise<CoordinatorHandle> {
+    const proc = spawnBun('coordinator', 'coordinator/main.ts', {
+      TVARR_DATABASE_PATH: this.dbPath,
+      TVARR_HTTP_HOST: '127.0.0.1',
+      TVARR_HTTP_PORT: String(ports?.http ?? 0),
+      TVARR_GRPC_HOST: '127.0.0.1',
+      TVARR_GRPC_PORT: String(ports?.grpc ?? 0),
+      TVARR_IDLE_GRACE_MS: '1000',
+      ...this.options.env,
+      ...extraEnv,
+    });
+    this.all.push(proc);
+    const ready = await proc.waitForMsg('coordinator listening', 30_000);
+    const httpUrl = `http://127.0.0.1:${ready.httpPort}`;
+    this.coordinator = {
+      proc,
+      httpUrl,
+      grpcAddress: `127.0.0.1:${ready.grpcPort}`,
+      dbPath: this.dbPath,
+      api: async <T>(path: string, init?: RequestInit) => {
+        const res = await fetch(httpUrl + path, {
+          ...init,
+          headers: { 'content-type': 'application/json', ...(init?.headers ?? {}) },
+        });
+        const text = await res.text();
+        return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+      },
+    };
+    return this.coordinator;
+  }
+
+  /** Starts a worker process and waits until the coordinator has registered it. */
+  async startWorker(name: string, env: Record<string, string> = {}): Promise<LoggedProcess> {
+    const proc = spawnBun(`worker-${name}`, 'worker/main.ts', {
+      TVARR_COORDINATOR_URL: this.coordinator.grpcAddress,
+      TVARR_WORKER_NAME: name,
+      TVARR_WORKER_ID: `test-${name}`,
+      TVARR_MAX_CPU_JOBS: '2',
+      TVARR_MAX_JOBS: '2',
+      TVARR_RECONNECT_BASE_MS: '100',
+      TVARR_RECONNECT_MAX_MS: '1000',
+      ...this.options.env,
+      ...env,
+    });
+    this.workers.set(name, proc);
+    this.all.push(proc);
+    await this.coordinator.proc.waitForLog((l) => l.msg === 'worker registered' && l.workerId === (env.TVARR_WORKER_ID ?? `test-${name}`), 60_000);
+    return proc;
+  }
+
+  async createSource(id: string, url: string): Promise<void> {
+    const res = await this.coordinator.api('/api/sources', { method: 'POST', body: JSON.stringify({ id, name: id, url }) });
+    if (res.status !== 201) throw new Error(`create source: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+
+  async createProfile(profile: Record<string, unknown>): Promise<void> {
+    const res = await this.coordinator.api('/api/profiles', { method: 'POST', body: JSON.stringify(profile) });
+    if (res.status !== 201) throw new Error(`create profile: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.all.map((p) => p.stop()));
+    this.temp.cleanup();
+  }
+}
+
+/** A small test pattern and an H.264 240p profile, cheap enough for 2 cores. */
+export const TINY_PATTERN_URL = 'testpattern:?size=320x240&rate=25';
+export const TINY_H264_PROFILE = {
+  id: 'h264-240p',
+  name: 'H.264 240p',
+  videoCodec: 'h264',
+  width: 320,
+  height: 240,
+  videoBitrateKbps: 400,
+  audioCodec: 'aac',
+  audioBitrateKbps: 64,
+  gopFrames: 25,
+  preset: 'ultrafast',
+};

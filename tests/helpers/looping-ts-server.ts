@@ -1,0 +1,46 @@
+// A live-like HTTP MPEG-TS source for tests: serves one file in a loop, paced at about
+// real time, to any number of clients; counts connections.
+import { readFileSync } from 'node:fs';
+
+export interface LoopingTsServer {
+  url: string;
+  readonly connections: number;
+  stop(): void;
+}
+
+export function startLoopingTsServer(path: string, clipSeconds = 2): LoopingTsServer {
+  const data = readFileSync(path);
+  const bytesPerSecond = data.byteLength / clipSeconds;
+  const chunk = 188 * 20;
+  const intervalMs = Math.max(5, Math.round((chunk / bytesPerSecond) * 1000));
+  let connections = 0;
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    fetch() {
+      connections += 1;
+      let offset = 0;
+      let timer: ReturnType<typeof setInterval> | undefined;
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          timer = setInterval(() => {
+            const end = Math.min(offset + chunk, data.byteLength);
+            controller.enqueue(data.subarray(offset, end));
+            offset = end >= data.byteLength ? 0 : end;
+          }, intervalMs);
+        },
+        cancel() {
+          clearInterval(timer);
+        },
+      });
+      return new Response(body, { headers: { 'content-type': 'video/mp2t' } });
+    },
+  });
+  return {
+    url: `http://127.0.0.1:${server.port}/live.ts`,
+    get connections() {
+      return connections;
+    },
+    stop: () => server.stop(true),
+  };
+}
