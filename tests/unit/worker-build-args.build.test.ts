@@ -1,0 +1,60 @@
+import { expect, test } from 'bun:test';
+import { buildFfmpegArgs } from '../../worker/runner/build-args';
+import { validateSpec, type TranscodeSpec } from '../../worker/runner/transcode-spec';
+
+const base: TranscodeSpec = { encoder: 'libx264', width: 1280, height: 720, videoBitrateKbps: 3000, audioCodec: 'aac', audioBitrateKbps: 96, gopFrames: 50, preset: 'veryfast' };
+
+function after(args: string[], flag: string): string | undefined {
+  const i = args.indexOf(flag);
+  return i < 0 ? undefined : args[i + 1];
+}
+
+test('software encode: stdin/stdout TS, copyts, maps, scale, bitrate, GOP, preset, progress', () => {
+  const a = buildFfmpegArgs(base);
+  expect(a.slice(a.indexOf('-copyts'), a.indexOf('-copyts') + 5)).toEqual(['-copyts', '-f', 'mpegts', '-i', 'pipe:0']);
+  expect(a.slice(-3)).toEqual(['-f', 'mpegts', 'pipe:1']);
+  expect(a.join(' ')).toContain('-map 0:v:0 -map 0:a:0?');
+  expect(a.join(' ')).toContain('-loglevel error -nostats -progress pipe:2');
+  expect(after(a, '-c:v')).toBe('libx264');
+  expect(after(a, '-vf')).toBe('scale=1280:720,format=yuv420p');
+  expect([after(a, '-b:v'), after(a, '-maxrate'), after(a, '-bufsize')]).toEqual(['3000k', '3000k', '6000k']);
+  expect(after(a, '-g')).toBe('50');
+  expect(after(a, '-preset')).toBe('veryfast');
+  expect([after(a, '-c:a'), after(a, '-b:a')]).toEqual(['aac', '96k']);
+});
+
+test('copy remuxes without filters; audio none drops audio', () => {
+  const a = buildFfmpegArgs({ ...base, encoder: 'copy', width: 0, height: 0, videoBitrateKbps: 0, gopFrames: 0, audioCodec: 'none' });
+  expect(after(a, '-c:v')).toBe('copy');
+  expect(a).not.toContain('-vf');
+  expect(a).not.toContain('-preset');
+  expect(a).toContain('-an');
+  expect(a).toContain('-copyts');
+});
+
+test('one side 0 keeps aspect; zero bitrate and GOP leave encoder defaults', () => {
+  const a = buildFfmpegArgs({ ...base, height: 0, videoBitrateKbps: 0, gopFrames: 0, audioCodec: 'copy' });
+  expect(after(a, '-vf')).toBe('scale=1280:-2,format=yuv420p');
+  expect(a).not.toContain('-b:v');
+  expect(a).not.toContain('-g');
+  expect(after(a, '-c:a')).toBe('copy');
+});
+
+test('vaapi uploads frames to the device; encoders without -preset do not get one', () => {
+  const a = buildFfmpegArgs({ ...base, encoder: 'h264_vaapi' }, { vaapiDevice: '/dev/dri/renderD129' });
+  expect(after(a, '-vaapi_device')).toBe('/dev/dri/renderD129');
+  expect(a.indexOf('-vaapi_device')).toBeLessThan(a.indexOf('-i'));
+  expect(after(a, '-vf')).toBe('scale=1280:720,format=nv12,hwupload');
+  expect(a).not.toContain('-preset');
+  expect(after(buildFfmpegArgs({ ...base, encoder: 'h264_nvenc', preset: 'p1' }), '-preset')).toBe('p1');
+  expect(buildFfmpegArgs({ ...base, encoder: 'mpeg2video', audioCodec: 'mp2', audioBitrateKbps: 0 })).not.toContain('-preset');
+});
+
+test('validateSpec rejects what FFmpeg could not run', () => {
+  expect(validateSpec(base)).toBeUndefined();
+  expect(validateSpec({ ...base, encoder: 'x; rm -rf /' })).toMatch(/invalid encoder/);
+  expect(validateSpec({ ...base, audioCodec: 'flac' as 'aac' })).toMatch(/audio_codec/);
+  expect(validateSpec({ ...base, width: 641 })).toMatch(/width must be even/);
+  expect(validateSpec({ ...base, encoder: 'copy' })).toMatch(/copy/);
+  expect(validateSpec({ ...base, preset: '--evil flag' })).toMatch(/invalid preset/);
+});
