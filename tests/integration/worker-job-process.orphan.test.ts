@@ -65,4 +65,4 @@ test('SIGKILL of the owning process leaves no FFmpeg behind', async () => {
   } finally {
     if (!owner.killed) owner.kill('SIGKILL');
   }
-});
+}, 60_000);

@@ -13,4 +13,4 @@ test('probe accepts libx264 and rejects h264_nvenc with a reason', async () => {
   expect(nvenc?.reason).not.toContain('\n');
   expect(caps.encoders.some((e) => e.name === 'h264_nvenc')).toBe(false);
   expect(caps.speedFps).toBeGreaterThan(0);
-});
+}, 60_000);
