@@ -49,6 +49,21 @@ async function detect(config: WorkerConfig): Promise<void> {
 async function run(config: WorkerConfig): Promise<void> {
   const logger = createLogger('worker', { workerId: config.workerId });
   logger.info('starting', { version: VERSION, config: redactConfig(config) });
+  let agent: WorkerAgent | undefined;
+  let stopping = false;
+  // Installed before the probe so a signal during start-up still exits cleanly.
+  const onSignal = (signal: 'SIGTERM' | 'SIGINT') => {
+    if (stopping) return;
+    stopping = true;
+    if (!agent) process.exit(0);
+    const done = signal === 'SIGTERM' ? agent.startDrain('SIGTERM', config.drainTimeoutMs) : agent.stop('SIGINT');
+    void done.then(() => {
+      logger.info(signal === 'SIGTERM' ? 'drained; exiting' : 'stopped; exiting');
+      process.exit(0);
+    });
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
   const capabilities = await probeCapabilities(config);
   logger.info('capabilities probed', {
     ffmpegVersion: capabilities.ffmpegVersion,
@@ -57,24 +72,8 @@ async function run(config: WorkerConfig): Promise<void> {
     gpus: capabilities.gpus.length,
     speedFps: capabilities.speedFps,
   });
-  const agent = new WorkerAgent({ config, capabilities, logger, version: VERSION });
-  let stopping = false;
-  process.on('SIGTERM', () => {
-    if (stopping) return;
-    stopping = true;
-    void agent.startDrain('SIGTERM', config.drainTimeoutMs).then(() => {
-      logger.info('drained; exiting');
-      process.exit(0);
-    });
-  });
-  process.on('SIGINT', () => {
-    if (stopping) return;
-    stopping = true;
-    void agent.stop('SIGINT').then(() => {
-      logger.info('stopped; exiting');
-      process.exit(0);
-    });
-  });
+  if (stopping) return;
+  agent = new WorkerAgent({ config, capabilities, logger, version: VERSION });
   agent.start();
 }
 
