@@ -50,7 +50,15 @@ export class SegmentIngest {
 
   /** Takes one producer chunk; returns how many bytes were appended to the history. */
   write(chunk: Uint8Array): number {
-    const spans = this.aligner.push(chunk);
+    return this.accept(this.aligner.push(chunk));
+  }
+
+  /** End of stream: appends a packet the aligner still held for confirmation, if any. */
+  flush(): number {
+    return this.accept(this.aligner.flush());
+  }
+
+  private accept(spans: Uint8Array[]): number {
     if (spans.length === 0) return 0;
     const pieces = this.gating ? this.passGate(spans) : spans;
     if (pieces.length === 0) return 0;

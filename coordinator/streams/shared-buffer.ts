@@ -32,6 +32,8 @@ export interface SharedBufferStats {
 interface ReaderState {
   /** Absolute offset of the next byte to send; -1 while waiting for an entry point. */
   pos: number;
+  /** PAT + PMT still to be sent before `pos` (set when the reader lands on an entry point). */
+  prefix: Uint8Array | null;
   detached: boolean;
 }
 
@@ -77,11 +79,15 @@ export class SharedBuffer {
   end(): void {
     if (this.ended) return;
     this.ended = true;
+    if (this.ingest.flush() > 0) this.history.trim(this.options.maxBufferedBytes);
     this.notify();
   }
 
   createReader(): ReadableStream<Uint8Array> {
-    const reader: ReaderState = { pos: -1, detached: false };
+    const reader: ReaderState = { pos: -1, prefix: null, detached: false };
+    // The join point is fixed now, not at the first pull, so a client that is slow to
+    // start reading still begins where it joined (if that is still retained).
+    this.attach(reader);
     this.readers.add(reader);
     this.emitReaders();
     return new ReadableStream<Uint8Array>(
@@ -141,21 +147,31 @@ export class SharedBuffer {
 
   /** Next bytes for a reader, moving it to an entry point when it has none or fell behind. */
   private nextChunk(reader: ReaderState): Uint8Array | null {
-    if (reader.pos < 0 || reader.pos < this.history.startOffset) {
-      if (reader.pos >= 0) {
-        // Overtaken by trimming: jumping forward keeps memory bounded (and the client
-        // sees one glitch) instead of retaining history for the slowest client.
-        this.slowReaderSkips++;
-        reader.pos = -1;
-      }
-      const entry = this.history.latestEntry();
-      if (!entry) return null;
-      reader.pos = entry.offset;
-      return entry.prefix;
+    if (reader.pos >= 0 && reader.pos < this.history.startOffset) {
+      // Overtaken by trimming: jumping forward keeps memory bounded (the client sees
+      // one glitch) instead of retaining history for the slowest client.
+      this.slowReaderSkips++;
+      reader.pos = -1;
+      reader.prefix = null;
+    }
+    if (reader.pos < 0 && !this.attach(reader)) return null;
+    if (reader.prefix) {
+      const prefix = reader.prefix;
+      reader.prefix = null;
+      return prefix;
     }
     const data = this.history.read(reader.pos);
     if (data) reader.pos += data.length;
     return data;
+  }
+
+  /** Places a reader on the newest entry point; false if there is none yet. */
+  private attach(reader: ReaderState): boolean {
+    const entry = this.history.latestEntry();
+    if (!entry) return false;
+    reader.pos = entry.offset;
+    reader.prefix = entry.prefix;
+    return true;
   }
 
   private detach(reader: ReaderState): void {
