@@ -15,7 +15,7 @@ rmSync(junit, { force: true });
 
 // Every process the tests start inherits this marker; leftovers are found by it.
 const runId = randomUUID();
-const args = ['test', '--reporter=junit', `--reporter-outfile=${junit}`, ...process.argv.slice(2)];
+const args = ['test', '--timeout=120000', '--reporter=junit', `--reporter-outfile=${junit}`, ...process.argv.slice(2)];
 const result = spawnSync(join(root, 'node_modules', '.bin', 'bun'), args, {
   cwd: root,
   stdio: 'inherit',

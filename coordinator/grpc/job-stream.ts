@@ -54,6 +54,12 @@ export function handleJobStream(ctx: CoreContext, supervisor: JobSupervisor, cal
   });
 
   call.on('end', () => {
+    // The worker half-closed: close ours too, then expect its JobEnded report.
+    try {
+      call.end();
+    } catch {
+      // already closed
+    }
     const j = job;
     if (!j || j.ended) return;
     const timer = setTimeout(() => j.finish({ state: 'failed', reason: 'job stream ended without an end report' }), END_REPORT_GRACE_MS);

@@ -55,6 +55,15 @@ export class BufferHistory {
     return this.entries.length > this.entryHead ? this.entries[this.entries.length - 1]! : null;
   }
 
+  /** Earliest retained entry point at or after `offset`, or null. */
+  entryFrom(offset: number): EntryPoint | null {
+    for (let i = this.entryHead; i < this.entries.length; i++) {
+      const entry = this.entries[i]!;
+      if (entry.offset >= offset) return entry;
+    }
+    return null;
+  }
+
   /** Drops whole oldest chunks until at most `maxBytes` remain (the newest chunk always stays). */
   trim(maxBytes: number): void {
     while (this.bufferedBytes > maxBytes && this.chunks.length - this.head > 1) {

@@ -7,7 +7,7 @@
 // instead of holding memory. Waiting readers share one promise that each write
 // resolves, so hundreds of idle readers cost nothing per write beyond a wake-up.
 import { createLogger } from '../../common/log.ts';
-import { BufferHistory } from './shared-buffer-history.ts';
+import { BufferHistory, type EntryPoint } from './shared-buffer-history.ts';
 import { SegmentIngest } from './shared-buffer-ingest.ts';
 
 const log = createLogger('shared-buffer');
@@ -34,6 +34,8 @@ interface ReaderState {
   pos: number;
   /** PAT + PMT still to be sent before `pos` (set when the reader lands on an entry point). */
   prefix: Uint8Array | null;
+  /** While waiting (pos -1): the first entry point at or after this offset is taken. */
+  waitFrom: number;
   detached: boolean;
 }
 
@@ -84,10 +86,12 @@ export class SharedBuffer {
   }
 
   createReader(): ReadableStream<Uint8Array> {
-    const reader: ReaderState = { pos: -1, prefix: null, detached: false };
+    const reader: ReaderState = { pos: -1, prefix: null, waitFrom: this.history.endOffset, detached: false };
     // The join point is fixed now, not at the first pull, so a client that is slow to
-    // start reading still begins where it joined (if that is still retained).
-    this.attach(reader);
+    // start reading still begins where it joined (if that is still retained); with no
+    // entry point yet it will take the first one that arrives, not whatever is newest
+    // by the time it reads.
+    this.attach(reader, this.history.latestEntry());
     this.readers.add(reader);
     this.emitReaders();
     return new ReadableStream<Uint8Array>(
@@ -153,8 +157,9 @@ export class SharedBuffer {
       this.slowReaderSkips++;
       reader.pos = -1;
       reader.prefix = null;
+      if (!this.attach(reader, this.history.latestEntry())) reader.waitFrom = this.history.endOffset;
     }
-    if (reader.pos < 0 && !this.attach(reader)) return null;
+    if (reader.pos < 0 && !this.attach(reader, this.history.entryFrom(reader.waitFrom))) return null;
     if (reader.prefix) {
       const prefix = reader.prefix;
       reader.prefix = null;
@@ -165,9 +170,8 @@ export class SharedBuffer {
     return data;
   }
 
-  /** Places a reader on the newest entry point; false if there is none yet. */
-  private attach(reader: ReaderState): boolean {
-    const entry = this.history.latestEntry();
+  /** Places a reader on an entry point; false if there is none to take. */
+  private attach(reader: ReaderState, entry: EntryPoint | null): boolean {
     if (!entry) return false;
     reader.pos = entry.offset;
     reader.prefix = entry.prefix;
