@@ -38,6 +38,9 @@ const VARS = {
   TVARR_MAX_ATTEMPTS: { schema: Type.Integer({ minimum: 1, maximum: 100 }), expected: 'an integer 1-100', fallback: '5', numeric: true },
   TVARR_RETRY_BACKOFF_MS: { schema: Millis(0), expected: 'milliseconds >= 0', fallback: '250', numeric: true },
   TVARR_RETRY_BACKOFF_MAX_MS: { schema: Millis(0), expected: 'milliseconds >= 0', fallback: '5000', numeric: true },
+  TVARR_QUARANTINE_FAILURES: { schema: Type.Integer({ minimum: 1, maximum: 1000 }), expected: 'an integer 1-1000', fallback: '3', numeric: true },
+  TVARR_QUARANTINE_WINDOW_MS: { schema: Millis(1000), expected: 'milliseconds >= 1000', fallback: '120000', numeric: true },
+  TVARR_QUARANTINE_MS: { schema: Millis(1000), expected: 'milliseconds >= 1000', fallback: '300000', numeric: true },
   TVARR_BUFFER_BYTES: {
     schema: Type.Integer({ minimum: 65536, maximum: 1 << 30 }),
     expected: 'bytes between 65536 and 1073741824',
@@ -96,6 +99,9 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
       maxAttempts: get('TVARR_MAX_ATTEMPTS') as number,
       retryBackoffMs: get('TVARR_RETRY_BACKOFF_MS') as number,
       retryBackoffMaxMs: get('TVARR_RETRY_BACKOFF_MAX_MS') as number,
+      quarantineFailures: get('TVARR_QUARANTINE_FAILURES') as number,
+      quarantineWindowMs: get('TVARR_QUARANTINE_WINDOW_MS') as number,
+      quarantineMs: get('TVARR_QUARANTINE_MS') as number,
     },
   };
   if (config.liveness.workerLossDeadlineMs <= config.liveness.heartbeatIntervalMs) {
