@@ -12,6 +12,7 @@ import { JobSupervisor } from './jobs/job-supervisor';
 import { VariantRegistry } from './streams/variant-registry';
 import { DrainController } from './workers/drain-controller';
 import { WorkerRegistry } from './workers/worker-registry';
+import { watchForQuarantine } from './workers/quarantine';
 
 export interface RunningCoordinator {
   ctx: CoreContext;
@@ -37,8 +38,10 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
   const variants = new VariantRegistry(ctx, supervisor);
   drain.mover = variants;
   registry.start();
+  watchForQuarantine(ctx);
 
-  if (config.grpcAuthToken === undefined) log.warn('TVARR_GRPC_AUTH_TOKEN is not set: any worker that can reach the gRPC port may register');
+  const loopbackOnly = config.grpcHost === '127.0.0.1' || config.grpcHost === 'localhost' || config.grpcHost === '::1';
+  if (config.grpcAuthToken === undefined && !loopbackOnly) log.warn('TVARR_GRPC_AUTH_TOKEN is not set: any worker that can reach the gRPC port may register');
   const grpc = config.grpcEnabled ? await startGrpcServer({ ctx, registry, supervisor, drain }, config.grpcHost, config.grpcPort) : null;
 
   const app = createHttpApp({ ctx, registry, supervisor, drain, variants });

@@ -5,6 +5,7 @@ import { Elysia } from 'elysia';
 import { join } from 'node:path';
 import type { CoreContext } from '../context';
 import { AppError } from '../errors';
+import { guardRequest } from './admin-auth';
 import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { VariantRegistry } from '../streams/variant-registry';
 import type { DrainController } from '../workers/drain-controller';
@@ -12,6 +13,7 @@ import type { WorkerRegistry } from '../workers/worker-registry';
 import { catalogRoutes } from './routes/catalog-routes';
 import { clusterRoutes } from './routes/cluster-routes';
 import { streamRoutes } from './routes/stream-routes';
+import { variantRoutes } from './routes/variant-routes';
 
 export interface HttpDeps {
   ctx: CoreContext;
@@ -41,7 +43,9 @@ function describeValidation(error: unknown): { message: string; field?: string }
 
 export function createHttpApp(deps: HttpDeps) {
   const { ctx } = deps;
-  return new Elysia()
+  // maxRequestBodySize caps bodies without Content-Length; guardRequest answers the rest.
+  return new Elysia({ serve: { maxRequestBodySize: ctx.config.apiMaxBodyBytes } })
+    .onRequest(({ request }) => guardRequest(request, ctx.config))
     .onError(({ code, error, set }) => {
       if (error instanceof AppError) {
         set.status = error.httpStatus;
@@ -94,5 +98,6 @@ export function createHttpApp(deps: HttpDeps) {
     .use(catalogRoutes(ctx))
     .use(clusterRoutes(deps))
     .use(streamRoutes(ctx, deps.variants))
+    .use(variantRoutes(deps.variants))
     .get('/healthz', () => ({ ok: true }), { detail: { hide: true } });
 }

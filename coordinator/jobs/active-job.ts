@@ -56,8 +56,14 @@ export class ActiveJob {
     return new Promise((resolve, reject) => this.attachWaiters.push({ resolve, reject }));
   }
 
+  lateBytes = 0;
+
   handleOutput(chunk: Uint8Array): void {
-    if (this.endResult) return;
+    // Output after the attempt ended (a worker back from a partition) is fenced off here.
+    if (this.endResult) {
+      this.lateBytes += chunk.byteLength;
+      return;
+    }
     this.bytesOut += chunk.byteLength;
     this.onOutput(chunk);
   }

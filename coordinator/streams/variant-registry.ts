@@ -2,6 +2,7 @@
 // later client joins its shared buffer, so many clients share one transcode.
 import { getProfile, getSource, type SourceRow } from '../catalog/catalog-store';
 import type { CoreContext } from '../context';
+import { AppError } from '../errors';
 import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { JobMover } from '../workers/drain-controller';
 import { SourceUpstream } from './source-upstream';
@@ -10,6 +11,8 @@ import { VariantRun, variantKey } from './variant-run';
 export class VariantRegistry implements JobMover {
   private readonly runs = new Map<string, { run: VariantRun; started: Promise<void> }>();
   private readonly upstreams = new Map<string, SourceUpstream>();
+  // Recently ended runs with their reason, newest first: "why did my stream stop?"
+  readonly recentlyEnded: { variant: string; reason: string; endedAt: number }[] = [];
 
   constructor(
     private readonly ctx: CoreContext,
@@ -22,14 +25,17 @@ export class VariantRegistry implements JobMover {
     const profile = getProfile(this.ctx.db, profileId);
     const key = variantKey(source.id, profile.id);
     let entry = this.runs.get(key);
+    this.checkClientLimits(entry?.run);
     if (!entry) {
       const run = new VariantRun(
         {
           ctx: this.ctx,
           supervisor: this.supervisor,
           upstreamFor: (s) => this.upstreamFor(s),
-          onClosed: (r) => {
+          onClosed: (r, reason) => {
             if (this.runs.get(r.key)?.run === r) this.runs.delete(r.key);
+            this.recentlyEnded.unshift({ variant: r.key, reason, endedAt: this.ctx.clock.now() });
+            this.recentlyEnded.length = Math.min(this.recentlyEnded.length, 50);
           },
         },
         source,
@@ -42,6 +48,16 @@ export class VariantRegistry implements JobMover {
     }
     await entry.started;
     return { stream: entry.run.createClientStream(), run: entry.run };
+  }
+
+  /** TVARR_MAX_CLIENTS_PER_VARIANT and TVARR_MAX_CLIENTS: refuse a new client with 503 rather than overload. */
+  private checkClientLimits(run: VariantRun | undefined): void {
+    const { maxClientsPerVariant, maxClients } = this.ctx.config;
+    if (run && run.buffer.readerCount >= maxClientsPerVariant) {
+      throw new AppError('no_capacity', `this variant already has ${maxClientsPerVariant} clients (TVARR_MAX_CLIENTS_PER_VARIANT)`);
+    }
+    const total = this.liveRuns().reduce((n, r) => n + r.buffer.readerCount, 0);
+    if (total >= maxClients) throw new AppError('no_capacity', `the coordinator already serves ${maxClients} clients (TVARR_MAX_CLIENTS)`);
   }
 
   upstreamFor(source: SourceRow): SourceUpstream {

@@ -15,7 +15,7 @@ export interface VariantRunDeps {
   ctx: CoreContext;
   supervisor: JobSupervisor;
   upstreamFor(source: SourceRow): SourceUpstream;
-  onClosed(run: VariantRun): void;
+  onClosed(run: VariantRun, reason: string): void;
 }
 
 /** Exponential backoff between attempts of one run, capped. Pure, for tests. */
@@ -29,12 +29,15 @@ const HEALTHY_RUN_MS = 30_000;
 export class VariantRun {
   readonly buffer: SharedBuffer;
   private job: ActiveJob | null = null;
+  // Hot standby (per profile): a second worker encoding the same source bytes, whose
+  // output is discarded until the primary is lost.
+  private standby: ActiveJob | null = null;
   private runId: string | undefined;
   private attempt = 0;
   private failures = 0;
   private stopped = false;
   private graceTimer: ReturnType<typeof setTimeout> | null = null;
-  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   lastError: string | null = null;
 
   constructor(
@@ -61,6 +64,15 @@ export class VariantRun {
     const job = await this.deps.supervisor.dispatch({ sourceId: this.source.id, profile: this.profile, attempt: 1 });
     this.runId = job.info.runId;
     this.adopt(job);
+    if (this.profile.hotStandby) void this.startStandby();
+  }
+
+  get standbyJob(): ActiveJob | null {
+    return this.standby;
+  }
+
+  get clients(): number {
+    return this.buffer.readerCount;
   }
 
   createClientStream(): ReadableStream<Uint8Array> {
@@ -104,10 +116,20 @@ export class VariantRun {
     if (this.stopped) return;
     this.stopped = true;
     if (this.graceTimer) clearTimeout(this.graceTimer);
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
     if (this.job) this.deps.supervisor.cancel(this.job.jobId, reason);
+    if (this.standby) this.deps.supervisor.cancel(this.standby.jobId, reason);
     this.buffer.end();
-    this.deps.onClosed(this);
+    this.deps.onClosed(this, reason);
+  }
+
+  private later(fn: () => void, ms: number): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      fn();
+    }, ms);
+    this.timers.add(timer);
   }
 
   private adopt(job: ActiveJob): void {
@@ -156,7 +178,58 @@ export class VariantRun {
     if (Date.now() - job.startedAt > HEALTHY_RUN_MS) this.failures = 0;
     this.failures += 1;
     this.lastError = end.reason;
+    if (this.promoteStandby(job)) return;
     this.scheduleRetry(job.info.workerId);
+  }
+
+  /** The primary is gone: the standby's output goes live from its next keyframe. */
+  private promoteStandby(failed: ActiveJob): boolean {
+    const standby = this.standby;
+    if (!standby || standby.ended || !standby.attached) return false;
+    this.standby = null;
+    this.job = standby;
+    this.buffer.beginSegment();
+    this.deps.ctx.events.emit('job:reassigned', { runId: this.runId!, fromJobId: failed.jobId, attempt: standby.info.attempt });
+    this.deps.ctx.log.info('hot standby promoted', { variant: this.key, jobId: standby.jobId, workerId: standby.info.workerId });
+    void this.startStandby();
+    return true;
+  }
+
+  private async startStandby(): Promise<void> {
+    if (this.stopped || this.standby || !this.job) return;
+    this.attempt += 1;
+    let standby: ActiveJob;
+    try {
+      standby = await this.deps.supervisor.dispatch({
+        runId: this.runId,
+        sourceId: this.source.id,
+        profile: this.profile,
+        attempt: this.attempt,
+        role: 'standby',
+        excludeWorkerIds: [this.job.info.workerId],
+      });
+    } catch (err) {
+      // Running without a standby is degraded, not broken: try again later.
+      this.deps.ctx.log.warn('no hot standby available', { variant: this.key, error: err instanceof Error ? err.message : String(err) });
+      this.later(() => void this.startStandby(), this.deps.ctx.config.liveness.retryBackoffMaxMs);
+      return;
+    }
+    if (this.stopped) {
+      this.deps.supervisor.cancel(standby.jobId, 'variant stopped');
+      return;
+    }
+    this.standby = standby;
+    standby.onOutput = (chunk) => {
+      if (this.job === standby) this.buffer.write(chunk);
+    };
+    this.feedInput(standby);
+    standby.onEnd((end) => {
+      if (this.standby === standby) {
+        this.standby = null;
+        if (!this.stopped) this.later(() => void this.startStandby(), this.deps.ctx.config.liveness.retryBackoffMs);
+      }
+      this.jobEnded(standby, end);
+    });
   }
 
   private scheduleRetry(lastWorkerId: string | null): void {
@@ -169,7 +242,7 @@ export class VariantRun {
       return;
     }
     const previous = this.job;
-    this.retryTimer = setTimeout(() => void this.retry(previous, lastWorkerId), retryDelayMs(this.failures, retryBackoffMs, retryBackoffMaxMs));
+    this.later(() => void this.retry(previous, lastWorkerId), retryDelayMs(this.failures, retryBackoffMs, retryBackoffMaxMs));
   }
 
   private async retry(previous: ActiveJob | null, lastWorkerId: string | null): Promise<void> {
