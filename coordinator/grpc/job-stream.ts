@@ -71,6 +71,6 @@ export function handleJobStream(ctx: CoreContext, supervisor: JobSupervisor, cal
   });
   call.on('cancelled', () => {
     const j = job;
-    if (j && !j.ended) j.finish({ state: 'failed', reason: 'job stream cancelled' });
+    if (j && !j.ended) j.finish({ state: 'failed', reason: 'job stream cancelled: the connection to the worker dropped' });
   });
 }
