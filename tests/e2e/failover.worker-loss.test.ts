@@ -2,16 +2,9 @@
 // partition: the socket stays open, heartbeats stop). The client's HTTP response must
 // survive both, and the output must resume from another worker.
 import { afterEach, describe, expect, test } from 'bun:test';
-import { TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
+import { FAST_LIVENESS, TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
 import { decodeErrors, ffprobeBytes } from '../helpers/media';
 import { cutAtKeyframe, StreamRecorder } from '../helpers/stream-recorder';
-
-export const FAST_LIVENESS = {
-  TVARR_HEARTBEAT_INTERVAL_MS: '300',
-  TVARR_WORKER_LOSS_DEADLINE_MS: '1500',
-  TVARR_RETRY_BACKOFF_MS: '100',
-  TVARR_RETRY_BACKOFF_MAX_MS: '1000',
-};
 
 interface VariantsView {
   live: { variant: string; job: { id: string; workerId: string; attempt: number } | null; segment: number }[];

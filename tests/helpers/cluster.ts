@@ -108,3 +108,11 @@ export const TINY_H264_PROFILE = {
   gopFrames: 25,
   preset: 'ultrafast',
 };
+
+/** Short liveness timings so failover tests finish quickly; production defaults are longer. */
+export const FAST_LIVENESS = {
+  TVARR_HEARTBEAT_INTERVAL_MS: '300',
+  TVARR_WORKER_LOSS_DEADLINE_MS: '1500',
+  TVARR_RETRY_BACKOFF_MS: '100',
+  TVARR_RETRY_BACKOFF_MAX_MS: '1000',
+};
