@@ -1,27 +1,55 @@
 // Parses the coordinator's environment once, into a frozen typed object. Nothing else
 // reads Bun.env / process.env. A bad value stops start-up with one line naming the variable.
+import * as fs from 'node:fs';
 import { type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
 const Bool = Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('1'), Type.Literal('0')]);
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
 const Millis = (min: number) => Type.Integer({ minimum: min, maximum: 86_400_000 });
+const Host = Type.String({ pattern: '^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\\[?[0-9A-Fa-f:.]+\\]?)$' });
+// Printable ASCII without spaces: the token travels as a header value (gRPC metadata, HTTP bearer).
+const Token = Type.String({ minLength: 8, maxLength: 4096, pattern: '^[\\x21-\\x7e]+$' });
+const PemFile = Type.String({ minLength: 1 });
 
 interface VarSpec {
   schema: TSchema;
   expected: string;
   fallback?: string;
   numeric?: boolean;
+  /** A path that must name a readable PEM file. */
+  pem?: boolean;
 }
 
 // Each variable: its schema, a human description of the expected form, and its default.
 const VARS = {
-  TVARR_HTTP_HOST: { schema: Type.String({ minLength: 1 }), expected: 'a host name or address', fallback: '0.0.0.0' },
+  TVARR_HTTP_HOST: { schema: Host, expected: 'a host name or address', fallback: '0.0.0.0' },
   TVARR_HTTP_PORT: { schema: Port, expected: 'a port number 0-65535', fallback: '8080', numeric: true },
   TVARR_GRPC_ENABLED: { schema: Bool, expected: 'true or false', fallback: 'true' },
-  TVARR_GRPC_HOST: { schema: Type.String({ minLength: 1 }), expected: 'a host name or address', fallback: '0.0.0.0' },
+  TVARR_GRPC_HOST: { schema: Host, expected: 'a host name or address', fallback: '0.0.0.0' },
   TVARR_GRPC_PORT: { schema: Port, expected: 'a port number 0-65535', fallback: '9090', numeric: true },
-  TVARR_GRPC_AUTH_TOKEN: { schema: Type.String({ minLength: 8, maxLength: 4096 }), expected: 'a token of at least 8 characters' },
+  TVARR_GRPC_AUTH_TOKEN: { schema: Token, expected: 'a token of at least 8 characters (printable ASCII, no spaces)' },
+  // gRPC TLS. Cert and key together turn TLS on; a client CA on top requires and verifies
+  // worker certificates (mutual TLS). Without TLS a set token travels in clear text.
+  TVARR_GRPC_TLS_CERT_FILE: { schema: PemFile, expected: 'a readable PEM certificate file', pem: true },
+  TVARR_GRPC_TLS_KEY_FILE: { schema: PemFile, expected: 'a readable PEM private key file', pem: true },
+  TVARR_GRPC_TLS_CLIENT_CA_FILE: { schema: PemFile, expected: 'a readable PEM CA file', pem: true },
+  TVARR_GRPC_MAX_MESSAGE_BYTES: {
+    schema: Type.Integer({ minimum: 65536, maximum: 64 << 20 }),
+    expected: 'bytes between 65536 and 67108864',
+    fallback: String(4 << 20),
+    numeric: true,
+  },
+  // Optional bearer token for admin writes (POST/PATCH/DELETE under /api and the page's actions).
+  TVARR_ADMIN_TOKEN: { schema: Token, expected: 'a token of at least 8 characters (printable ASCII, no spaces)' },
+  TVARR_API_MAX_BODY_BYTES: {
+    schema: Type.Integer({ minimum: 1024, maximum: 64 << 20 }),
+    expected: 'bytes between 1024 and 67108864',
+    fallback: String(1 << 20),
+    numeric: true,
+  },
+  TVARR_MAX_CLIENTS_PER_VARIANT: { schema: Type.Integer({ minimum: 1, maximum: 100_000 }), expected: 'an integer 1-100000', fallback: '500', numeric: true },
+  TVARR_MAX_CLIENTS: { schema: Type.Integer({ minimum: 1, maximum: 1_000_000 }), expected: 'an integer 1-1000000', fallback: '2000', numeric: true },
   TVARR_DATABASE_PATH: { schema: Type.String({ minLength: 1 }), expected: 'a file path', fallback: 'data/tvarr.db' },
   TVARR_PUBLIC_URL: { schema: Type.String({ pattern: '^https?://[^\\s]+$' }), expected: 'an http(s) URL such as http://host:8080' },
   TVARR_LOG_LEVEL: {
@@ -65,11 +93,19 @@ function readVar(env: Record<string, string | undefined>, name: VarName): string
   const raw = env[name] === undefined || env[name] === '' ? spec.fallback : env[name];
   if (raw === undefined) return undefined;
   const value = spec.numeric ? (/^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN) : raw;
-  if (!Value.Check(spec.schema, value)) {
-    // Never echo the value: it may be a secret.
-    throw new ConfigError(`${name}: invalid value, expected ${spec.expected}`);
-  }
+  // Never echo the value: it may be a secret.
+  if (!Value.Check(spec.schema, value)) throw new ConfigError(`${name}: invalid value, expected ${spec.expected}`);
+  if (name === 'TVARR_PUBLIC_URL' && !URL.canParse(raw)) throw new ConfigError(`${name}: invalid value, expected ${spec.expected}`);
+  if (spec.pem && !isReadablePem(raw)) throw new ConfigError(`${name}: cannot read a PEM file at that path, expected ${spec.expected}`);
   return value;
+}
+
+function isReadablePem(path: string): boolean {
+  try {
+    return fs.readFileSync(path, 'utf8').includes('-----BEGIN ');
+  } catch {
+    return false;
+  }
 }
 
 const truthy = (v: unknown) => v === 'true' || v === '1';
@@ -91,6 +127,12 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
     bufferBytes: get('TVARR_BUFFER_BYTES') as number,
     jobInputQueueBytes: get('TVARR_JOB_INPUT_QUEUE_BYTES') as number,
     upstreamTimeoutMs: get('TVARR_UPSTREAM_TIMEOUT_MS') as number,
+    grpcTls: grpcTlsFrom(get('TVARR_GRPC_TLS_CERT_FILE'), get('TVARR_GRPC_TLS_KEY_FILE'), get('TVARR_GRPC_TLS_CLIENT_CA_FILE')),
+    grpcMaxMessageBytes: get('TVARR_GRPC_MAX_MESSAGE_BYTES') as number,
+    adminToken: get('TVARR_ADMIN_TOKEN') as string | undefined,
+    apiMaxBodyBytes: get('TVARR_API_MAX_BODY_BYTES') as number,
+    maxClientsPerVariant: get('TVARR_MAX_CLIENTS_PER_VARIANT') as number,
+    maxClients: get('TVARR_MAX_CLIENTS') as number,
     liveness: {
       heartbeatIntervalMs: get('TVARR_HEARTBEAT_INTERVAL_MS') as number,
       workerLossDeadlineMs: get('TVARR_WORKER_LOSS_DEADLINE_MS') as number,
@@ -108,6 +150,23 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
     throw new ConfigError('TVARR_WORKER_LOSS_DEADLINE_MS: invalid value, expected more than TVARR_HEARTBEAT_INTERVAL_MS');
   }
   return Object.freeze(config);
+}
+
+export interface GrpcTlsFiles {
+  certFile: string;
+  keyFile: string;
+  /** Set for mutual TLS: workers must present a certificate signed by this CA. */
+  clientCaFile?: string;
+}
+
+function grpcTlsFrom(cert: unknown, key: unknown, clientCa: unknown): Readonly<GrpcTlsFiles> | undefined {
+  if (cert !== undefined && key === undefined) throw new ConfigError('TVARR_GRPC_TLS_KEY_FILE: missing, expected a readable PEM private key file when TVARR_GRPC_TLS_CERT_FILE is set');
+  if (key !== undefined && cert === undefined) throw new ConfigError('TVARR_GRPC_TLS_CERT_FILE: missing, expected a readable PEM certificate file when TVARR_GRPC_TLS_KEY_FILE is set');
+  if (clientCa !== undefined && cert === undefined) {
+    throw new ConfigError('TVARR_GRPC_TLS_CLIENT_CA_FILE: invalid, mutual TLS needs TVARR_GRPC_TLS_CERT_FILE and TVARR_GRPC_TLS_KEY_FILE too');
+  }
+  if (cert === undefined) return undefined;
+  return Object.freeze({ certFile: cert as string, keyFile: key as string, clientCaFile: clientCa as string | undefined });
 }
 
 export type CoordinatorConfig = ReturnType<typeof parseCoordinatorConfig>;

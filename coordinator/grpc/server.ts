@@ -1,5 +1,6 @@
 // The gRPC endpoint workers dial. Keepalive pings find a frozen peer even when no
 // heartbeat is due; the heartbeat deadline (worker-registry) covers the rest.
+import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { loadTranscodeProto } from '../../proto/load';
 import type { CoreContext } from '../context';
@@ -21,22 +22,52 @@ export interface RunningGrpcServer {
   shutdown(): Promise<void>;
 }
 
-export async function startGrpcServer(deps: GrpcDeps, host: string, port: number): Promise<RunningGrpcServer> {
-  const { heartbeatIntervalMs, workerLossDeadlineMs } = deps.ctx.config.liveness;
-  const server = new grpc.Server({
-    'grpc.keepalive_time_ms': Math.max(1000, heartbeatIntervalMs),
-    'grpc.keepalive_timeout_ms': Math.max(1000, Math.floor(workerLossDeadlineMs / 2)),
+/**
+ * TLS when TVARR_GRPC_TLS_CERT_FILE and TVARR_GRPC_TLS_KEY_FILE are set; mutual TLS
+ * (workers must present a certificate signed by it) when TVARR_GRPC_TLS_CLIENT_CA_FILE
+ * is set too. Plaintext otherwise, with one warning if a token would travel in clear.
+ */
+function serverCredentials(ctx: CoreContext): grpc.ServerCredentials {
+  const { grpcTls, grpcAuthToken } = ctx.config;
+  if (!grpcTls) {
+    if (grpcAuthToken !== undefined) {
+      ctx.log.warn('gRPC TLS is off (TVARR_GRPC_TLS_CERT_FILE not set): the worker token travels in clear text');
+    }
+    return grpc.ServerCredentials.createInsecure();
+  }
+  const clientCa = grpcTls.clientCaFile ? fs.readFileSync(grpcTls.clientCaFile) : null;
+  const creds = grpc.ServerCredentials.createSsl(
+    clientCa,
+    [{ cert_chain: fs.readFileSync(grpcTls.certFile), private_key: fs.readFileSync(grpcTls.keyFile) }],
+    clientCa !== null,
+  );
+  ctx.log.info('gRPC TLS enabled', { mutualTls: clientCa !== null });
+  return creds;
+}
+
+/** The server's channel options (exported so bench/remote-worker.ts measures the real ones). */
+export function grpcServerOptions(o: { heartbeatIntervalMs: number; workerLossDeadlineMs: number; maxMessageBytes: number }): grpc.ServerOptions {
+  return {
+    'grpc.keepalive_time_ms': Math.max(1000, o.heartbeatIntervalMs),
+    'grpc.keepalive_timeout_ms': Math.max(1000, Math.floor(o.workerLossDeadlineMs / 2)),
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 500,
-    'grpc.max_receive_message_length': 4 << 20,
-  });
+    // A bigger frame than this is refused with RESOURCE_EXHAUSTED before it is parsed.
+    'grpc.max_receive_message_length': o.maxMessageBytes,
+    'grpc.max_send_message_length': o.maxMessageBytes,
+  };
+}
+
+export async function startGrpcServer(deps: GrpcDeps, host: string, port: number): Promise<RunningGrpcServer> {
+  const { heartbeatIntervalMs, workerLossDeadlineMs } = deps.ctx.config.liveness;
+  const server = new grpc.Server(grpcServerOptions({ heartbeatIntervalMs, workerLossDeadlineMs, maxMessageBytes: deps.ctx.config.grpcMaxMessageBytes }));
   const proto = loadTranscodeProto();
   server.addService(proto.tvarr.transcode.v1.TranscodeCoordinator.service, {
     Control: (call: Parameters<typeof handleControlStream>[1]) => handleControlStream(deps, call),
     JobStream: (call: Parameters<typeof handleJobStream>[2]) => handleJobStream(deps.ctx, deps.supervisor, call),
   });
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+    server.bindAsync(`${host}:${port}`, serverCredentials(deps.ctx), (err, p) => (err ? reject(err) : resolve(p))),
   );
   return {
     port: bound,

@@ -1,6 +1,8 @@
 // Builds the gRPC client for the coordinator: credentials (plaintext, TLS, or mutual
 // TLS), keepalive, and the per-call metadata (token and worker id).
 import * as fs from 'node:fs';
+import { isIP } from 'node:net';
+import * as tlsLib from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { AUTH_METADATA_KEY, WORKER_ID_METADATA_KEY, loadTranscodeProto } from '../../proto/load';
 import type { TranscodeCoordinatorClient } from '../../proto/gen/tvarr/transcode/v1/TranscodeCoordinator';
@@ -8,11 +10,56 @@ import type { WorkerConfig } from '../config';
 
 export type CoordinatorClient = TranscodeCoordinatorClient;
 
-export function createCredentials(config: Pick<WorkerConfig, 'tls'>): grpc.ChannelCredentials {
+/** The host part of host:port (IPv6 brackets removed). */
+export function coordinatorHost(url: string): string {
+  return url.slice(0, url.lastIndexOf(':')).replace(/^\[(.*)\]$/, '$1');
+}
+
+// SNI placeholder used when the coordinator is dialled by IP address: Bun's TLS refuses
+// an IP as ServerName, so SNI carries this and the certificate is checked against the IP.
+const IP_SNI_PLACEHOLDER = 'tvarr-coordinator';
+
+/**
+ * TLS when TVARR_TLS_CA_FILE (or a client cert) is set: the server certificate must chain
+ * to the CA and name the host of TVARR_COORDINATOR_URL (a DNS or IP subjectAltName).
+ * With TVARR_TLS_CERT_FILE/KEY_FILE the worker also presents a client certificate.
+ */
+export function createCredentials(config: Pick<WorkerConfig, 'tls' | 'coordinatorUrl'>): grpc.ChannelCredentials {
   const tls = config.tls;
   if (!tls) return grpc.credentials.createInsecure();
   const read = (f: string | undefined) => (f ? fs.readFileSync(f) : null);
-  return grpc.credentials.createSsl(read(tls.caFile), read(tls.keyFile), read(tls.certFile));
+  const expectedName = coordinatorHost(config.coordinatorUrl);
+  return grpc.credentials.createSsl(read(tls.caFile), read(tls.keyFile), read(tls.certFile), {
+    // grpc-js passes the SNI override as `host` here; always verify the real target.
+    checkServerIdentity: (_host, cert) => tlsLib.checkServerIdentity(expectedName, cert),
+  });
+}
+
+/** Channel options that only TLS needs (SNI when dialling an IP address). */
+function tlsChannelOptions(config: Pick<WorkerConfig, 'tls' | 'coordinatorUrl'>): grpc.ChannelOptions {
+  if (!config.tls || !isIP(coordinatorHost(config.coordinatorUrl))) return {};
+  return { 'grpc.ssl_target_name_override': IP_SNI_PLACEHOLDER };
+}
+
+/**
+ * A connection failure in words an operator can act on: TLS trust problems name the
+ * variable to fix instead of surfacing only as UNAVAILABLE.
+ */
+export function explainConnectionFailure(reason: string, config: Pick<WorkerConfig, 'tls'>): string | undefined {
+  if (/UNAUTHENTICATED/.test(reason)) return 'the coordinator refused the token: check TVARR_AUTH_TOKEN against its TVARR_GRPC_AUTH_TOKEN';
+  if (!config.tls) {
+    if (/wrong version number|WRONG_VERSION|packet length too long|ECONNRESET|Protocol error|Received RST_STREAM/i.test(reason)) {
+      return 'the coordinator may require TLS: set TVARR_TLS_CA_FILE';
+    }
+    return undefined;
+  }
+  if (/self[- ]signed|unable to (get|verify)|UNABLE_TO|certificate verify failed|CERT_|unknown ca|Hostname\/IP does not match|ERR_TLS_CERT_ALTNAME/i.test(reason)) {
+    return "TLS: the coordinator's certificate is not trusted (check TVARR_TLS_CA_FILE and that the certificate names the host in TVARR_COORDINATOR_URL)";
+  }
+  if (/certificate required|handshake failure|bad certificate|alert/i.test(reason)) {
+    return 'TLS: the coordinator rejected the handshake (mutual TLS needs TVARR_TLS_CERT_FILE and TVARR_TLS_KEY_FILE signed by its client CA)';
+  }
+  return undefined;
 }
 
 export function channelOptions(config: Pick<WorkerConfig, 'keepaliveTimeMs' | 'keepaliveTimeoutMs'>): grpc.ChannelOptions {
@@ -28,7 +75,7 @@ export function channelOptions(config: Pick<WorkerConfig, 'keepaliveTimeMs' | 'k
 
 export function createCoordinatorClient(config: WorkerConfig): CoordinatorClient {
   const { TranscodeCoordinator } = loadTranscodeProto().tvarr.transcode.v1;
-  return new TranscodeCoordinator(config.coordinatorUrl, createCredentials(config), channelOptions(config));
+  return new TranscodeCoordinator(config.coordinatorUrl, createCredentials(config), { ...channelOptions(config), ...tlsChannelOptions(config) });
 }
 
 /** Fresh metadata for one call. The token is only ever put here, never logged. */

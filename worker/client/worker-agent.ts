@@ -16,7 +16,7 @@ import { ControlSession } from './control-session';
 import { jobKey, type IncomingCommand, type JobEndedInfo, type JobRef, type Limits, type OutgoingEvent } from './domain';
 import { decideAdmission, decideOutcome, type SlotUsage } from './job-admission';
 import { bridgeJobStream, jobProgress, openJobStream } from './job-stream';
-import { callMetadata, createCoordinatorClient, type CoordinatorClient } from './grpc-connection';
+import { callMetadata, createCoordinatorClient, explainConnectionFailure, type CoordinatorClient } from './grpc-connection';
 
 interface RunningJob {
   ref: JobRef;
@@ -86,6 +86,7 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
   private async connectLoop(): Promise<void> {
     const { config, logger } = this.o;
     let attempt = 0;
+    let lastHint: string | undefined;
     while (!this.stopped) {
       const session = new ControlSession(this.client, callMetadata(config), {
         registration: () => ({
@@ -113,6 +114,10 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
       if (result.registered) attempt = 0;
       const retryInMs = backoffDelayMs(attempt++, config.reconnectBaseMs, config.reconnectMaxMs);
       logger.warn('control stream lost; reconnecting', { reason: result.reason, retryInMs });
+      // A misconfiguration (TLS trust, token) gets one clear error line naming what to fix.
+      const hint = explainConnectionFailure(result.reason, config);
+      if (hint && hint !== lastHint) logger.error('cannot connect to the coordinator', { hint, reason: result.reason });
+      lastHint = hint;
       this.emit('disconnected', { reason: result.reason, retryInMs });
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, retryInMs);

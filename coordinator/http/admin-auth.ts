@@ -1,0 +1,49 @@
+// Guards that run before routing on every HTTP request: the request body size limit
+// and the optional admin token.
+//
+// Why here and not per route: every write route (and any added later, including the
+// Transcoders page's actions, which call the same /api routes) is covered by one rule.
+// Reads (GET/HEAD/OPTIONS) and the client endpoints under /stream/ stay open, so
+// players and the page's read views need no token.
+import { createHash, timingSafeEqual } from 'node:crypto';
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+export interface RequestGuardConfig {
+  adminToken?: string;
+  apiMaxBodyBytes: number;
+}
+
+function errorResponse(status: number, code: string, message: string, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify({ error: { code, message } }), {
+    status,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+}
+
+/** Constant-time check of `authorization: Bearer <token>` (hashing first hides the length). */
+export function hasAdminToken(request: Request, expected: string): boolean {
+  const header = request.headers.get('authorization') ?? '';
+  const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
+  if (!match) return false;
+  return timingSafeEqual(digest(match[1]!), digest(expected));
+}
+
+/**
+ * Returns a Response to short-circuit the request (413 or 401), or undefined to let it
+ * through. Bodies sent without Content-Length are capped by the server's
+ * maxRequestBodySize (same limit), which Bun enforces while reading.
+ */
+export function guardRequest(request: Request, config: RequestGuardConfig): Response | undefined {
+  const length = request.headers.get('content-length');
+  if (length !== null && !(Number(length) <= config.apiMaxBodyBytes)) {
+    return errorResponse(413, 'payload_too_large', `request body is larger than ${config.apiMaxBodyBytes} bytes (TVARR_API_MAX_BODY_BYTES)`);
+  }
+  if (config.adminToken === undefined || SAFE_METHODS.has(request.method)) return undefined;
+  if (new URL(request.url).pathname.startsWith('/stream/')) return undefined;
+  if (hasAdminToken(request, config.adminToken)) return undefined;
+  return errorResponse(401, 'unauthenticated', 'this action needs the admin token: send "authorization: Bearer <TVARR_ADMIN_TOKEN>"', {
+    'www-authenticate': 'Bearer realm="tvarr-admin"',
+  });
+}
