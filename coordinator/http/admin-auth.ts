@@ -32,8 +32,8 @@ export function hasAdminToken(request: Request, expected: string): boolean {
 
 /**
  * Returns a Response to short-circuit the request (413 or 401), or undefined to let it
- * through. Bodies sent without Content-Length are capped by the server's
- * maxRequestBodySize (same limit), which Bun enforces while reading.
+ * through. On a real socket Bun's maxRequestBodySize (same limit, set in app.ts) answers
+ * 413 first, also for chunked bodies; this check covers app.handle and any other server.
  */
 export function guardRequest(request: Request, config: RequestGuardConfig): Response | undefined {
   const length = request.headers.get('content-length');
