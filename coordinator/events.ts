@@ -12,7 +12,10 @@ export interface CoordinatorEvents {
   'job:reassigned': { runId: string; fromJobId: string; attempt: number };
   'job:rejected': { jobId: string; workerId: string; reason: string };
   'run:failed': { runId: string; reason: string };
+  // Emitted once per attempt when it ends: source bytes sent to the worker, output received.
   'bytes:relayed': { workerId: string; bytesIn: number; bytesOut: number };
+  // One scheduler selection (candidate query + claim): feeds the selection-latency histogram.
+  'scheduler:selected': { durationMs: number; found: boolean };
 }
 
 export type EventName = keyof CoordinatorEvents;

@@ -8,6 +8,7 @@ import { CoordinatorEventBus } from './events';
 import { startGrpcServer } from './grpc/server';
 import { createHttpApp } from './http/app';
 import { failOrphanedJobs } from './jobs/job-store';
+import { ClusterMetrics } from './metrics/cluster-metrics';
 import { JobSupervisor } from './jobs/job-supervisor';
 import { VariantRegistry } from './streams/variant-registry';
 import { DrainController } from './workers/drain-controller';
@@ -21,6 +22,7 @@ export interface RunningCoordinator {
   registry: WorkerRegistry;
   supervisor: JobSupervisor;
   variants: VariantRegistry;
+  metrics: ClusterMetrics;
   app: ReturnType<typeof createHttpApp>;
   stop(): Promise<void>;
 }
@@ -37,6 +39,7 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
   const drain = new DrainController(ctx, registry, supervisor);
   const variants = new VariantRegistry(ctx, supervisor);
   drain.mover = variants;
+  const metrics = new ClusterMetrics(ctx, { registry, supervisor, variants });
   registry.start();
   watchForQuarantine(ctx);
 
@@ -44,7 +47,7 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
   if (config.grpcAuthToken === undefined && !loopbackOnly) log.warn('TVARR_GRPC_AUTH_TOKEN is not set: any worker that can reach the gRPC port may register');
   const grpc = config.grpcEnabled ? await startGrpcServer({ ctx, registry, supervisor, drain }, config.grpcHost, config.grpcPort) : null;
 
-  const app = createHttpApp({ ctx, registry, supervisor, drain, variants });
+  const app = createHttpApp({ ctx, registry, supervisor, drain, variants, metrics });
   app.listen({ hostname: config.httpHost, port: config.httpPort, idleTimeout: 0 });
   const httpPort = app.server?.port ?? config.httpPort;
   log.info('coordinator listening', { httpPort, grpcPort: grpc?.port ?? null, database: config.databasePath });
@@ -56,12 +59,14 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
     registry,
     supervisor,
     variants,
+    metrics,
     app,
     async stop() {
       variants.stopAll('coordinator shutting down');
       registry.stop();
       await grpc?.shutdown();
       await app.stop(true);
+      metrics.stop();
       db.$client.close();
     },
   };

@@ -6,12 +6,17 @@ import { join } from 'node:path';
 import type { CoreContext } from '../context';
 import { AppError } from '../errors';
 import { guardRequest } from './admin-auth';
+import { openapiDocumentCompletion } from './openapi-document';
 import type { JobSupervisor } from '../jobs/job-supervisor';
+import type { ClusterMetrics } from '../metrics/cluster-metrics';
 import type { VariantRegistry } from '../streams/variant-registry';
 import type { DrainController } from '../workers/drain-controller';
 import type { WorkerRegistry } from '../workers/worker-registry';
 import { catalogRoutes } from './routes/catalog-routes';
 import { clusterRoutes } from './routes/cluster-routes';
+import { clusterSummaryRoutes } from './routes/cluster-summary-routes';
+import { metricsRoutes } from './routes/metrics-routes';
+import { pageRoutes } from './routes/page-routes';
 import { streamRoutes } from './routes/stream-routes';
 import { variantRoutes } from './routes/variant-routes';
 
@@ -21,6 +26,7 @@ export interface HttpDeps {
   supervisor: JobSupervisor;
   drain: DrainController;
   variants: VariantRegistry;
+  metrics: ClusterMetrics;
 }
 
 const SWAGGER_DIST = join(import.meta.dir, '..', '..', 'node_modules', 'swagger-ui-dist');
@@ -69,12 +75,14 @@ export function createHttpApp(deps: HttpDeps) {
           return errorBody('internal', 'internal error');
       }
     })
+    .use(openapiDocumentCompletion('/openapi/json'))
     .use(
       openapi({
         path: '/openapi',
         provider: 'swagger-ui',
         // Served from the swagger-ui-dist package: the UI works with no internet.
-        swagger: { theme: '/openapi-assets/swagger-ui.css', cdn: '/openapi-assets/swagger-ui-bundle.js', autoDarkMode: false } as never,
+        // validatorUrl: null stops the UI from sending the spec to validator.swagger.io.
+        swagger: { theme: '/openapi-assets/swagger-ui.css', cdn: '/openapi-assets/swagger-ui-bundle.js', autoDarkMode: false, validatorUrl: null } as never,
         documentation: {
           info: { title: 'tvarr transcoding coordinator', version: '0.1.0', description: 'Admin API and client streams' },
           tags: [
@@ -83,6 +91,7 @@ export function createHttpApp(deps: HttpDeps) {
             { name: 'workers', description: 'ffmpegd workers' },
             { name: 'jobs', description: 'Transcode job attempts' },
             { name: 'streams', description: 'Client endpoints' },
+            { name: 'monitoring', description: 'Cluster summary and metrics' },
           ],
         },
         exclude: { paths: [/^\/openapi-assets/] as never },
@@ -99,5 +108,8 @@ export function createHttpApp(deps: HttpDeps) {
     .use(clusterRoutes(deps))
     .use(streamRoutes(ctx, deps.variants))
     .use(variantRoutes(deps.variants))
+    .use(clusterSummaryRoutes(deps.metrics))
+    .use(metricsRoutes(deps.metrics))
+    .use(pageRoutes())
     .get('/healthz', () => ({ ok: true }), { detail: { hide: true } });
 }

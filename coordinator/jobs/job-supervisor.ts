@@ -48,6 +48,7 @@ export class JobSupervisor {
     const refusals: string[] = [];
     for (;;) {
       const now = this.ctx.clock.now();
+      const selectStart = performance.now();
       const claim = claimJob(this.ctx.db, {
         runId: req.runId,
         sourceId: req.sourceId,
@@ -59,6 +60,7 @@ export class JobSupervisor {
         excludeWorkerIds: [...excluded],
         now,
       });
+      this.ctx.events.emit('scheduler:selected', { durationMs: performance.now() - selectStart, found: claim !== null });
       if (!claim) {
         const why = refusals.length ? `; tried: ${refusals.join('; ')}` : '';
         const pref = req.profile.encoderPreference ? ` (preference ${req.profile.encoderPreference})` : '';
@@ -166,6 +168,10 @@ export class JobSupervisor {
       const log = end.state === 'failed' ? this.ctx.log.warn : this.ctx.log.info;
       log('job ended', { jobId: job.jobId, workerId: job.info.workerId, state: end.state, reason: end.reason });
       this.ctx.events.emit('job:ended', { jobId: job.jobId, workerId: job.info.workerId, state: end.state, reason: end.reason });
+    }
+    // Emitted in the same tick as the removal from `live`, so live + ended bytes never double count.
+    if (job.bytesIn > 0 || job.bytesOut > 0) {
+      this.ctx.events.emit('bytes:relayed', { workerId: job.info.workerId, bytesIn: job.bytesIn, bytesOut: job.bytesOut });
     }
   }
 }

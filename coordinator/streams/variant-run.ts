@@ -95,7 +95,7 @@ export class VariantRun {
       });
     } catch (err) {
       // Nowhere to move it: keep serving from the draining worker rather than drop clients.
-      this.deps.ctx.log.warn('handover found no other worker', { jobId, error: String(err) });
+      this.deps.ctx.log.warn('handover found no other worker', { jobId, workerId: old.info.workerId, error: String(err) });
       return;
     }
     replacement.onOutput = (chunk) => {

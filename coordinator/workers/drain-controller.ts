@@ -33,7 +33,7 @@ export class DrainController {
       if (job.info.workerId !== workerId) continue;
       const move = this.mover?.moveJobOff(job.jobId, `worker draining: ${reason}`);
       if (!move) this.supervisor.cancel(job.jobId, `worker draining: ${reason}`);
-      else move.catch((err) => this.ctx.log.warn('drain move failed', { jobId: job.jobId, error: String(err) }));
+      else move.catch((err) => this.ctx.log.warn('drain move failed', { jobId: job.jobId, workerId, error: String(err) }));
     }
   }
 

@@ -1,0 +1,68 @@
+// Monitoring's one object: listens on the event bus (the same typed events tests wait
+// on), persists counters, and answers snapshots and Prometheus text. Built once in
+// start-coordinator.ts; it reads the supervisor and variants but never changes them.
+import type { CoreContext } from '../context';
+import { getJob } from '../jobs/job-store';
+import type { JobSupervisor } from '../jobs/job-supervisor';
+import type { VariantRegistry } from '../streams/variant-registry';
+import type { WorkerRegistry } from '../workers/worker-registry';
+import { buildClusterSnapshot, type ClusterSnapshot } from './cluster-snapshot';
+import { CounterStore } from './counter-store';
+import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus-metrics';
+
+export interface MonitoredParts {
+  registry: Pick<WorkerRegistry, 'get'>;
+  supervisor: Pick<JobSupervisor, 'liveJobs'>;
+  variants: Pick<VariantRegistry, 'liveRuns'>;
+}
+
+export class ClusterMetrics {
+  readonly counters: CounterStore;
+  private readonly prometheus: PrometheusMetrics;
+  private readonly unsubscribe: (() => void)[] = [];
+
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly parts: MonitoredParts,
+  ) {
+    this.counters = new CounterStore(ctx.db);
+    this.prometheus = createPrometheusMetrics(this.counters);
+    const { events } = ctx;
+    const c = this.counters;
+    this.unsubscribe.push(
+      events.on('job:ended', (e) => c.add(`jobs_${e.state}`, 1, e.workerId)),
+      events.on('job:reassigned', (e) => c.add('jobs_reassigned', 1, e.fromJobId ? getJob(ctx.db, e.fromJobId)?.workerId : null)),
+      events.on('run:failed', () => c.add('runs_failed', 1)),
+      events.on('worker:lost', (e) => c.add('worker_losses', 1, e.workerId)),
+      events.on('bytes:relayed', (e) => {
+        c.add('bytes_in', e.bytesIn, e.workerId);
+        c.add('bytes_out', e.bytesOut, e.workerId);
+      }),
+      events.on('scheduler:selected', (e) => this.prometheus.observeSelection(e.durationMs / 1000, e.found)),
+    );
+  }
+
+  snapshot(): ClusterSnapshot {
+    const { registry, supervisor, variants } = this.parts;
+    return buildClusterSnapshot({
+      db: this.ctx.db,
+      now: this.ctx.clock.now(),
+      connected: (id) => registry.get(id) !== undefined,
+      liveJobs: supervisor.liveJobs(),
+      runs: variants.liveRuns().map((r) => ({ key: r.key, currentJobId: r.currentJob?.jobId ?? null, clients: r.buffer.readerCount })),
+      counters: this.counters,
+    });
+  }
+
+  get contentType(): string {
+    return this.prometheus.registry.contentType;
+  }
+
+  prometheusText(): Promise<string> {
+    return this.prometheus.render(this.snapshot());
+  }
+
+  stop(): void {
+    for (const off of this.unsubscribe.splice(0)) off();
+  }
+}
