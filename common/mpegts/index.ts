@@ -6,3 +6,4 @@ export * from './packet-aligner.ts';
 export * from './psi.ts';
 export * from './continuity.ts';
 export * from './program-tracker.ts';
+export * from './null-packet.ts';

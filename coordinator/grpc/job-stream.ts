@@ -53,6 +53,15 @@ export function handleJobStream(ctx: CoreContext, supervisor: JobSupervisor, cal
     }
   });
 
+  // The worker reports how a job ended on its control stream (JobEnded, with FFmpeg's
+  // error); the job stream closing is only a hint. Wait briefly for the report; if the
+  // worker itself is gone, the registry's loss handler ends the job first.
+  const endSoon = (reason: string) => {
+    const j = job;
+    if (!j || j.ended) return;
+    const timer = setTimeout(() => j.finish({ state: 'failed', reason }), END_REPORT_GRACE_MS);
+    j.onEnd(() => clearTimeout(timer));
+  };
   call.on('end', () => {
     // The worker half-closed: close ours too, then expect its JobEnded report.
     try {
@@ -60,17 +69,8 @@ export function handleJobStream(ctx: CoreContext, supervisor: JobSupervisor, cal
     } catch {
       // already closed
     }
-    const j = job;
-    if (!j || j.ended) return;
-    const timer = setTimeout(() => j.finish({ state: 'failed', reason: 'job stream ended without an end report' }), END_REPORT_GRACE_MS);
-    j.onEnd(() => clearTimeout(timer));
+    endSoon('job stream ended without an end report');
   });
-  call.on('error', (err: Error) => {
-    const j = job;
-    if (j && !j.ended) j.finish({ state: 'failed', reason: `job stream error: ${err.message}` });
-  });
-  call.on('cancelled', () => {
-    const j = job;
-    if (j && !j.ended) j.finish({ state: 'failed', reason: 'job stream cancelled: the connection to the worker dropped' });
-  });
+  call.on('error', (err: Error) => endSoon(`job stream error: ${err.message}`));
+  call.on('cancelled', () => endSoon('job stream cancelled: the connection to the worker dropped'));
 }

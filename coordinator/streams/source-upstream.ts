@@ -113,6 +113,8 @@ export class SourceUpstream {
   }
 
   subscribe(): UpstreamSubscription {
+    // A subscriber always gets a running upstream; connection errors end its stream.
+    void this.ensureStarted().catch(() => {});
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
     const sub = new UpstreamSubscription(

@@ -250,6 +250,8 @@ export class VariantRun {
     this.attempt += 1;
     const request = { runId: this.runId, sourceId: this.source.id, profile: this.profile, attempt: this.attempt };
     try {
+      // The source may have gone idle and closed while no job read it: reconnect first.
+      await this.deps.upstreamFor(this.source).ensureStarted();
       let job: ActiveJob;
       try {
         // Prefer any other worker for the retry; fall back to the one that failed.

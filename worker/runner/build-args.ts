@@ -74,10 +74,14 @@ export function buildFfmpegArgs(spec: TranscodeSpec, o: BuildArgsOptions = {}): 
     // Keep the source's timestamps: output from two workers fed the same bytes then
     // shares one timeline, which failover splices depend on.
     '-copyts',
+    // Live input: probe at most half a second of it (FFmpeg's default of 5 s was most
+    // of the time to first byte), and flush each muxed packet instead of 32 KiB blocks.
+    '-probesize', '1000000', '-analyzeduration', '500000',
     '-f', 'mpegts', '-i', 'pipe:0',
     '-map', '0:v:0', '-map', '0:a:0?',
     ...video,
     ...audioArgs(spec),
+    '-flush_packets', '1',
     '-f', 'mpegts', 'pipe:1',
   ];
 }

@@ -5,6 +5,28 @@ import { listProfiles, listSources } from '../../catalog/catalog-store';
 import type { CoreContext } from '../../context';
 import type { VariantRegistry } from '../../streams/variant-registry';
 import { ErrorBody } from '../schemas';
+import { makeNullPacket } from '../../../common/mpegts';
+
+/** Prefixes one null packet so the response headers leave before the first keyframe. */
+function startingWithNullPacket(inner: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const reader = inner.getReader();
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        controller.enqueue(makeNullPacket());
+      },
+      async pull(controller) {
+        const { done, value } = await reader.read();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      cancel(reason) {
+        return reader.cancel(reason);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+}
 
 export function streamRoutes(ctx: CoreContext, variants: VariantRegistry) {
   return new Elysia()
@@ -12,7 +34,7 @@ export function streamRoutes(ctx: CoreContext, variants: VariantRegistry) {
       '/stream/:source/:profile',
       async ({ params }) => {
         const { stream } = await variants.openClientStream(params.source, params.profile);
-        return new Response(stream, {
+        return new Response(startingWithNullPacket(stream), {
           headers: { 'content-type': 'video/mp2t', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
         });
       },

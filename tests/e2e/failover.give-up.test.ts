@@ -1,0 +1,83 @@
+// When failover cannot succeed: a lone worker dies (the run gives up after its retry
+// budget and the client gets a clean end), and a worker whose FFmpeg fails every job
+// (quarantined, the job runs elsewhere).
+import { afterEach, describe, expect, test } from 'bun:test';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { FAST_LIVENESS, TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
+import { ffprobeBytes } from '../helpers/media';
+import { cutAtKeyframe, StreamRecorder } from '../helpers/stream-recorder';
+
+type Variants = {
+  live: { job: { workerId: string } | null }[];
+  recentlyEnded: { variant: string; reason: string }[];
+};
+
+describe('failover limits', () => {
+  let cluster: TestCluster;
+  let client: StreamRecorder | undefined;
+
+  afterEach(async () => {
+    await client?.close();
+    client = undefined;
+    await cluster.stop();
+  });
+
+  test('the only worker dies: after the retry budget the client gets a clean end and the API says why', async () => {
+    cluster = new TestCluster({ env: { ...FAST_LIVENESS, TVARR_MAX_ATTEMPTS: '3' } });
+    await cluster.startCoordinator();
+    await cluster.startWorker('only');
+    await cluster.createSource('pattern', TINY_PATTERN_URL);
+    await cluster.createProfile(TINY_H264_PROFILE);
+    client = await StreamRecorder.open(`${cluster.coordinator.httpUrl}/stream/pattern/h264-240p`);
+    await client.waitForBytes(20_000);
+
+    const gaveUp = cluster.coordinator.proc.waitForMsg('variant failed');
+    cluster.workers.get('only')!.kill('SIGKILL');
+    const line = await gaveUp;
+    expect(String(line.reason)).toContain('gave up after 3 failed attempts');
+    expect(await client.finished).toBe('end');
+
+    const { body } = await cluster.coordinator.api<Variants>('/api/variants');
+    expect(body.live).toHaveLength(0);
+    expect(body.recentlyEnded[0]!.variant).toBe('pattern/h264-240p');
+    expect(body.recentlyEnded[0]!.reason).toContain('no online worker');
+    const { body: jobs } = await cluster.coordinator.api<{ state: string; failureReason: string }[]>('/api/jobs?workerId=test-only');
+    expect(jobs[0]!.state).toBe('failed');
+    expect(jobs[0]!.failureReason.length).toBeGreaterThan(0);
+  });
+
+  test('a worker whose FFmpeg fails every job is quarantined and the job runs elsewhere', async () => {
+    cluster = new TestCluster({ env: { ...FAST_LIVENESS, TVARR_MAX_ATTEMPTS: '50', TVARR_QUARANTINE_FAILURES: '3' } });
+    // A real process standing in for a broken FFmpeg install: it passes the probe (which
+    // does not read stdin) and crashes on every job (which reads pipe:0).
+    const broken = `${cluster.temp.dir}/ffmpeg-that-crashes-on-jobs`;
+    writeFileSync(
+      broken,
+      '#!/bin/sh\ncase " $* " in *" pipe:0 "*) echo "simulated encoder crash" >&2; exit 1;; esac\nexec ffmpeg "$@"\n',
+    );
+    chmodSync(broken, 0o755);
+    await cluster.startCoordinator();
+    await cluster.startWorker('broken', { TVARR_FFMPEG_PATH: broken });
+    await cluster.createSource('pattern', TINY_PATTERN_URL);
+    await cluster.createProfile(TINY_H264_PROFILE);
+
+    const quarantined = cluster.coordinator.proc.waitForLog((l) => l.msg === 'worker quarantined' && l.workerId === 'test-broken');
+    client = await StreamRecorder.open(`${cluster.coordinator.httpUrl}/stream/pattern/h264-240p`);
+    await quarantined;
+    const { body: w } = await cluster.coordinator.api<{ quarantinedUntil: number | null; quarantineReason: string | null }>(
+      '/api/workers/test-broken',
+    );
+    expect(w.quarantinedUntil).toBeGreaterThan(Date.now());
+    expect(w.quarantineReason).toContain('failed jobs');
+
+    await cluster.startWorker('healthy');
+    await client.waitForBytes(150_000);
+    const probe = await ffprobeBytes(cutAtKeyframe(client.all(), 0));
+    expect(probe.streams.find((s) => s.codec_type === 'video')?.codec_name).toBe('h264');
+    const { body } = await cluster.coordinator.api<Variants>('/api/variants');
+    expect(body.live[0]!.job!.workerId).toBe('test-healthy');
+    const { body: failed } = await cluster.coordinator.api<{ failureReason: string }[]>('/api/jobs?workerId=test-broken&state=failed');
+    expect(failed.length).toBeGreaterThanOrEqual(3);
+    expect(failed[0]!.failureReason).toContain('simulated encoder crash');
+  });
+});
