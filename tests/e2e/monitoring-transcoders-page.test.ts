@@ -48,7 +48,7 @@ describe('Transcoders page in chromium', () => {
     await eventually('the job to report progress', async () => {
       const { body } = await cluster.coordinator.api<ClusterView>('/api/cluster');
       return body.workers.some((w) => w.jobs.some((j) => j.variant === VARIANT && j.state === 'running' && (j.progress?.fps ?? 0) > 0));
-    });
+    }, 90_000);
 
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
