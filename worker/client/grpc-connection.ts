@@ -65,7 +65,10 @@ export function explainConnectionFailure(reason: string, config: Pick<WorkerConf
 export function channelOptions(config: Pick<WorkerConfig, 'keepaliveTimeMs' | 'keepaliveTimeoutMs'>): grpc.ChannelOptions {
   // Keepalive pings detect a frozen coordinator in a few seconds (a dead TCP peer
   // otherwise looks alive for minutes). grpc-node.flow_control_window is left at
-  // its default on purpose: raising it loses receive-side flow control under Bun.
+  // its default on purpose: raising it loses receive-side flow control under Bun
+  // (bench/remote-worker.ts: with a slow reader the held bytes grow at 256 KiB, 1 MiB
+  // and 4 MiB). The default caps one stream at ~3.4 Mbit/s at 100 ms RTT; see the
+  // "Remote workers" section of docs/BENCHMARKS.md for the measured way past it.
   return {
     'grpc.keepalive_time_ms': config.keepaliveTimeMs,
     'grpc.keepalive_timeout_ms': config.keepaliveTimeoutMs,

@@ -1,0 +1,82 @@
+// The compose file and Dockerfile stay correct on a machine with no Docker engine:
+// `docker-compose config` (Debian's docker-compose, or the `docker compose` plugin)
+// validates and resolves compose.yaml; the test then checks what the seed promises.
+// Skipped, with the reason, where neither client is installed.
+import { describe, expect, test } from 'bun:test';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+const ROOT = new URL('../..', import.meta.url).pathname;
+
+function composeCommand(): string[] | null {
+  if (spawnSync('docker-compose', ['version'], { stdio: 'ignore' }).status === 0) return ['docker-compose'];
+  if (spawnSync('docker', ['compose', 'version'], { stdio: 'ignore' }).status === 0) return ['docker', 'compose'];
+  return null;
+}
+
+interface Service {
+  image?: string;
+  build?: { target?: string };
+  container_name?: string;
+  ports?: unknown[];
+  environment?: Record<string, string>;
+  deploy?: {
+    resources?: {
+      limits?: { cpus?: string | number };
+      reservations?: { devices?: { driver?: string; count?: number; capabilities?: string[] }[] };
+    };
+  };
+}
+
+const compose = composeCommand();
+if (!compose) console.warn('deploy-compose: skipped: neither docker-compose nor `docker compose` is installed (apt-get install -y docker-compose)');
+
+describe('deploy: Dockerfile targets', () => {
+  test('every build target compose.yaml names is a stage of the Dockerfile, built with npm ci', () => {
+    const dockerfile = readFileSync(`${ROOT}/Dockerfile`, 'utf8');
+    const stages = [...dockerfile.matchAll(/^FROM\s+\S+\s+AS\s+(\S+)/gim)].map((m) => m[1]);
+    const targets = [...readFileSync(`${ROOT}/compose.yaml`, 'utf8').matchAll(/target:\s*(\S+)/g)].map((m) => m[1]);
+    expect(targets.length).toBeGreaterThan(0);
+    for (const t of targets) expect(stages).toContain(t);
+    expect(dockerfile).toContain('RUN npm ci');
+    expect(dockerfile).toContain('scripts/build-worker.ts');
+  });
+});
+
+describe.skipIf(compose === null)('deploy: compose.yaml', () => {
+  const resolved = () => {
+    const r = spawnSync(compose![0]!, [...compose!.slice(1), '-f', 'compose.yaml', '--profile', 'gpu', '--profile', 'cpu-big', 'config'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, TVARR_GRPC_AUTH_TOKEN: 'test-token-123' },
+    });
+    if (r.status !== 0) throw new Error(`compose config failed: ${r.stderr}`);
+    return Bun.YAML.parse(r.stdout) as { services: Record<string, Service> };
+  };
+
+  test('it validates, with coordinator, a scalable CPU worker, a GPU worker and an 8-job CPU worker', () => {
+    const { services } = resolved();
+    expect(Object.keys(services).sort()).toEqual(['coordinator', 'ffmpegd', 'ffmpegd-cpu', 'ffmpegd-gpu']);
+    expect(services.coordinator!.environment!.TVARR_GRPC_ENABLED).toBe('true');
+    expect(services.coordinator!.environment!.TVARR_GRPC_AUTH_TOKEN).toBe('test-token-123');
+  });
+
+  test('ffmpegd can be scaled: no fixed container name, no host ports', () => {
+    const w = resolved().services.ffmpegd!;
+    expect(w.container_name).toBeUndefined();
+    expect(w.ports).toBeUndefined();
+    expect(w.environment!.TVARR_COORDINATOR_URL).toBe('coordinator:9090');
+    expect(w.environment!.TVARR_AUTH_TOKEN).toBe('test-token-123');
+  });
+
+  test('the GPU worker reserves an NVIDIA device; the CPU worker has 8 jobs and a CPU limit', () => {
+    const { services } = resolved();
+    const dev = services['ffmpegd-gpu']!.deploy!.resources!.reservations!.devices![0]!;
+    expect(dev.driver).toBe('nvidia');
+    expect(dev.count).toBe(1);
+    expect(dev.capabilities!.sort()).toEqual(['gpu', 'video']);
+    const cpu = services['ffmpegd-cpu']!;
+    expect(cpu.environment!.TVARR_MAX_JOBS).toBe('8');
+    expect(Number(cpu.deploy!.resources!.limits!.cpus)).toBe(8);
+  });
+});
