@@ -2,9 +2,9 @@
 // failures to JSON errors in one place.
 import { openapi } from '@elysiajs/openapi';
 import { Elysia } from 'elysia';
-import { join } from 'node:path';
 import type { CoreContext } from '../context';
 import { AppError } from '../errors';
+import { OPENAPI_ASSETS } from './openapi-assets';
 import { guardRequest } from './admin-auth';
 import { openapiDocumentCompletion } from './openapi-document';
 import type { JobSupervisor } from '../jobs/job-supervisor';
@@ -29,7 +29,6 @@ export interface HttpDeps {
   metrics: ClusterMetrics;
 }
 
-const SWAGGER_DIST = join(import.meta.dir, '..', '..', 'node_modules', 'swagger-ui-dist');
 
 function errorBody(code: string, message: string, field?: string) {
   return { error: field ? { code, message, field } : { code, message } };
@@ -98,11 +97,12 @@ export function createHttpApp(deps: HttpDeps) {
       }),
     )
     .get('/openapi-assets/:file', ({ params, set }) => {
-      if (params.file !== 'swagger-ui.css' && params.file !== 'swagger-ui-bundle.js') {
+      const path = OPENAPI_ASSETS[params.file];
+      if (!path) {
         set.status = 404;
         return errorBody('not_found', 'no such asset');
       }
-      return Bun.file(join(SWAGGER_DIST, params.file));
+      return Bun.file(path);
     })
     .use(catalogRoutes(ctx))
     .use(clusterRoutes(deps))
