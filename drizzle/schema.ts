@@ -71,6 +71,63 @@ export const workerEncoders = sqliteTable(
   ],
 );
 
+// The scheduler's read model: one row per worker encoder with that worker's live load
+// folded in, so the ranked candidate query is one ordered index walk that stops at the
+// first eligible row instead of aggregating the whole jobs table. Never written by
+// application code: SQLite triggers (migrations/0002_scheduler-slot-triggers.sql)
+// rebuild a worker's rows from the jobs table itself whenever a job, the worker or its
+// encoders change, inside the same transaction. The jobs table stays the truth; the
+// view scheduler_slot_source recomputes these rows from it (the drift check compares).
+export const schedulerSlots = sqliteTable(
+  'scheduler_slots',
+  {
+    workerId: text('worker_id').notNull(),
+    encoder: text('encoder').notNull(),
+    codec: text('codec').notNull(),
+    kind: text('kind').notNull(), // 'gpu' | 'cpu'
+    family: text('family').notNull(),
+    kindRank: integer('kind_rank').notNull(), // 0 = GPU, 1 = CPU: GPU encoders rank first
+    workerState: text('worker_state').notNull(),
+    quarantinedUntil: integer('quarantined_until', { mode: 'number' }),
+    speedFps: real('speed_fps').notNull(),
+    maxJobs: integer('max_jobs').notNull(),
+    maxGpuJobs: integer('max_gpu_jobs').notNull(),
+    maxCpuJobs: integer('max_cpu_jobs').notNull(),
+    jobs: integer('jobs').notNull(),
+    gpuJobs: integer('gpu_jobs').notNull(),
+    cpuJobs: integer('cpu_jobs').notNull(),
+    loadRatio: real('load_ratio').notNull(),
+    // online, a free slot overall and a free slot of this encoder's kind
+    eligible: integer('eligible', { mode: 'boolean' }).notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workerId, t.encoder] }),
+    // Equality on (codec, eligible), then exactly the ranking's ORDER BY: SQLite walks
+    // this index in order and LIMIT 1 stops at the first row passing the residual filters.
+    index('scheduler_slots_rank_idx').on(
+      t.codec,
+      t.eligible,
+      t.kindRank,
+      t.loadRatio,
+      sql`${t.speedFps} desc`,
+      t.workerId,
+      t.encoder,
+    ),
+    // The same walk for a profile that prefers a family ("vaapi") or one encoder.
+    index('scheduler_slots_family_rank_idx').on(
+      t.codec,
+      t.eligible,
+      t.family,
+      t.kindRank,
+      t.loadRatio,
+      sql`${t.speedFps} desc`,
+      t.workerId,
+      t.encoder,
+    ),
+    index('scheduler_slots_encoder_rank_idx').on(t.codec, t.eligible, t.encoder, t.kindRank, t.loadRatio, sql`${t.speedFps} desc`, t.workerId),
+  ],
+);
+
 export const jobs = sqliteTable(
   'jobs',
   {

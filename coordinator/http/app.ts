@@ -14,6 +14,7 @@ import type { DrainController } from '../workers/drain-controller';
 import type { WorkerRegistry } from '../workers/worker-registry';
 import { catalogRoutes } from './routes/catalog-routes';
 import { clusterRoutes } from './routes/cluster-routes';
+import { schedulerRoutes } from './routes/scheduler-routes';
 import { clusterSummaryRoutes } from './routes/cluster-summary-routes';
 import { metricsRoutes } from './routes/metrics-routes';
 import { pageRoutes } from './routes/page-routes';
@@ -105,6 +106,7 @@ export function createHttpApp(deps: HttpDeps) {
       return Bun.file(path);
     })
     .use(catalogRoutes(ctx))
+    .use(schedulerRoutes(deps))
     .use(clusterRoutes(deps))
     .use(streamRoutes(ctx, deps.variants))
     .use(variantRoutes(deps.variants))

@@ -5,7 +5,7 @@ import type { CoreContext } from '../context';
 import type { TranscodeSpec } from '../domain';
 import { AppError } from '../errors';
 import { specToProto } from '../grpc/convert';
-import { claimJob } from '../scheduler/claim-job';
+import { claimJob, describeNoCandidate } from '../scheduler/claim-job';
 import type { WorkerRegistry } from '../workers/worker-registry';
 import { ActiveJob, type JobEnd } from './active-job';
 import { endJob, isJobOwnedBy, markJobRunning, type JobFence } from './job-store';
@@ -46,11 +46,13 @@ export class JobSupervisor {
   async dispatch(req: DispatchRequest): Promise<ActiveJob> {
     const excluded = new Set(req.excludeWorkerIds ?? []);
     const refusals: string[] = [];
+    // Attempts after a refusal belong to the same run, so the history shows where it went.
+    let runId = req.runId;
     for (;;) {
       const now = this.ctx.clock.now();
       const selectStart = performance.now();
       const claim = claimJob(this.ctx.db, {
-        runId: req.runId,
+        runId,
         sourceId: req.sourceId,
         profileId: req.profile.id,
         codec: req.profile.videoCodec,
@@ -64,8 +66,10 @@ export class JobSupervisor {
       if (!claim) {
         const why = refusals.length ? `; tried: ${refusals.join('; ')}` : '';
         const pref = req.profile.encoderPreference ? ` (preference ${req.profile.encoderPreference})` : '';
-        throw new AppError('no_capacity', `no online worker with a free slot can encode ${req.profile.videoCodec}${pref}${why}`);
+        const excludedWhy = describeNoCandidate(this.ctx.db, req.profile.videoCodec, req.profile.encoderPreference, now);
+        throw new AppError('no_capacity', `no online worker with a free slot can encode ${req.profile.videoCodec}${pref}: ${excludedWhy}${why}`);
       }
+      runId = claim.runId;
       const { candidate } = claim;
       const job = new ActiveJob({
         jobId: claim.jobId,

@@ -1,0 +1,49 @@
+// Reads what the candidates view explains, straight from the source tables (workers,
+// worker_encoders, and live jobs counted from the jobs table), not from the
+// scheduler_slots read model: if the two ever disagreed, the operator would see it.
+import { asc, inArray, sql } from 'drizzle-orm';
+import type { Db } from '../db/client';
+import { jobs, workerEncoders, workers } from '../db/client';
+import { LIVE_JOB_STATES, type EncoderKind, type WorkerState } from '../domain';
+import type { WorkerFacts } from './explain-candidates';
+
+export function loadWorkerFacts(db: Db): WorkerFacts[] {
+  const rows = db.select().from(workers).orderBy(asc(workers.id)).all();
+  const encoders = db.select().from(workerEncoders).all();
+  const loads = db
+    .select({
+      workerId: jobs.workerId,
+      jobs: sql<number>`count(*)`,
+      gpuJobs: sql<number>`coalesce(sum(${jobs.kind} = 'gpu'), 0)`,
+      cpuJobs: sql<number>`coalesce(sum(${jobs.kind} = 'cpu'), 0)`,
+    })
+    .from(jobs)
+    .where(inArray(jobs.state, [...LIVE_JOB_STATES]))
+    .groupBy(jobs.workerId)
+    .all();
+  const loadBy = new Map(loads.map((l) => [l.workerId, l]));
+  const encodersBy = new Map<string, WorkerFacts['encoders']>();
+  for (const e of encoders) {
+    const list = encodersBy.get(e.workerId) ?? [];
+    list.push({ encoder: e.encoder, codec: e.codec, kind: e.kind as EncoderKind, family: e.family });
+    encodersBy.set(e.workerId, list);
+  }
+  return rows.map((w) => {
+    const load = loadBy.get(w.id);
+    return {
+      workerId: w.id,
+      name: w.name,
+      state: w.state as WorkerState,
+      quarantinedUntil: w.quarantinedUntil,
+      quarantineReason: w.quarantineReason,
+      speedFps: w.speedFps,
+      maxJobs: w.maxJobs,
+      maxGpuJobs: w.maxGpuJobs,
+      maxCpuJobs: w.maxCpuJobs,
+      jobs: load?.jobs ?? 0,
+      gpuJobs: load?.gpuJobs ?? 0,
+      cpuJobs: load?.cpuJobs ?? 0,
+      encoders: encodersBy.get(w.id) ?? [],
+    };
+  });
+}
