@@ -45,9 +45,18 @@ function spawnFfmpegInput(ffmpegPath: string, args: string[]): SourceInput {
   };
 }
 
+function isHlsUrl(url: string): boolean {
+  try {
+    return /\.m3u8?$/i.test(new URL(url).pathname);
+  } catch {
+    return false;
+  }
+}
+
 export async function openSourceInput(url: string, opts: { ffmpegPath: string; timeoutMs: number }): Promise<SourceInput> {
   if (url.startsWith(TEST_PATTERN_SCHEME)) return spawnFfmpegInput(opts.ffmpegPath, testPatternArgs(url));
-  if (/^https?:\/\//i.test(url)) {
+  // Plain HTTP(S) is read directly (one connection, no FFmpeg); HLS playlists need FFmpeg.
+  if (/^https?:\/\//i.test(url) && !isHlsUrl(url)) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error(`no response within ${opts.timeoutMs} ms`)), opts.timeoutMs);
     try {
@@ -63,6 +72,6 @@ export async function openSourceInput(url: string, opts: { ffmpegPath: string; t
       throw err instanceof Error ? err : new Error(String(err));
     }
   }
-  // Anything else FFmpeg can read (rtsp://, udp://, srt://, a file): remux to MPEG-TS.
+  // Anything else FFmpeg can read (HLS, rtsp://, udp://, srt://, a file): remux to MPEG-TS.
   return spawnFfmpegInput(opts.ffmpegPath, ['-i', url, '-map', '0', '-c', 'copy', '-f', 'mpegts', 'pipe:1']);
 }

@@ -3,6 +3,7 @@
 // upstream is read as fast as the fastest subscriber takes bytes, and a subscriber
 // whose queue is full loses chunks instead of stalling the others or growing memory.
 import type { Logger } from '../../common/log';
+import { PacketAligner } from '../../common/mpegts';
 import { AppError } from '../errors';
 import { openSourceInput, type SourceInput } from './source-input';
 
@@ -159,24 +160,30 @@ export class SourceUpstream {
       let reason = 'ended';
       try {
         this.input = await openSourceInput(this.url, { ffmpegPath: this.opts.ffmpegPath, timeoutMs: this.opts.timeoutMs });
+        const aligner = new PacketAligner(); // a reconnect starts a new byte stream
         const reader = this.input.readable.getReader();
         const firstTimer = gotAny
           ? null
           : setTimeout(() => {
-              reason = `no data within ${this.opts.timeoutMs} ms`;
+              reason = `no MPEG-TS within ${this.opts.timeoutMs} ms`;
               this.input?.close();
             }, this.opts.timeoutMs);
         for (;;) {
           const { done, value } = await reader.read();
           if (done || this.stopped) break;
+          this.bytesIn += value.byteLength;
+          // Whole packets only: a subscriber that drops a chunk then drops whole packets,
+          // and bytes that are not MPEG-TS never reach an FFmpeg.
+          const spans = aligner.push(value);
+          if (spans.length === 0) continue;
           if (!gotAny) {
+            // The source counts as up once it delivers MPEG-TS, not merely bytes.
             gotAny = true;
             if (firstTimer) clearTimeout(firstTimer);
             resolveFirst();
           }
           failures = 0;
-          this.bytesIn += value.byteLength;
-          for (const s of this.subs) s.push(value);
+          for (const span of spans) for (const s of this.subs) s.push(span);
           // Only when every subscriber is full does the upstream wait; any one with room
           // keeps it moving (the full ones drop).
           if (this.subs.size > 0 && [...this.subs].every((s) => s.full)) {
@@ -186,7 +193,8 @@ export class SourceUpstream {
         if (firstTimer) clearTimeout(firstTimer);
         if (reason === 'ended' && !gotAny) reason = this.input.describeFailure();
       } catch (err) {
-        reason = err instanceof Error ? err.message : String(err);
+        // Keep our own reason (the first-data timeout) over the abort error it caused.
+        if (reason === 'ended') reason = err instanceof Error ? err.message : String(err);
       } finally {
         this.input?.close();
       }
