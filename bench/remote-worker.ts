@@ -14,6 +14,12 @@
 //   slow-down/up   the same with a reader that takes only 1 Mbit/s: the writer must be
 //                  held back (accepted - read stays near the windows) and the reader's
 //                  RSS must stay flat. That is what "backpressure intact" means here.
+//
+//   --lanes=N      the product's job stream lanes instead of raw calls: the server side
+//                  is the coordinator's ActiveJob (openLane, writeInput/waitDrain striping,
+//                  output reassembly), the client side the worker's bridgeJobLanes
+//                  (N connections) around a stand-in for FFmpeg (a slow stdin = slow-down;
+//                  a slow consumer of ActiveJob.onOutput pausing the lanes = slow-up).
 import * as grpc from '@grpc/grpc-js';
 import { parseArgs } from 'node:util';
 import { loadTranscodeProto } from '../proto/load';
@@ -22,6 +28,11 @@ import type { JobUplink } from '../proto/gen/tvarr/transcode/v1/JobUplink';
 import { channelOptions } from '../worker/client/grpc-connection';
 import { grpcServerOptions } from '../coordinator/grpc/server';
 import { createRemoteHost, canCreateNamespaces } from '../tests/helpers/netns';
+import type { JobUplink__Output } from '../proto/gen/tvarr/transcode/v1/JobUplink';
+import { ActiveJob } from '../coordinator/jobs/active-job';
+import { bridgeJobLanes, openJobLanes } from '../worker/client/job-lanes';
+import type { JobProcess } from '../worker/runner/job-process';
+import { setLogLevel, createLogger } from '../common/log';
 
 type Direction = 'down' | 'up';
 interface Scenario {
@@ -63,8 +74,14 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     streams: { type: 'string', default: '1' },
     scenarios: { type: 'string', default: 'down,up,slow-down,slow-up' },
+    lanes: { type: 'string', default: '0' },
   },
 });
+const LANES = Number(args.lanes);
+// Whole 188-byte packets, as the worker's output aligner requires (~64 KiB).
+const TS_CHUNK = 188 * 348;
+const tsPayload = Buffer.alloc(TS_CHUNK, 0x47);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 const rssMb = () => Math.round((process.memoryUsage.rss() / 1048576) * 10) / 10;
 
@@ -159,6 +176,127 @@ async function runServer(): Promise<void> {
   process.exit(0);
 }
 
+/** Coordinator side with lanes: the product's ActiveJob behind N JobStream calls. */
+async function runLanesServer(): Promise<void> {
+  const scenario = JSON.parse(args.scenario!) as Scenario;
+  const config = JSON.parse(args.config!) as Config;
+  const seconds = Number(args.seconds);
+  const server = new grpc.Server({ ...grpcServerOptions({ heartbeatIntervalMs: 2000, workerLossDeadlineMs: 6000, maxMessageBytes: 4 << 20 }), ...config.server });
+  const proto = loadTranscodeProto();
+  const rssStartMb = rssMb();
+  const rss = { max: rssStartMb };
+  const timer = sampleRss(rss);
+  const stats = { read: 0, first: 0, last: 0 };
+  let written = 0;
+  const job = new ActiveJob({ jobId: 'bench', runId: 'bench', attempt: 1, workerId: 'bench', encoder: 'copy', kind: 'cpu' });
+  const calls: grpc.ServerDuplexStream<JobUplink__Output, JobDownlink>[] = [];
+  // A slow consumer of the reassembled output pauses every lane, as a busy coordinator would.
+  let resumeAt = 0;
+  let resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  job.onOutput = (chunk) => {
+    const now = Date.now();
+    if (stats.first === 0) stats.first = now;
+    stats.last = now;
+    stats.read += chunk.byteLength;
+    if (scenario.direction !== 'up' || !scenario.slowReaderBps) return;
+    resumeAt = Math.max(resumeAt, now) + (chunk.byteLength / scenario.slowReaderBps) * 1000;
+    for (const c of calls) c.pause();
+    clearTimeout(resumeTimer);
+    resumeTimer = setTimeout(() => calls.forEach((c) => c.resume()), resumeAt - now);
+  };
+  server.addService(proto.tvarr.transcode.v1.TranscodeCoordinator.service, {
+    Control: (call: grpc.ServerDuplexStream<unknown, unknown>) => call.end(),
+    JobStream: (call: grpc.ServerDuplexStream<JobUplink__Output, JobDownlink>) => {
+      calls.push(call);
+      call.on('error', () => {});
+      call.on('data', (m: JobUplink__Output) => {
+        if (m.msg === 'open' && m.open) job.openLane(m.open.lane, m.open.lanes, call);
+        else if (m.msg === 'output_chunk' && m.output_chunk) job.handleOutputChunk(m.output_chunk.seq, m.output_chunk.data);
+      });
+    },
+  });
+  const port = await new Promise<number>((res, rej) => server.bindAsync(`${args.host}:0`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? rej(e) : res(p))));
+  console.log(JSON.stringify({ port }));
+  await job.waitAttached();
+  const until = Date.now() + seconds * 1000;
+  if (scenario.direction === 'down') {
+    while (Date.now() < until && !job.ended) {
+      written += payload.byteLength;
+      if (!job.writeInput(payload)) await Promise.race([job.waitDrain(), sleep(until - Date.now())]);
+    }
+  } else {
+    await sleep(seconds * 1000);
+  }
+  clearInterval(timer);
+  const out: RoleResult = { role: 'server', written, read: stats.read, readSeconds: (stats.last - stats.first) / 1000, rssStartMb, rssMaxMb: rss.max, rssEndMb: rssMb() };
+  console.log(JSON.stringify({ ...out, reorderFailure: job.ended?.reason ?? null }));
+  server.forceShutdown();
+  process.exit(0);
+}
+
+/** Worker side with lanes: bridgeJobLanes around a stand-in for FFmpeg. */
+async function runLanesClient(): Promise<void> {
+  const scenario = JSON.parse(args.scenario!) as Scenario;
+  const config = JSON.parse(args.config!) as Config;
+  const seconds = Number(args.seconds);
+  setLogLevel('error');
+  const { TranscodeCoordinator } = loadTranscodeProto().tvarr.transcode.v1;
+  const clients = Array.from({ length: LANES }, () =>
+    new TranscodeCoordinator(`${args.host}:${args.port}`, grpc.credentials.createInsecure(), { ...channelOptions({ keepaliveTimeMs: 2000, keepaliveTimeoutMs: 2000 }), ...config.client, 'grpc.use_local_subchannel_pool': 1 }),
+  );
+  const rssStartMb = rssMb();
+  const rss = { max: rssStartMb };
+  const timer = sampleRss(rss);
+  const stats = { read: 0, first: 0, last: 0 };
+  let written = 0;
+  let stop!: () => void;
+  const stopped = new Promise<void>((r) => (stop = r));
+  let cancelled = false;
+  let exitResolve!: (e: { code: number; signal: null; message: string }) => void;
+  // Only what bridgeJobLanes uses of a JobProcess.
+  const proc = {
+    bytesIn: 0,
+    bytesOut: 0,
+    lastProgress: undefined,
+    hasExited: false,
+    exited: new Promise((r) => (exitResolve = r)),
+    async write(chunk: Uint8Array) {
+      const now = Date.now();
+      if (stats.first === 0) stats.first = now;
+      stats.last = now;
+      stats.read += chunk.byteLength;
+      if (scenario.direction === 'down' && scenario.slowReaderBps) await sleep((chunk.byteLength / scenario.slowReaderBps) * 1000);
+    },
+    async endInput() {
+      stop();
+    },
+    async cancel() {
+      cancelled = true;
+      stop();
+    },
+    async *output() {
+      if (scenario.direction === 'up') {
+        const until = Date.now() + (seconds + 5) * 1000;
+        while (!cancelled && Date.now() < until) {
+          written += TS_CHUNK;
+          yield tsPayload;
+        }
+      } else {
+        await stopped;
+      }
+      proc.hasExited = true;
+      exitResolve({ code: 0, signal: null, message: '' });
+    },
+  };
+  const calls = openJobLanes(clients, () => new grpc.Metadata(), { jobId: 'bench', attempt: 1 });
+  await bridgeJobLanes({ calls, proc: proc as unknown as JobProcess, ref: { jobId: 'bench', attempt: 1 }, logger: createLogger('bench'), closeTimeoutMs: 1000 });
+  clearInterval(timer);
+  const out: RoleResult = { role: 'client', written, read: stats.read, readSeconds: (stats.last - stats.first) / 1000, rssStartMb, rssMaxMb: rss.max, rssEndMb: rssMb() };
+  console.log(JSON.stringify(out));
+  for (const c of clients) c.close();
+  process.exit(0);
+}
+
 async function runClient(): Promise<void> {
   const scenario = JSON.parse(args.scenario!) as Scenario;
   const config = JSON.parse(args.config!) as Config;
@@ -222,7 +360,7 @@ async function readJsonLines(stream: ReadableStream<Uint8Array>, onLine: (o: Rec
 }
 
 async function runOne(hostAddr: string, exec: (a: string[]) => string[], config: Config, scenario: Scenario) {
-  const common = [`--streams=${args.streams}`, `--seconds=${args.seconds}`, `--scenario=${JSON.stringify(scenario)}`, `--config=${JSON.stringify(config)}`];
+  const common = [`--lanes=${args.lanes}`, `--streams=${args.streams}`, `--seconds=${args.seconds}`, `--scenario=${JSON.stringify(scenario)}`, `--config=${JSON.stringify(config)}`];
   const me = new URL(import.meta.url).pathname;
   const server = Bun.spawn([process.execPath, me, '--role=server', `--host=${hostAddr}`, ...common], { stdout: 'pipe', stderr: 'inherit' });
   let serverResult: RoleResult | undefined;
@@ -236,7 +374,7 @@ async function runOne(hostAddr: string, exec: (a: string[]) => string[], config:
   if (!serverResult || !clientResult) throw new Error(`${config.name}: a role produced no result`);
   const [writer, reader] = scenario.direction === 'down' ? [serverResult, clientResult] : [clientResult, serverResult];
   return {
-    config: `${config.name}${args.streams === '1' ? '' : ` x${args.streams} streams`}`,
+    config: `${config.name}${LANES > 1 ? ` job lanes x${LANES}` : args.streams === '1' ? '' : ` x${args.streams} streams`}`,
     scenario: `${scenario.slowReaderBps ? 'slow-' : ''}${scenario.direction}`,
     mbitPerS: Math.round(((reader.read * 8) / 1e6 / Math.max(reader.readSeconds, 0.001)) * 10) / 10,
     readMb: Math.round(reader.read / 1e4) / 100,
@@ -291,6 +429,6 @@ async function orchestrate(): Promise<void> {
   console.table(rows);
 }
 
-if (args.role === 'server') await runServer();
-else if (args.role === 'client') await runClient();
+if (args.role === 'server') await (LANES > 1 ? runLanesServer() : runServer());
+else if (args.role === 'client') await (LANES > 1 ? runLanesClient() : runClient());
 else await orchestrate();

@@ -34,6 +34,7 @@ const VARIABLES = {
   TVARR_DRAIN_TIMEOUT_MS: [Type.String({ pattern: UINT }), 'a non-negative integer (milliseconds)'],
   TVARR_KEEPALIVE_TIME_MS: [Type.String({ pattern: POSITIVE }), 'a positive integer (milliseconds)'],
   TVARR_KEEPALIVE_TIMEOUT_MS: [Type.String({ pattern: POSITIVE }), 'a positive integer (milliseconds)'],
+  TVARR_JOB_STREAM_LANES: [Type.String({ pattern: '^0*[1-8]$' }), 'an integer from 1 to 8'],
   TVARR_TLS_CA_FILE: [Type.String({ minLength: 1 }), 'a readable PEM file'],
   TVARR_TLS_CERT_FILE: [Type.String({ minLength: 1 }), 'a readable PEM file'],
   TVARR_TLS_KEY_FILE: [Type.String({ minLength: 1 }), 'a readable PEM file'],
@@ -73,6 +74,8 @@ export interface WorkerConfig {
   drainTimeoutMs: number;
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
+  /** JobStream calls (each on its own connection) per job; 1 = a single call. */
+  jobStreamLanes: number;
   /** Absent means plaintext (insecure) gRPC. */
   tls?: TlsFiles;
 }
@@ -94,6 +97,7 @@ export const CONFIG_HELP: ReadonlyArray<[ConfigVariable, string, string]> = [
   ['TVARR_DRAIN_TIMEOUT_MS', '30000', 'after SIGTERM, kill remaining jobs after this'],
   ['TVARR_KEEPALIVE_TIME_MS', '2000', 'gRPC keepalive ping interval'],
   ['TVARR_KEEPALIVE_TIMEOUT_MS', '2000', 'gRPC keepalive ack deadline'],
+  ['TVARR_JOB_STREAM_LANES', '1', 'job stream calls per job, each on its own connection (1-8; >1 for far coordinators)'],
   ['TVARR_TLS_CA_FILE', '(none)', 'CA bundle; enables TLS (system roots if only cert/key set)'],
   ['TVARR_TLS_CERT_FILE', '(none)', 'client certificate for mutual TLS (needs key)'],
   ['TVARR_TLS_KEY_FILE', '(none)', 'client private key for mutual TLS (needs cert)'],
@@ -188,6 +192,7 @@ export function parseWorkerConfig(
     drainTimeoutMs: int(e.TVARR_DRAIN_TIMEOUT_MS, 30_000),
     keepaliveTimeMs: int(e.TVARR_KEEPALIVE_TIME_MS, 2000),
     keepaliveTimeoutMs: int(e.TVARR_KEEPALIVE_TIMEOUT_MS, 2000),
+    jobStreamLanes: int(e.TVARR_JOB_STREAM_LANES, 1),
     tls,
   };
   return Object.freeze(config);

@@ -24,6 +24,9 @@ export function handleJobStream(ctx: CoreContext, supervisor: JobSupervisor, cal
     return;
   }
   let job: ActiveJob | null = null;
+  // Lanes mode (open.lanes > 1): this call is lane `lane` of the attempt; bytes come as output_chunk.
+  let lane = 0;
+  let laned = false;
   let rejectedLate = false;
 
   call.on('data', (msg) => {
@@ -31,12 +34,26 @@ export function handleJobStream(ctx: CoreContext, supervisor: JobSupervisor, cal
     try {
       if (!job) {
         if (msg.msg !== 'open' || !msg.open) throw new AppError('invalid_request', 'first message must be open');
-        job = supervisor.attachStream({ jobId: msg.open.job_id, attempt: msg.open.attempt, workerId }, (j) => j.attach(call));
+        const fence = { jobId: msg.open.job_id, attempt: msg.open.attempt, workerId };
+        const { lane: l, lanes } = msg.open;
+        if (lanes > 1) {
+          job = supervisor.attachLane(fence, l, lanes, (j) => j.openLane(l, lanes, call));
+          lane = l;
+          laned = true;
+        } else {
+          if (l !== 0) throw new AppError('invalid_request', `lane ${l} is out of range for 1 lane(s)`);
+          job = supervisor.attachStream(fence, (j) => j.attach(call));
+        }
         return;
       }
       switch (msg.msg) {
         case 'output':
+          if (laned) throw new AppError('invalid_request', 'output on a lane; lanes carry output_chunk');
           if (msg.output) job.handleOutput(msg.output);
+          return;
+        case 'output_chunk':
+          if (!laned) throw new AppError('invalid_request', 'output_chunk on a single-lane job stream');
+          if (msg.output_chunk) job.handleOutputChunk(msg.output_chunk.seq, msg.output_chunk.data);
           return;
         case 'progress':
           if (msg.progress) job.progress = progressFromProto(msg.progress);
@@ -69,6 +86,7 @@ export function handleJobStream(ctx: CoreContext, supervisor: JobSupervisor, cal
     } catch {
       // already closed
     }
+    if (laned) job?.laneEnded(lane);
     endSoon('job stream ended without an end report');
   });
   call.on('error', (err: Error) => endSoon(`job stream error: ${err.message}`));

@@ -1,7 +1,12 @@
 // One job attempt that a worker is running (or about to run): its job stream, its
 // input pump and its single end. Whatever ends it first (JobEnded, stream error,
 // worker loss, cancel) wins; later signals are ignored.
+//
+// With job stream lanes (proto JobStreamOpen) the attempt has N calls: input is striped
+// over them by sequence number and output is put back in order before onOutput.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { LaneStriper, SequenceReassembler } from '../../common/job-lanes';
+import { AppError } from '../errors';
 import type { JobDownlink } from '../../proto/gen/tvarr/transcode/v1/JobDownlink';
 import type { JobUplink__Output } from '../../proto/gen/tvarr/transcode/v1/JobUplink';
 import type { JobProgress } from '../domain';
@@ -9,6 +14,9 @@ import type { JobProgress } from '../domain';
 export type JobEnd = { state: 'failed' | 'completed' | 'cancelled'; reason: string | null };
 
 type JobCall = ServerDuplexStream<JobUplink__Output, JobDownlink>;
+
+/** How long output chunks may wait for a missing one before the attempt fails. */
+export const LANE_GAP_TIMEOUT_MS = 15_000;
 
 export interface ActiveJobInfo {
   jobId: string;
@@ -25,6 +33,15 @@ export class ActiveJob {
   bytesIn = 0;
   bytesOut = 0;
   private call: JobCall | null = null;
+  /** Lanes mode (lanes > 1): one call per lane, by lane index; `call` stays null. */
+  private laneCalls: (JobCall | undefined)[] = [];
+  private laneCount = 1;
+  private lanesAttached = false;
+  private striper: LaneStriper | null = null;
+  private reassembler: SequenceReassembler | null = null;
+  private drainCall: JobCall | null = null;
+  private readonly endedLanes = new Set<number>();
+  private gapTimer: ReturnType<typeof setTimeout> | undefined;
   private endResult: JobEnd | null = null;
   private readonly attachWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private readonly endListeners: ((end: JobEnd) => void)[] = [];
@@ -37,7 +54,17 @@ export class ActiveJob {
   }
 
   get attached(): boolean {
-    return this.call !== null;
+    return this.call !== null || this.lanesAttached;
+  }
+
+  /** 1 for the single-call format, else the lanes this attempt was opened with. */
+  get lanes(): number {
+    return this.laneCount;
+  }
+
+  /** Lanes opened so far (lanes mode). */
+  get openLanes(): number {
+    return this.laneCalls.filter(Boolean).length;
   }
 
   get ended(): JobEnd | null {
@@ -50,8 +77,30 @@ export class ActiveJob {
     for (const w of this.attachWaiters.splice(0)) w.resolve();
   }
 
+  /**
+   * Lanes mode: lane `lane` of `lanes` opened (fence already checked). Returns true when
+   * this was the last lane, i.e. the attempt is now attached and input may flow.
+   */
+  openLane(lane: number, lanes: number, call: JobCall): boolean {
+    if (this.attached) throw new AppError('permission_denied', `job ${this.jobId} attempt ${this.info.attempt} is already attached`);
+    if (this.laneCalls.length === 0) {
+      this.laneCount = lanes;
+      this.laneCalls = new Array<JobCall | undefined>(lanes);
+    } else if (this.laneCount !== lanes) {
+      throw new AppError('invalid_request', `lanes ${lanes} disagrees with ${this.laneCount} given by an earlier lane`);
+    }
+    if (this.laneCalls[lane]) throw new AppError('permission_denied', `lane ${lane} of job ${this.jobId} is already open`);
+    this.laneCalls[lane] = call;
+    if (this.openLanes < lanes) return false;
+    this.striper = new LaneStriper(lanes);
+    this.reassembler = new SequenceReassembler();
+    this.lanesAttached = true;
+    for (const w of this.attachWaiters.splice(0)) w.resolve();
+    return true;
+  }
+
   waitAttached(): Promise<void> {
-    if (this.call) return Promise.resolve();
+    if (this.attached) return Promise.resolve();
     if (this.endResult) return Promise.reject(new Error(this.endResult.reason ?? 'job ended'));
     return new Promise((resolve, reject) => this.attachWaiters.push({ resolve, reject }));
   }
@@ -68,15 +117,70 @@ export class ActiveJob {
     this.onOutput(chunk);
   }
 
+  /** Lanes mode: one output chunk from any lane; delivered to onOutput in seq order. */
+  handleOutputChunk(seq: number, data: Uint8Array): void {
+    if (this.endResult) {
+      this.lateBytes += data.byteLength;
+      return;
+    }
+    if (!this.reassembler) throw new AppError('invalid_request', 'output_chunk before all lanes are open');
+    let ready: Uint8Array[];
+    try {
+      ready = this.reassembler.push(seq, data);
+    } catch (err) {
+      this.finish({ state: 'failed', reason: `job stream lanes: ${(err as Error).message}` });
+      return;
+    }
+    for (const c of ready) this.handleOutput(c);
+    this.armGapTimer();
+  }
+
+  /** Lanes mode: a lane's call ended (worker half-closed it). */
+  laneEnded(lane: number): void {
+    this.endedLanes.add(lane);
+    if (this.endResult || this.endedLanes.size < this.laneCount || !this.reassembler?.hasGap) return;
+    this.finish({ state: 'failed', reason: `job stream lanes ended with a gap in the output: ${this.reassembler.describeGap()}` });
+  }
+
+  // A gap that does not fill within LANE_GAP_TIMEOUT_MS fails the attempt (a lane is stuck).
+  private armGapTimer(): void {
+    if (!this.reassembler?.hasGap) {
+      clearTimeout(this.gapTimer);
+      this.gapTimer = undefined;
+      return;
+    }
+    if (this.gapTimer) return;
+    const gapSeq = this.reassembler.nextSeq;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = undefined;
+      const r = this.reassembler;
+      if (!r?.hasGap || this.endResult) return;
+      if (r.nextSeq !== gapSeq) return this.armGapTimer();
+      this.finish({ state: 'failed', reason: `job stream lanes: output ${r.describeGap()} within ${LANE_GAP_TIMEOUT_MS} ms` });
+    }, LANE_GAP_TIMEOUT_MS);
+    this.gapTimer.unref?.();
+  }
+
   /** Sends source bytes; false means the stream is backpressured: wait for drain. */
   writeInput(chunk: Uint8Array): boolean {
-    if (!this.call || this.endResult) return true;
+    if (this.endResult) return true;
+    if (this.striper) {
+      const { seq, lane } = this.striper.next();
+      const call = this.laneCalls[lane]!;
+      this.bytesIn += chunk.byteLength;
+      const ok = call.write({ input_chunk: { seq, data: chunk } });
+      if (!ok) this.drainCall = call;
+      return ok;
+    }
+    if (!this.call) return true;
     this.bytesIn += chunk.byteLength;
     return this.call.write({ input: chunk });
   }
 
+  /** Waits for 'drain' on the call (the lane) whose write returned false. */
   waitDrain(): Promise<void> {
-    const call = this.call;
+    const call = this.striper ? this.drainCall : this.call;
+    this.drainCall = null;
     if (!call || this.endResult) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
@@ -90,8 +194,10 @@ export class ActiveJob {
   }
 
   endInput(reason: string): void {
-    if (!this.call || this.endResult) return;
-    this.call.write({ input_ended: { reason } });
+    if (this.endResult) return;
+    // Lanes mode: on every lane, so the worker knows every lane has delivered its last chunk.
+    if (this.lanesAttached) for (const c of this.laneCalls) c?.write({ input_ended: { reason } });
+    else this.call?.write({ input_ended: { reason } });
   }
 
   onEnd(listener: (end: JobEnd) => void): void {
@@ -109,9 +215,11 @@ export class ActiveJob {
     if (this.endResult) return false;
     this.endResult = end;
     for (const w of this.attachWaiters.splice(0)) w.reject(new Error(end.reason ?? end.state));
-    if (this.call) {
+    clearTimeout(this.gapTimer);
+    for (const call of [this.call, ...this.laneCalls]) {
+      if (!call) continue;
       try {
-        this.call.end();
+        call.end();
       } catch {
         // the stream may already be gone with its worker
       }

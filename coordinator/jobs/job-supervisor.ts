@@ -3,6 +3,7 @@
 // worker loss, start timeout, cancel). Row writes go through job-store's fences.
 import type { CoreContext } from '../context';
 import type { TranscodeSpec } from '../domain';
+import { checkLaneOpen } from '../../common/job-lanes';
 import { AppError } from '../errors';
 import { specToProto } from '../grpc/convert';
 import { claimJob, describeNoCandidate } from '../scheduler/claim-job';
@@ -123,13 +124,40 @@ export class JobSupervisor {
   /** A worker opened a job stream: allowed only for its own live attempt. */
   attachStream(fence: JobFence, attach: (job: ActiveJob) => void): ActiveJob {
     const job = this.live.get(fence.jobId);
-    if (!job || job.info.workerId !== fence.workerId || job.info.attempt !== fence.attempt || job.attached) {
+    if (!job || job.info.workerId !== fence.workerId || job.info.attempt !== fence.attempt || job.attached || job.openLanes > 0) {
       throw new AppError('permission_denied', `job ${fence.jobId} attempt ${fence.attempt} is not assigned to this worker`);
     }
     if (!markJobRunning(this.ctx.db, fence, this.ctx.clock.now())) {
       throw new AppError('permission_denied', `job ${fence.jobId} is no longer pending`);
     }
     attach(job);
+    this.ctx.events.emit('job:started', { jobId: job.jobId, workerId: fence.workerId });
+    return job;
+  }
+
+  /**
+   * Lane `lane` of `lanes` (> 1) of a job stream opened, under the same fence as
+   * attachStream. The attempt counts as started (pending -> running, input flows) only
+   * once all lanes are open: input is striped over every lane from its first byte, and a
+   * lane that never opens is then caught by the start timeout like a missing stream.
+   */
+  attachLane(fence: JobFence, lane: number, lanes: number, open: (job: ActiveJob) => boolean): ActiveJob {
+    const job = this.live.get(fence.jobId);
+    if (!job || job.info.workerId !== fence.workerId || job.info.attempt !== fence.attempt || job.attached) {
+      throw new AppError('permission_denied', `job ${fence.jobId} attempt ${fence.attempt} is not assigned to this worker`);
+    }
+    const why = checkLaneOpen(lane, lanes);
+    if (why) throw new AppError('invalid_request', why);
+    if (!open(job)) {
+      this.ctx.log.info('job stream lane opened', { jobId: job.jobId, workerId: fence.workerId, lane, lanes, open: job.openLanes });
+      return job;
+    }
+    if (!markJobRunning(this.ctx.db, fence, this.ctx.clock.now())) {
+      job.finish({ state: 'failed', reason: 'job is no longer pending' });
+      throw new AppError('permission_denied', `job ${fence.jobId} is no longer pending`);
+    }
+    this.ctx.log.info('job stream lane opened', { jobId: job.jobId, workerId: fence.workerId, lane, lanes, open: job.openLanes });
+    this.ctx.log.info('job stream lanes attached', { jobId: job.jobId, workerId: fence.workerId, lanes });
     this.ctx.events.emit('job:started', { jobId: job.jobId, workerId: fence.workerId });
     return job;
   }

@@ -3,6 +3,7 @@ import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-load
 
 import type { ActiveJob as _tvarr_transcode_v1_ActiveJob, ActiveJob__Output as _tvarr_transcode_v1_ActiveJob__Output } from './tvarr/transcode/v1/ActiveJob';
 import type { CancelJob as _tvarr_transcode_v1_CancelJob, CancelJob__Output as _tvarr_transcode_v1_CancelJob__Output } from './tvarr/transcode/v1/CancelJob';
+import type { Chunk as _tvarr_transcode_v1_Chunk, Chunk__Output as _tvarr_transcode_v1_Chunk__Output } from './tvarr/transcode/v1/Chunk';
 import type { CoordinatorCommand as _tvarr_transcode_v1_CoordinatorCommand, CoordinatorCommand__Output as _tvarr_transcode_v1_CoordinatorCommand__Output } from './tvarr/transcode/v1/CoordinatorCommand';
 import type { Drain as _tvarr_transcode_v1_Drain, Drain__Output as _tvarr_transcode_v1_Drain__Output } from './tvarr/transcode/v1/Drain';
 import type { DrainStarted as _tvarr_transcode_v1_DrainStarted, DrainStarted__Output as _tvarr_transcode_v1_DrainStarted__Output } from './tvarr/transcode/v1/DrainStarted';
@@ -38,6 +39,7 @@ export interface ProtoGrpcType {
       v1: {
         ActiveJob: MessageTypeDefinition<_tvarr_transcode_v1_ActiveJob, _tvarr_transcode_v1_ActiveJob__Output>
         CancelJob: MessageTypeDefinition<_tvarr_transcode_v1_CancelJob, _tvarr_transcode_v1_CancelJob__Output>
+        Chunk: MessageTypeDefinition<_tvarr_transcode_v1_Chunk, _tvarr_transcode_v1_Chunk__Output>
         CoordinatorCommand: MessageTypeDefinition<_tvarr_transcode_v1_CoordinatorCommand, _tvarr_transcode_v1_CoordinatorCommand__Output>
         Drain: MessageTypeDefinition<_tvarr_transcode_v1_Drain, _tvarr_transcode_v1_Drain__Output>
         DrainStarted: MessageTypeDefinition<_tvarr_transcode_v1_DrainStarted, _tvarr_transcode_v1_DrainStarted__Output>

@@ -147,7 +147,7 @@ test('rejects an encoder it does not have', async () => {
 test('runs a job: source in over the job stream, H.264 TS out, job_ended COMPLETED', async () => {
   control.write({ start_job: { job_id: 'j1', attempt: 1, spec } });
   const job = await jobCalls.next((j) => j.open?.job_id === 'j1', 'job stream open');
-  expect(job.open).toEqual({ job_id: 'j1', attempt: 1 });
+  expect(job.open).toEqual({ job_id: 'j1', attempt: 1, lane: 0, lanes: 0 });
   for (let i = 0; i < input.length; i += 32 * 1024) {
     if (!job.call.write({ input: Buffer.from(input.subarray(i, i + 32 * 1024)) })) await new Promise((r) => job.call.once('drain', r));
   }

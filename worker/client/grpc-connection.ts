@@ -76,9 +76,18 @@ export function channelOptions(config: Pick<WorkerConfig, 'keepaliveTimeMs' | 'k
   };
 }
 
-export function createCoordinatorClient(config: WorkerConfig): CoordinatorClient {
+/**
+ * `ownConnection`: a client whose channel never shares a connection with another client
+ * (its own subchannel pool). Job stream lanes use one each: calls on one HTTP/2
+ * connection share its 64 KiB connection window, separate connections do not.
+ */
+export function createCoordinatorClient(config: WorkerConfig, opts: { ownConnection?: boolean } = {}): CoordinatorClient {
   const { TranscodeCoordinator } = loadTranscodeProto().tvarr.transcode.v1;
-  return new TranscodeCoordinator(config.coordinatorUrl, createCredentials(config), { ...channelOptions(config), ...tlsChannelOptions(config) });
+  return new TranscodeCoordinator(config.coordinatorUrl, createCredentials(config), {
+    ...channelOptions(config),
+    ...tlsChannelOptions(config),
+    ...(opts.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
+  });
 }
 
 /** Fresh metadata for one call. The token is only ever put here, never logged. */

@@ -47,7 +47,7 @@ export function jobProgress(ref: JobRef, proc: JobProcess): JobProgressInfo {
 }
 
 /** Resolves on 'drain', or when the call can no longer drain (error/close). */
-function waitWritable(call: JobCall): Promise<void> {
+export function waitWritable(call: JobCall): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       call.off('drain', done);

@@ -15,7 +15,8 @@ import { backoffDelayMs } from './backoff';
 import { ControlSession } from './control-session';
 import { jobKey, type IncomingCommand, type JobEndedInfo, type JobRef, type Limits, type OutgoingEvent } from './domain';
 import { decideAdmission, decideOutcome, type SlotUsage } from './job-admission';
-import { bridgeJobStream, jobProgress, openJobStream } from './job-stream';
+import { bridgeJobStream, jobProgress, openJobStream, type JobStreamResult } from './job-stream';
+import { bridgeJobLanes, openJobLanes } from './job-lanes';
 import { callMetadata, createCoordinatorClient, explainConnectionFailure, type CoordinatorClient } from './grpc-connection';
 
 interface RunningJob {
@@ -34,6 +35,8 @@ export interface AgentOptions {
   version: string;
   /** Defaults to a client built from config. */
   client?: CoordinatorClient;
+  /** Builds one job stream lane's client (own connection); defaults to one from config. */
+  createLaneClient?: () => CoordinatorClient;
   sampler?: ResourceSampler;
 }
 
@@ -203,7 +206,11 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
 
   private async runJob(job: RunningJob, logger: ReturnType<Logger['child']>): Promise<void> {
     const { config } = this.o;
-    const call = openJobStream(this.client, callMetadata(config), job.ref);
+    const lanes = config.jobStreamLanes ?? 1;
+    // Lanes: one fresh client (own connection) per lane for this job, closed when it ends.
+    const laneClients = lanes > 1 ? Array.from({ length: lanes }, () => (this.o.createLaneClient ?? (() => createCoordinatorClient(config, { ownConnection: true })))()) : [];
+    const calls = lanes > 1 ? openJobLanes(laneClients, () => callMetadata(config), job.ref) : [openJobStream(this.client, callMetadata(config), job.ref)];
+    if (lanes > 1) logger.info('job stream lanes opened', { lanes });
     let ended: JobEndedInfo;
     try {
       const args = buildFfmpegArgs(job.spec, { vaapiDevice: this.o.capabilities.gpus.find((g) => g.device.startsWith('/dev/dri/'))?.device });
@@ -212,12 +219,14 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
       logger.info('job started', { pid: proc.pid, encoder: job.spec.encoder, width: job.spec.width, height: job.spec.height });
       this.emit('job:started', { ...job.ref, pid: proc.pid });
       if (job.cancelReason !== undefined) void proc.cancel();
-      const result = await bridgeJobStream({ call, proc, ref: job.ref, logger });
+      const result: JobStreamResult =
+        lanes > 1 ? await bridgeJobLanes({ calls, proc, ref: job.ref, logger }) : await bridgeJobStream({ call: calls[0]!, proc, ref: job.ref, logger });
       ended = { ...job.ref, ...decideOutcome({ exit: result.exit, cancelReason: job.cancelReason, streamFailure: result.streamFailure }) };
     } catch (err) {
-      call.cancel();
+      for (const call of calls) call.cancel();
       ended = { ...job.ref, outcome: 'failed', message: `cannot run ffmpeg: ${(err as Error).message}`, exitCode: -1 };
     }
+    for (const c of laneClients) c.close();
     this.jobs.delete(jobKey(job.ref));
     logger.info('job ended', { outcome: ended.outcome, exitCode: ended.exitCode, message: ended.message });
     const event: OutgoingEvent = { type: 'job_ended', ended };

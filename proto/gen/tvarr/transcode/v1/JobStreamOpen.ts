@@ -4,9 +4,13 @@
 export interface JobStreamOpen {
   'job_id'?: (string);
   'attempt'?: (number);
+  'lane'?: (number);
+  'lanes'?: (number);
 }
 
 export interface JobStreamOpen__Output {
   'job_id': (string);
   'attempt': (number);
+  'lane': (number);
+  'lanes': (number);
 }
