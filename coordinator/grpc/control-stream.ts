@@ -4,7 +4,7 @@ import { AppError } from '../errors';
 import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { WorkerRegistry } from '../workers/worker-registry';
 import { WorkerSession, type ControlCall } from '../workers/worker-session';
-import { checkToken, workerIdFrom } from './auth';
+import { acceptWorkerCall } from './accept-worker-call';
 import { progressFromProto, registrationFromProto, usageFromProto } from './convert';
 import { toGrpcStatus } from './status';
 import type { DrainController } from '../workers/drain-controller';
@@ -20,14 +20,8 @@ export interface ControlDeps {
 
 export function handleControlStream(deps: ControlDeps, call: ControlCall): void {
   const { ctx, registry, supervisor } = deps;
-  let workerId: string;
-  try {
-    checkToken(call.metadata, ctx.config.grpcAuthToken);
-    workerId = workerIdFrom(call.metadata);
-  } catch (err) {
-    call.emit('error', toGrpcStatus(err));
-    return;
-  }
+  const workerId = acceptWorkerCall(call, ctx.config.grpcAuthToken);
+  if (workerId === null) return;
   let session: WorkerSession | null = null;
   const registerTimer = setTimeout(() => {
     call.emit('error', toGrpcStatus(new AppError('invalid_request', 'first message must be register')));

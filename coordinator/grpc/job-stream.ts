@@ -6,7 +6,7 @@ import type { CoreContext } from '../context';
 import { AppError } from '../errors';
 import type { ActiveJob } from '../jobs/active-job';
 import type { JobSupervisor } from '../jobs/job-supervisor';
-import { checkToken, workerIdFrom } from './auth';
+import { acceptWorkerCall } from './accept-worker-call';
 import { progressFromProto } from './convert';
 import { toGrpcStatus } from './status';
 
@@ -15,14 +15,8 @@ import { toGrpcStatus } from './status';
 const END_REPORT_GRACE_MS = 3000;
 
 export function handleJobStream(ctx: CoreContext, supervisor: JobSupervisor, call: ServerDuplexStream<JobUplink__Output, JobDownlink>): void {
-  let workerId: string;
-  try {
-    checkToken(call.metadata, ctx.config.grpcAuthToken);
-    workerId = workerIdFrom(call.metadata);
-  } catch (err) {
-    call.emit('error', toGrpcStatus(err));
-    return;
-  }
+  const workerId = acceptWorkerCall(call, ctx.config.grpcAuthToken);
+  if (workerId === null) return;
   let job: ActiveJob | null = null;
   // Lanes mode (open.lanes > 1): this call is lane `lane` of the attempt; bytes come as output_chunk.
   let lane = 0;
