@@ -47,3 +47,27 @@ export function guardRequest(request: Request, config: RequestGuardConfig): Resp
     'www-authenticate': 'Bearer realm="tvarr-admin"',
   });
 }
+
+/** Deeper JSON than this is refused before JSON.parse: real API bodies nest 2 levels. */
+export const MAX_JSON_DEPTH = 32;
+
+/**
+ * JSON body parser for the API: a cheap depth scan first, because a body of 100,000
+ * nested brackets (well under the size limit) otherwise ties up the event loop in the
+ * parser and validator, stalling every live stream. Throws SyntaxError on bad input.
+ */
+export function parseJsonBody(text: string): unknown {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) throw new SyntaxError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return JSON.parse(text);
+}

@@ -30,7 +30,7 @@ export const SourceBody = t.Object(
   },
   { additionalProperties: false },
 );
-export const SourcePatch = t.Partial(t.Omit(SourceBody, ['id']), { additionalProperties: false });
+export const SourcePatch = t.Partial(t.Omit(SourceBody, ['id']), { additionalProperties: false, minProperties: 1 });
 
 export const Source = t.Object({ id: t.String(), name: t.String(), url: t.String(), createdAt: t.Number() });
 
@@ -56,7 +56,7 @@ export const ProfileBody = t.Object(
   },
   { additionalProperties: false },
 );
-export const ProfilePatch = t.Partial(t.Omit(ProfileBody, ['id']), { additionalProperties: false });
+export const ProfilePatch = t.Partial(t.Omit(ProfileBody, ['id']), { additionalProperties: false, minProperties: 1 });
 
 export const Profile = t.Object({
   id: t.String(),
