@@ -14,10 +14,10 @@ import type { DrainController } from '../workers/drain-controller';
 import type { WorkerRegistry } from '../workers/worker-registry';
 import { catalogRoutes } from './routes/catalog-routes';
 import { clusterRoutes } from './routes/cluster-routes';
-import { schedulerRoutes } from './routes/scheduler-routes';
 import { clusterSummaryRoutes } from './routes/cluster-summary-routes';
 import { metricsRoutes } from './routes/metrics-routes';
 import { pageRoutes } from './routes/page-routes';
+import { schedulerRoutes } from './routes/scheduler-routes';
 import { streamRoutes } from './routes/stream-routes';
 import { variantRoutes } from './routes/variant-routes';
 
