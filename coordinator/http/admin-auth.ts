@@ -51,13 +51,10 @@ export function guardRequest(request: Request, config: RequestGuardConfig): Resp
 /** Deeper JSON than this is refused before JSON.parse: real API bodies nest 2 levels. */
 export const MAX_JSON_DEPTH = 32;
 
-/**
- * JSON body parser for the API: a cheap depth scan first, because a body of 100,000
- * nested brackets (well under the size limit) otherwise ties up the event loop in the
- * parser and validator, stalling every live stream. Throws SyntaxError on bad input.
- */
-export function parseJsonBody(text: string): unknown {
+/** Depth of the deepest array/object in a JSON text, scanned without parsing it. */
+export function jsonNestingDepth(text: string): number {
   let depth = 0;
+  let max = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -66,8 +63,23 @@ export function parseJsonBody(text: string): unknown {
       else if (c === 0x22) inString = false;
     } else if (c === 0x22) inString = true;
     else if (c === 0x5b || c === 0x7b) {
-      if (++depth > MAX_JSON_DEPTH) throw new SyntaxError(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
+      if (++depth > max) max = depth;
+      if (max > MAX_JSON_DEPTH) return max; // enough to refuse: stop scanning
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
-  return JSON.parse(text);
+  return max;
+}
+
+/**
+ * Refuses over-nested JSON bodies before Elysia parses them: a body of 100,000 nested
+ * brackets (well under the size limit) otherwise ties up the event loop in the parser
+ * and validator, stalling every live stream. Runs on a clone, so the route still reads
+ * the body, and Elysia's own JSON parser stays in place (the OpenAPI document depends on
+ * it to describe request bodies). Bodies are already capped by TVARR_API_MAX_BODY_BYTES.
+ */
+export async function rejectDeepJson(request: Request): Promise<Response | undefined> {
+  if (SAFE_METHODS.has(request.method) || !request.body) return undefined;
+  if (!(request.headers.get('content-type') ?? '').startsWith('application/json')) return undefined;
+  if (jsonNestingDepth(await request.clone().text()) <= MAX_JSON_DEPTH) return undefined;
+  return errorResponse(400, 'invalid_request', `JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
 }

@@ -5,7 +5,7 @@ import { Elysia } from 'elysia';
 import type { CoreContext } from '../context';
 import { AppError } from '../errors';
 import { OPENAPI_ASSETS } from './openapi-assets';
-import { guardRequest, parseJsonBody } from './admin-auth';
+import { guardRequest, rejectDeepJson } from './admin-auth';
 import { openapiDocumentCompletion } from './openapi-document';
 import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { ClusterMetrics } from '../metrics/cluster-metrics';
@@ -53,15 +53,7 @@ export function createHttpApp(deps: HttpDeps) {
   // normalize: false makes additionalProperties: false reject unknown fields (422) instead of
   // silently dropping them.
   return new Elysia({ serve: { maxRequestBodySize: ctx.config.apiMaxBodyBytes }, normalize: false })
-    .onRequest(({ request }) => guardRequest(request, ctx.config))
-    .onParse(async ({ request, contentType }) => {
-      if (!contentType?.startsWith('application/json')) return;
-      try {
-        return parseJsonBody(await request.text());
-      } catch (err) {
-        throw new AppError('invalid_request', err instanceof SyntaxError && err.message.includes('nested') ? err.message : 'request body is not valid JSON');
-      }
-    })
+    .onRequest(async ({ request }) => guardRequest(request, ctx.config) ?? (await rejectDeepJson(request)))
     .onError(({ code, error, set }) => {
       if (error instanceof AppError) {
         set.status = error.httpStatus;
