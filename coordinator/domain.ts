@@ -97,6 +97,3 @@ export interface TranscodeSpec {
   preset: string;
 }
 
-export function assertNever(value: never, what: string): never {
-  throw new Error(`unexpected ${what}: ${String(value)}`);
-}

@@ -4,7 +4,7 @@
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { jobs } from '../db/client';
-import type { JobProgress, JobState } from '../domain';
+import type { JobState } from '../domain';
 
 export type JobRow = typeof jobs.$inferSelect;
 
@@ -63,10 +63,6 @@ export function endJob(
     .returning({ id: jobs.id })
     .all();
   return res.length > 0;
-}
-
-export function saveJobProgress(db: Db, jobId: string, progress: JobProgress): void {
-  db.update(jobs).set({ stats: progress }).where(eq(jobs.id, jobId)).run();
 }
 
 export function listJobs(db: Db, filter: { state?: JobState; workerId?: string; limit: number }) {

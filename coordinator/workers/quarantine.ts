@@ -6,11 +6,6 @@ import type { CoreContext } from '../context';
 import { jobs } from '../db/client';
 import { quarantineWorker } from './worker-store';
 
-/** Pure decision, for tests: quarantine when recent failures reach the threshold. */
-export function shouldQuarantine(recentFailures: number, threshold: number): boolean {
-  return recentFailures >= threshold;
-}
-
 export function countRecentFailures(ctx: CoreContext, workerId: string, now: number): number {
   const { quarantineWindowMs } = ctx.config.liveness;
   const row = ctx.db
@@ -27,7 +22,7 @@ export function watchForQuarantine(ctx: CoreContext): () => void {
     const now = ctx.clock.now();
     const failures = countRecentFailures(ctx, workerId, now);
     const { quarantineFailures, quarantineMs, quarantineWindowMs } = ctx.config.liveness;
-    if (!shouldQuarantine(failures, quarantineFailures)) return;
+    if (failures < quarantineFailures) return;
     const until = now + quarantineMs;
     const reason = `${failures} failed jobs within ${Math.round(quarantineWindowMs / 1000)} s`;
     quarantineWorker(ctx.db, workerId, until, reason);

@@ -41,10 +41,6 @@ export class WorkerRegistry {
     return this.sessions.get(workerId);
   }
 
-  connectedIds(): string[] {
-    return [...this.sessions.keys()];
-  }
-
   /** Registers (or re-registers) a worker on a new control stream. */
   register(reg: WorkerRegistration, session: WorkerSession): { reconnect: boolean } {
     const previous = this.sessions.get(reg.id);

@@ -1,7 +1,7 @@
 // Worker rows: registration upsert, liveness touches and state changes.
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { jobs, workerEncoders, workers } from '../db/client';
+import { workerEncoders, workers } from '../db/client';
 import type { ResourceUsage, WorkerRegistration, WorkerState } from '../domain';
 
 export type WorkerRow = typeof workers.$inferSelect;
@@ -60,15 +60,6 @@ export function getWorker(db: Db, workerId: string): WorkerRow | undefined {
 
 export function quarantineWorker(db: Db, workerId: string, until: number, reason: string): void {
   db.update(workers).set({ quarantinedUntil: until, quarantineReason: reason }).where(eq(workers.id, workerId)).run();
-}
-
-/** Live job rows (pending or running) held by a worker. */
-export function liveJobsOfWorker(db: Db, workerId: string) {
-  return db
-    .select()
-    .from(jobs)
-    .where(and(eq(jobs.workerId, workerId), inArray(jobs.state, ['pending', 'running'])))
-    .all();
 }
 
 /** On coordinator start every worker is offline until it dials in again. */
