@@ -3,7 +3,7 @@
 // upstream is read as fast as the fastest subscriber takes bytes, and a subscriber
 // whose queue is full loses chunks instead of stalling the others or growing memory.
 import type { Logger } from '../../common/log';
-import { PacketAligner } from '../../common/mpegts';
+import { PacketAligner, PacketKind, ProgramTracker, TS_PACKET_SIZE } from '../../common/mpegts';
 import { AppError } from '../errors';
 import { openSourceInput, type SourceInput } from './source-input';
 
@@ -17,6 +17,52 @@ export interface UpstreamOptions {
 }
 
 const MAX_RECONNECTS = 5;
+// The current GOP is kept for a job that starts now; a longer GOP is not worth holding.
+const MAX_GOP_BYTES = 8 << 20;
+
+/**
+ * The source's latest PAT, PMT and the packets since its latest video keyframe. A new
+ * job fed from here decodes from its first bytes instead of discarding input until the
+ * source's next keyframe (up to a GOP of start-up time).
+ */
+class LatestGop {
+  private readonly tracker = new ProgramTracker();
+  private pat: Uint8Array | null = null;
+  private pmt: Uint8Array | null = null;
+  private chunks: Uint8Array[] = [];
+  private bytes = 0;
+
+  add(span: Uint8Array): void {
+    let from = 0;
+    for (let off = 0; off < span.byteLength; off += TS_PACKET_SIZE) {
+      const kind = this.tracker.inspect(span, off);
+      if (kind === PacketKind.Pat) this.pat = span.slice(off, off + TS_PACKET_SIZE);
+      else if (kind === PacketKind.Pmt) this.pmt = span.slice(off, off + TS_PACKET_SIZE);
+      else if (kind === PacketKind.Keyframe && this.pat && this.pmt) {
+        this.chunks = [this.pat, this.pmt];
+        this.bytes = 2 * TS_PACKET_SIZE;
+        from = off;
+      }
+    }
+    if (this.chunks.length === 0) return;
+    const tail = from === 0 ? span : span.subarray(from);
+    this.chunks.push(tail);
+    this.bytes += tail.byteLength;
+    if (this.bytes > MAX_GOP_BYTES) {
+      this.chunks = [];
+      this.bytes = 0;
+    }
+  }
+
+  snapshot(): Uint8Array[] {
+    return [...this.chunks];
+  }
+
+  reset(): void {
+    this.chunks = [];
+    this.bytes = 0;
+  }
+}
 
 export class UpstreamSubscription {
   private readonly queue: Uint8Array[] = [];
@@ -89,6 +135,7 @@ export class SourceUpstream {
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
   private spaceWaiter: (() => void) | null = null;
   private stopped = false;
+  private readonly gop = new LatestGop();
   bytesIn = 0;
 
   constructor(
@@ -113,7 +160,8 @@ export class SourceUpstream {
     return this.firstBytes!;
   }
 
-  subscribe(): UpstreamSubscription {
+  /** With fromLatestKeyframe the subscriber first gets the source's current GOP. */
+  subscribe(opts: { fromLatestKeyframe?: boolean } = {}): UpstreamSubscription {
     // A subscriber always gets a running upstream; connection errors end its stream.
     void this.ensureStarted().catch(() => {});
     if (this.idleTimer) clearTimeout(this.idleTimer);
@@ -123,6 +171,7 @@ export class SourceUpstream {
       (s) => this.unsubscribe(s),
       () => this.wakeReader(),
     );
+    if (opts.fromLatestKeyframe) for (const chunk of this.gop.snapshot()) sub.push(chunk);
     this.subs.add(sub);
     return sub;
   }
@@ -161,6 +210,7 @@ export class SourceUpstream {
       try {
         this.input = await openSourceInput(this.url, { ffmpegPath: this.opts.ffmpegPath, timeoutMs: this.opts.timeoutMs });
         const aligner = new PacketAligner(); // a reconnect starts a new byte stream
+        this.gop.reset();
         const reader = this.input.readable.getReader();
         const firstTimer = gotAny
           ? null
@@ -183,7 +233,10 @@ export class SourceUpstream {
             resolveFirst();
           }
           failures = 0;
-          for (const span of spans) for (const s of this.subs) s.push(span);
+          for (const span of spans) {
+            this.gop.add(span);
+            for (const s of this.subs) s.push(span);
+          }
           // Only when every subscriber is full does the upstream wait; any one with room
           // keeps it moving (the full ones drop).
           if (this.subs.size > 0 && [...this.subs].every((s) => s.full)) {

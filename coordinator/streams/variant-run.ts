@@ -63,7 +63,9 @@ export class VariantRun {
     this.attempt = 1;
     const job = await this.deps.supervisor.dispatch({ sourceId: this.source.id, profile: this.profile, attempt: 1 });
     this.runId = job.info.runId;
-    this.adopt(job);
+    // No client has seen anything yet, so the first job may start from the source's
+    // current GOP (a faster first frame); later attempts must not repeat old media.
+    this.adopt(job, { fromLatestKeyframe: true });
     if (this.profile.hotStandby) void this.startStandby();
   }
 
@@ -132,18 +134,18 @@ export class VariantRun {
     this.timers.add(timer);
   }
 
-  private adopt(job: ActiveJob): void {
+  private adopt(job: ActiveJob, input: { fromLatestKeyframe?: boolean } = {}): void {
     this.job = job;
     job.onOutput = (chunk) => {
       if (this.job === job) this.buffer.write(chunk);
     };
-    this.feedInput(job);
+    this.feedInput(job, input);
     job.onEnd((end) => this.jobEnded(job, end));
   }
 
   /** Source bytes -> the job's stream, waiting on gRPC flow control. */
-  private feedInput(job: ActiveJob): void {
-    const sub: UpstreamSubscription = this.deps.upstreamFor(this.source).subscribe();
+  private feedInput(job: ActiveJob, input: { fromLatestKeyframe?: boolean } = {}): void {
+    const sub: UpstreamSubscription = this.deps.upstreamFor(this.source).subscribe(input);
     job.onEnd(() => sub.close());
     void (async () => {
       for (;;) {
