@@ -7,7 +7,6 @@ await cluster.startCoordinator();
 await cluster.startWorker('w', { TVARR_MAX_JOBS: '4', TVARR_MAX_CPU_JOBS: '4' });
 // the test pattern: 320x240, 25 fps, 1 s GOP
 await cluster.createSource('pattern', 'testpattern:?size=320x240&rate=25');
-const results: string[] = [];
 async function ttfb(profile: string): Promise<number> {
   const t0 = performance.now();
   const res = await fetch(`${cluster.coordinator.httpUrl}/stream/pattern/${profile}`);

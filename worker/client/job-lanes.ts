@@ -14,11 +14,10 @@ import type { JobDownlink__Output } from '../../proto/gen/tvarr/transcode/v1/Job
 import type { Logger } from '../../common/log';
 import { DEFAULT_REORDER_LIMIT_BYTES, LaneStriper, SequenceReassembler } from '../../common/job-lanes';
 import type { JobProcess } from '../runner/job-process';
-import { TsPacketAligner } from '../runner/ts-packet-aligner';
 import type { JobRef } from './domain';
 import type { StreamFailure } from './job-admission';
 import { statusName, type CoordinatorClient } from './grpc-connection';
-import { jobProgress, waitWritable, type JobCall, type JobStreamResult } from './job-stream';
+import { jobProgress, pumpOutput, type JobCall, type JobStreamResult } from './job-stream';
 import { progressToProto, toProtoJobRef } from './proto-convert';
 
 /** Opens one call per client (one client per lane, each with its own connection). */
@@ -116,34 +115,20 @@ export async function bridgeJobLanes(o: LanesBridgeOptions): Promise<JobStreamRe
   });
 
   // ---- up: stripe output chunks over the lanes ----
-  let waitingDrain = false;
-  const progressTimer = setInterval(() => {
-    if (waitingDrain || streamFailure || proc.hasExited) return;
-    calls[0]!.write({ progress: progressToProto(jobProgress(ref, proc)) });
-  }, o.progressIntervalMs ?? 1000);
-
   const striper = new LaneStriper(n);
-  const aligner = new TsPacketAligner();
-  try {
-    for await (const chunk of proc.output()) {
-      const packets = aligner.push(chunk);
-      // After a failure keep reading so FFmpeg is never blocked on stdout while it is being stopped.
-      if (packets.length === 0 || streamFailure) continue;
+  const exit = await pumpOutput({
+    proc,
+    logger,
+    progressIntervalMs: o.progressIntervalMs,
+    failed: () => streamFailure !== undefined,
+    sendProgress: () => calls[0]!.write({ progress: progressToProto(jobProgress(ref, proc)) }),
+    sendPackets: (data) => {
       const { seq, lane } = striper.next();
       const call = calls[lane]!;
-      const ok = call.write({ output_chunk: { seq, data: Buffer.from(packets.buffer, packets.byteOffset, packets.byteLength) } });
-      if (!ok) {
-        waitingDrain = true;
-        await waitWritable(call);
-        waitingDrain = false;
-      }
-    }
-  } finally {
-    clearInterval(progressTimer);
-  }
-  const exit = await proc.exited;
+      return call.write({ output_chunk: { seq, data } }) ? null : call;
+    },
+  });
   finished = true;
-  if (aligner.pending) logger.warn('ffmpeg output ended mid-packet', { bytes: aligner.pending });
 
   if (!streamFailure) {
     calls[0]!.write({ progress: progressToProto(jobProgress(ref, proc)) });

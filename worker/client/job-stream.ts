@@ -47,6 +47,49 @@ export function jobProgress(ref: JobRef, proc: JobProcess): JobProgressInfo {
 }
 
 /** Resolves on 'drain', or when the call can no longer drain (error/close). */
+export interface OutputPump {
+  proc: JobProcess;
+  logger: Logger;
+  progressIntervalMs?: number;
+  /** true once the job's stream(s) failed: output is still read, no longer sent */
+  failed(): boolean;
+  sendProgress(): void;
+  /** sends whole packets; returns the call to wait 'drain' on when it is backpressured */
+  sendPackets(data: Buffer): JobCall | null;
+}
+
+/**
+ * FFmpeg stdout -> whole 188-byte packets -> the job's stream(s), pulled only while the
+ * call accepts writes, with a progress message about once a second. Shared by the
+ * single-call and the laned bridge. Resolves with FFmpeg's exit.
+ */
+export async function pumpOutput(o: OutputPump): Promise<JobExit> {
+  let waitingDrain = false;
+  const progressTimer = setInterval(() => {
+    if (waitingDrain || o.failed() || o.proc.hasExited) return;
+    o.sendProgress();
+  }, o.progressIntervalMs ?? 1000);
+  const aligner = new TsPacketAligner();
+  try {
+    for await (const chunk of o.proc.output()) {
+      const packets = aligner.push(chunk);
+      // After a stream failure keep reading so FFmpeg is never blocked on stdout while it is being stopped.
+      if (packets.length === 0 || o.failed()) continue;
+      const blocked = o.sendPackets(Buffer.from(packets.buffer, packets.byteOffset, packets.byteLength));
+      if (blocked) {
+        waitingDrain = true;
+        await waitWritable(blocked);
+        waitingDrain = false;
+      }
+    }
+  } finally {
+    clearInterval(progressTimer);
+  }
+  const exit = await o.proc.exited;
+  if (aligner.pending) o.logger.warn('ffmpeg output ended mid-packet', { bytes: aligner.pending });
+  return exit;
+}
+
 export function waitWritable(call: JobCall): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
@@ -102,31 +145,15 @@ export async function bridgeJobStream(o: BridgeOptions): Promise<JobStreamResult
   // The coordinator half-closing its side also means no more input.
   call.on('end', () => void proc.endInput());
 
-  let waitingDrain = false;
-  const progressTimer = setInterval(() => {
-    if (waitingDrain || streamFailure || proc.hasExited) return;
-    call.write({ progress: progressToProto(jobProgress(ref, proc)) });
-  }, o.progressIntervalMs ?? 1000);
-
-  const aligner = new TsPacketAligner();
-  try {
-    for await (const chunk of proc.output()) {
-      const packets = aligner.push(chunk);
-      // After a stream failure keep reading so FFmpeg is never blocked on stdout while it is being stopped.
-      if (packets.length === 0 || streamFailure) continue;
-      const ok = call.write({ output: Buffer.from(packets.buffer, packets.byteOffset, packets.byteLength) });
-      if (!ok) {
-        waitingDrain = true;
-        await waitWritable(call);
-        waitingDrain = false;
-      }
-    }
-  } finally {
-    clearInterval(progressTimer);
-  }
-  const exit = await proc.exited;
+  const exit = await pumpOutput({
+    proc,
+    logger,
+    progressIntervalMs: o.progressIntervalMs,
+    failed: () => streamFailure !== undefined,
+    sendProgress: () => call.write({ progress: progressToProto(jobProgress(ref, proc)) }),
+    sendPackets: (data) => (call.write({ output: data }) ? null : call),
+  });
   finished = true;
-  if (aligner.pending) logger.warn('ffmpeg output ended mid-packet', { bytes: aligner.pending });
 
   if (!streamFailure) {
     call.write({ progress: progressToProto(jobProgress(ref, proc)) });
