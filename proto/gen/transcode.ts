@@ -19,6 +19,8 @@ import type { JobRejected as _tvarr_transcode_v1_JobRejected, JobRejected__Outpu
 import type { JobStreamOpen as _tvarr_transcode_v1_JobStreamOpen, JobStreamOpen__Output as _tvarr_transcode_v1_JobStreamOpen__Output } from './tvarr/transcode/v1/JobStreamOpen';
 import type { JobUplink as _tvarr_transcode_v1_JobUplink, JobUplink__Output as _tvarr_transcode_v1_JobUplink__Output } from './tvarr/transcode/v1/JobUplink';
 import type { Limits as _tvarr_transcode_v1_Limits, Limits__Output as _tvarr_transcode_v1_Limits__Output } from './tvarr/transcode/v1/Limits';
+import type { Ping as _tvarr_transcode_v1_Ping, Ping__Output as _tvarr_transcode_v1_Ping__Output } from './tvarr/transcode/v1/Ping';
+import type { Pong as _tvarr_transcode_v1_Pong, Pong__Output as _tvarr_transcode_v1_Pong__Output } from './tvarr/transcode/v1/Pong';
 import type { Register as _tvarr_transcode_v1_Register, Register__Output as _tvarr_transcode_v1_Register__Output } from './tvarr/transcode/v1/Register';
 import type { Registered as _tvarr_transcode_v1_Registered, Registered__Output as _tvarr_transcode_v1_Registered__Output } from './tvarr/transcode/v1/Registered';
 import type { RejectedEncoder as _tvarr_transcode_v1_RejectedEncoder, RejectedEncoder__Output as _tvarr_transcode_v1_RejectedEncoder__Output } from './tvarr/transcode/v1/RejectedEncoder';
@@ -57,6 +59,8 @@ export interface ProtoGrpcType {
         JobStreamOpen: MessageTypeDefinition<_tvarr_transcode_v1_JobStreamOpen, _tvarr_transcode_v1_JobStreamOpen__Output>
         JobUplink: MessageTypeDefinition<_tvarr_transcode_v1_JobUplink, _tvarr_transcode_v1_JobUplink__Output>
         Limits: MessageTypeDefinition<_tvarr_transcode_v1_Limits, _tvarr_transcode_v1_Limits__Output>
+        Ping: MessageTypeDefinition<_tvarr_transcode_v1_Ping, _tvarr_transcode_v1_Ping__Output>
+        Pong: MessageTypeDefinition<_tvarr_transcode_v1_Pong, _tvarr_transcode_v1_Pong__Output>
         Register: MessageTypeDefinition<_tvarr_transcode_v1_Register, _tvarr_transcode_v1_Register__Output>
         Registered: MessageTypeDefinition<_tvarr_transcode_v1_Registered, _tvarr_transcode_v1_Registered__Output>
         RejectReason: EnumTypeDefinition

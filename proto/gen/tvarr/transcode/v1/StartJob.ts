@@ -6,10 +6,12 @@ export interface StartJob {
   'job_id'?: (string);
   'attempt'?: (number);
   'spec'?: (_tvarr_transcode_v1_TranscodeSpec | null);
+  'stream_lanes'?: (number);
 }
 
 export interface StartJob__Output {
   'job_id': (string);
   'attempt': (number);
   'spec': (_tvarr_transcode_v1_TranscodeSpec__Output | null);
+  'stream_lanes': (number);
 }

@@ -5,6 +5,7 @@ import type { Heartbeat as _tvarr_transcode_v1_Heartbeat, Heartbeat__Output as _
 import type { JobRejected as _tvarr_transcode_v1_JobRejected, JobRejected__Output as _tvarr_transcode_v1_JobRejected__Output } from '../../../tvarr/transcode/v1/JobRejected';
 import type { JobEnded as _tvarr_transcode_v1_JobEnded, JobEnded__Output as _tvarr_transcode_v1_JobEnded__Output } from '../../../tvarr/transcode/v1/JobEnded';
 import type { DrainStarted as _tvarr_transcode_v1_DrainStarted, DrainStarted__Output as _tvarr_transcode_v1_DrainStarted__Output } from '../../../tvarr/transcode/v1/DrainStarted';
+import type { Pong as _tvarr_transcode_v1_Pong, Pong__Output as _tvarr_transcode_v1_Pong__Output } from '../../../tvarr/transcode/v1/Pong';
 
 export interface WorkerEvent {
   'register'?: (_tvarr_transcode_v1_Register | null);
@@ -12,7 +13,8 @@ export interface WorkerEvent {
   'job_rejected'?: (_tvarr_transcode_v1_JobRejected | null);
   'job_ended'?: (_tvarr_transcode_v1_JobEnded | null);
   'drain_started'?: (_tvarr_transcode_v1_DrainStarted | null);
-  'event'?: "register"|"heartbeat"|"job_rejected"|"job_ended"|"drain_started";
+  'pong'?: (_tvarr_transcode_v1_Pong | null);
+  'event'?: "register"|"heartbeat"|"job_rejected"|"job_ended"|"drain_started"|"pong";
 }
 
 export interface WorkerEvent__Output {
@@ -21,5 +23,6 @@ export interface WorkerEvent__Output {
   'job_rejected'?: (_tvarr_transcode_v1_JobRejected__Output | null);
   'job_ended'?: (_tvarr_transcode_v1_JobEnded__Output | null);
   'drain_started'?: (_tvarr_transcode_v1_DrainStarted__Output | null);
-  'event'?: "register"|"heartbeat"|"job_rejected"|"job_ended"|"drain_started";
+  'pong'?: (_tvarr_transcode_v1_Pong__Output | null);
+  'event'?: "register"|"heartbeat"|"job_rejected"|"job_ended"|"drain_started"|"pong";
 }
