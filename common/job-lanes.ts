@@ -5,10 +5,56 @@
 //
 // Pure classes: no gRPC here, so both sides and the unit tests share them.
 
-export const MAX_JOB_STREAM_LANES = 8;
+export const MAX_JOB_STREAM_LANES = 16;
 
 /** Default bound on bytes held out of order; a healthy sender stays far below it. */
 export const DEFAULT_REORDER_LIMIT_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Default bound on chunks held out of order, whatever their size: a peer sending empty
+ * chunks with future sequence numbers would otherwise grow the map without bytes. A
+ * healthy sender has at most its lanes' windows in flight (16 lanes x 64 KiB in chunks
+ * of a few KiB at the smallest), far below this.
+ */
+export const DEFAULT_REORDER_LIMIT_CHUNKS = 4096;
+
+// ---- lanes from the link: how many calls one job needs ----
+//
+// One call carries at most one HTTP/2 window (64 KiB, the only setting that keeps
+// receive-side flow control on a Bun client) per round trip. Measured
+// (bench/remote-worker.ts, 0.1% loss, BBR): ~3.4 Mbit/s per lane at 100 ms, i.e. about
+// 0.65 of window / RTT, and N lanes on N connections carry N times that.
+const LANE_WINDOW_BITS = 65_535 * 8;
+const LANE_EFFICIENCY = 0.65;
+/**
+ * Capacity each job gets at least, whatever its source: room for keyframe bursts and
+ * for catching up after a stall. 25 Mbit/s needs 8 lanes at 100 ms, 4 at 50 ms, 1 under
+ * ~13 ms (a LAN), and is capped by MAX_JOB_STREAM_LANES far away.
+ */
+export const MIN_JOB_CAPACITY_KBPS = 25_000;
+/** A job's source is given twice its bitrate in capacity when that is above the floor. */
+export const SOURCE_HEADROOM = 2;
+
+/** What one lane carries at this RTT, in kbit/s (measured efficiency included). */
+export function laneCapacityKbps(rttMs: number): number {
+  return (LANE_WINDOW_BITS * LANE_EFFICIENCY) / Math.max(rttMs, 1);
+}
+
+/** What one job can carry over a link at this RTT with the most lanes, in kbit/s. */
+export function linkCapacityKbps(rttMs: number): number {
+  return laneCapacityKbps(rttMs) * MAX_JOB_STREAM_LANES;
+}
+
+/**
+ * Lanes for one job: enough for max(2 x source bitrate, 25 Mbit/s) at the measured RTT,
+ * 1..MAX_JOB_STREAM_LANES. Unknown RTT (an older worker that does not answer Ping): 1.
+ * `sourceKbps` 0 or unknown: the floor alone.
+ */
+export function chooseLanes(rttMs: number | null, sourceKbps = 0): number {
+  if (rttMs === null || !Number.isFinite(rttMs) || rttMs <= 0) return 1;
+  const needKbps = Math.max(MIN_JOB_CAPACITY_KBPS, SOURCE_HEADROOM * Math.max(0, sourceKbps || 0));
+  return Math.min(MAX_JOB_STREAM_LANES, Math.max(1, Math.ceil(needKbps / laneCapacityKbps(rttMs))));
+}
 
 /** Hands out sequence numbers and the lane each one goes on (round-robin: seq % lanes). */
 export class LaneStriper {
@@ -35,7 +81,7 @@ export class ReorderError extends Error {
 
 /**
  * Puts chunks back in sequence order. `push` returns the chunks that became deliverable
- * (in order, possibly none); out-of-order chunks are held up to `limitBytes`, past which
+ * (in order, possibly none); out-of-order chunks are held up to `limitBytes` and `limitChunks`, past which
  * (or on a duplicate / already-delivered seq) it throws a ReorderError naming the gap.
  */
 export class SequenceReassembler {
@@ -43,7 +89,10 @@ export class SequenceReassembler {
   private readonly held = new Map<number, Uint8Array>();
   private heldBytes = 0;
 
-  constructor(private readonly limitBytes = DEFAULT_REORDER_LIMIT_BYTES) {}
+  constructor(
+    private readonly limitBytes = DEFAULT_REORDER_LIMIT_BYTES,
+    private readonly limitChunks = DEFAULT_REORDER_LIMIT_CHUNKS,
+  ) {}
 
   /** The lowest sequence number not yet delivered (the gap, while chunks are held). */
   get nextSeq(): number {
@@ -71,6 +120,9 @@ export class SequenceReassembler {
         throw new ReorderError(
           `reorder buffer over ${this.limitBytes} bytes: chunk ${this.expected} never arrived (${this.held.size} later chunks held)`,
         );
+      }
+      if (this.held.size >= this.limitChunks) {
+        throw new ReorderError(`reorder buffer over ${this.limitChunks} chunks: chunk ${this.expected} never arrived (${this.heldBytes} bytes held)`);
       }
       this.held.set(seq, data);
       this.heldBytes += data.byteLength;

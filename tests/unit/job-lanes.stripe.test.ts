@@ -88,12 +88,12 @@ describe('SequenceReassembler', () => {
 });
 
 describe('checkLaneOpen', () => {
-  test('lane must be below lanes, lanes at most 8; 0 lanes means one', () => {
+  test('lane must be below lanes, lanes at most 16; 0 lanes means one', () => {
     expect(checkLaneOpen(0, 0)).toBeNull();
     expect(checkLaneOpen(0, 1)).toBeNull();
     expect(checkLaneOpen(2, 3)).toBeNull();
     expect(checkLaneOpen(3, 3)).toContain('out of range');
     expect(checkLaneOpen(1, 0)).toContain('out of range');
-    expect(checkLaneOpen(0, 9)).toContain('maximum');
+    expect(checkLaneOpen(0, 17)).toContain('maximum');
   });
 });
