@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import { type TSchema, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { DEFAULT_LIVENESS, defaultLossDeadlineMs, deriveLiveness } from '../common/liveness';
 
 const Bool = Type.Union([Type.Literal('true'), Type.Literal('false'), Type.Literal('1'), Type.Literal('0')]);
 const Port = Type.Integer({ minimum: 0, maximum: 65535 });
@@ -59,8 +60,9 @@ const VARS = {
   },
   TVARR_FFMPEG_PATH: { schema: Type.String({ minLength: 1 }), expected: 'a path to ffmpeg', fallback: 'ffmpeg' },
   TVARR_SEED_DEFAULTS: { schema: Bool, expected: 'true or false', fallback: 'false' },
-  TVARR_HEARTBEAT_INTERVAL_MS: { schema: Millis(50), expected: 'milliseconds >= 50', fallback: '1000', numeric: true },
-  TVARR_WORKER_LOSS_DEADLINE_MS: { schema: Millis(100), expected: 'milliseconds >= 100', fallback: '5000', numeric: true },
+  // Liveness defaults come from common/liveness.ts; unset, the deadline is 5 heartbeats.
+  TVARR_HEARTBEAT_INTERVAL_MS: { schema: Millis(50), expected: 'milliseconds >= 50', fallback: String(DEFAULT_LIVENESS.heartbeatIntervalMs), numeric: true },
+  TVARR_WORKER_LOSS_DEADLINE_MS: { schema: Millis(100), expected: 'milliseconds >= 100', numeric: true },
   TVARR_JOB_START_TIMEOUT_MS: { schema: Millis(100), expected: 'milliseconds >= 100', fallback: '15000', numeric: true },
   TVARR_IDLE_GRACE_MS: { schema: Millis(0), expected: 'milliseconds >= 0', fallback: '5000', numeric: true },
   TVARR_MAX_ATTEMPTS: { schema: Type.Integer({ minimum: 1, maximum: 100 }), expected: 'an integer 1-100', fallback: '5', numeric: true },
@@ -112,6 +114,11 @@ const truthy = (v: unknown) => v === 'true' || v === '1';
 
 export function parseCoordinatorConfig(env: Record<string, string | undefined>) {
   const get = (n: VarName) => readVar(env, n);
+  const heartbeatIntervalMs = get('TVARR_HEARTBEAT_INTERVAL_MS') as number;
+  const workerLossDeadlineMs = (get('TVARR_WORKER_LOSS_DEADLINE_MS') as number | undefined) ?? defaultLossDeadlineMs(heartbeatIntervalMs);
+  if (workerLossDeadlineMs <= heartbeatIntervalMs) {
+    throw new ConfigError('TVARR_WORKER_LOSS_DEADLINE_MS: invalid value, expected more than TVARR_HEARTBEAT_INTERVAL_MS');
+  }
   const config = {
     httpHost: get('TVARR_HTTP_HOST') as string,
     httpPort: get('TVARR_HTTP_PORT') as number,
@@ -134,8 +141,8 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
     maxClientsPerVariant: get('TVARR_MAX_CLIENTS_PER_VARIANT') as number,
     maxClients: get('TVARR_MAX_CLIENTS') as number,
     liveness: {
-      heartbeatIntervalMs: get('TVARR_HEARTBEAT_INTERVAL_MS') as number,
-      workerLossDeadlineMs: get('TVARR_WORKER_LOSS_DEADLINE_MS') as number,
+      // heartbeat interval, loss deadline, sweep tick, gRPC keepalive time and timeout
+      ...deriveLiveness(heartbeatIntervalMs, workerLossDeadlineMs),
       jobStartTimeoutMs: get('TVARR_JOB_START_TIMEOUT_MS') as number,
       idleGraceMs: get('TVARR_IDLE_GRACE_MS') as number,
       maxAttempts: get('TVARR_MAX_ATTEMPTS') as number,
@@ -146,9 +153,6 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
       quarantineMs: get('TVARR_QUARANTINE_MS') as number,
     },
   };
-  if (config.liveness.workerLossDeadlineMs <= config.liveness.heartbeatIntervalMs) {
-    throw new ConfigError('TVARR_WORKER_LOSS_DEADLINE_MS: invalid value, expected more than TVARR_HEARTBEAT_INTERVAL_MS');
-  }
   return Object.freeze(config);
 }
 

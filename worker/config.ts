@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
+import { DEFAULT_LIVENESS } from '../common/liveness';
 import type { LogLevel } from '../common/log';
 import { detectHardwareHints, type HardwareHints } from './probe/hardware-hints';
 
@@ -95,8 +96,8 @@ export const CONFIG_HELP: ReadonlyArray<[ConfigVariable, string, string]> = [
   ['TVARR_RECONNECT_BASE_MS', '250', 'first reconnect delay (jittered, doubles)'],
   ['TVARR_RECONNECT_MAX_MS', '10000', 'reconnect delay cap'],
   ['TVARR_DRAIN_TIMEOUT_MS', '30000', 'after SIGTERM, kill remaining jobs after this'],
-  ['TVARR_KEEPALIVE_TIME_MS', '2000', 'gRPC keepalive ping interval'],
-  ['TVARR_KEEPALIVE_TIMEOUT_MS', '2000', 'gRPC keepalive ack deadline'],
+  ['TVARR_KEEPALIVE_TIME_MS', String(DEFAULT_LIVENESS.keepaliveTimeMs), 'gRPC keepalive ping interval (common/liveness.ts)'],
+  ['TVARR_KEEPALIVE_TIMEOUT_MS', String(DEFAULT_LIVENESS.keepaliveTimeoutMs), 'gRPC keepalive ack deadline; time + timeout = the loss deadline'],
   ['TVARR_JOB_STREAM_LANES', '1', 'job stream calls per job, each on its own connection (1-8; >1 for far coordinators)'],
   ['TVARR_TLS_CA_FILE', '(none)', 'CA bundle; enables TLS (system roots if only cert/key set)'],
   ['TVARR_TLS_CERT_FILE', '(none)', 'client certificate for mutual TLS (needs key)'],
@@ -190,8 +191,9 @@ export function parseWorkerConfig(
     reconnectBaseMs,
     reconnectMaxMs,
     drainTimeoutMs: int(e.TVARR_DRAIN_TIMEOUT_MS, 30_000),
-    keepaliveTimeMs: int(e.TVARR_KEEPALIVE_TIME_MS, 2000),
-    keepaliveTimeoutMs: int(e.TVARR_KEEPALIVE_TIMEOUT_MS, 2000),
+    // A frozen coordinator is noticed within the coordinator's own default loss deadline.
+    keepaliveTimeMs: int(e.TVARR_KEEPALIVE_TIME_MS, DEFAULT_LIVENESS.keepaliveTimeMs),
+    keepaliveTimeoutMs: int(e.TVARR_KEEPALIVE_TIMEOUT_MS, DEFAULT_LIVENESS.keepaliveTimeoutMs),
     jobStreamLanes: int(e.TVARR_JOB_STREAM_LANES, 1),
     tls,
   };

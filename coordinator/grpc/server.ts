@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { loadTranscodeProto } from '../../proto/load';
+import { deriveLiveness } from '../../common/liveness';
 import type { CoreContext } from '../context';
 import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { DrainController } from '../workers/drain-controller';
@@ -47,9 +48,12 @@ function serverCredentials(ctx: CoreContext): grpc.ServerCredentials {
 
 /** The server's channel options (exported so bench/remote-worker.ts measures the real ones). */
 export function grpcServerOptions(o: { heartbeatIntervalMs: number; workerLossDeadlineMs: number; maxMessageBytes: number }): grpc.ServerOptions {
+  // Keepalive time + timeout = the loss deadline (common/liveness.ts): a frozen worker's
+  // connection is dropped, closing its calls, no later than the sweep would find it.
+  const { keepaliveTimeMs, keepaliveTimeoutMs } = deriveLiveness(o.heartbeatIntervalMs, o.workerLossDeadlineMs);
   return {
-    'grpc.keepalive_time_ms': Math.max(1000, o.heartbeatIntervalMs),
-    'grpc.keepalive_timeout_ms': Math.max(1000, Math.floor(o.workerLossDeadlineMs / 2)),
+    'grpc.keepalive_time_ms': keepaliveTimeMs,
+    'grpc.keepalive_timeout_ms': keepaliveTimeoutMs,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 500,
     // A bigger frame than this is refused with RESOURCE_EXHAUSTED before it is parsed.

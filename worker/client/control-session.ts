@@ -7,6 +7,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { CoordinatorCommand__Output } from '../../proto/gen/tvarr/transcode/v1/CoordinatorCommand';
 import type { WorkerEvent } from '../../proto/gen/tvarr/transcode/v1/WorkerEvent';
+import { DEFAULT_LIVENESS } from '../../common/liveness';
 import type { Logger } from '../../common/log';
 import type { IncomingCommand, OutgoingEvent, Registration } from './domain';
 import { statusName, type CoordinatorClient } from './grpc-connection';
@@ -27,7 +28,8 @@ export interface SessionResult {
   reason: string;
 }
 
-const DEFAULT_HEARTBEAT_MS = 5000;
+// Used only when the coordinator sends no interval (an older coordinator).
+const DEFAULT_HEARTBEAT_MS = DEFAULT_LIVENESS.heartbeatIntervalMs;
 
 export class ControlSession {
   private state: SessionState = 'connecting';
@@ -120,16 +122,20 @@ export class ControlSession {
     this.handlers.onCommand(cmd);
   }
 
-  // Chained timeouts rather than setInterval so a slow sample (nvidia-smi) never overlaps the next.
-  private scheduleHeartbeat(intervalMs: number): void {
+  // Chained timeouts rather than setInterval so a slow sample (nvidia-smi) never overlaps
+  // the next; each waits only what is left of its interval, so the slow sample does not
+  // stretch the gap the coordinator sees (its loss deadline is a few intervals).
+  private scheduleHeartbeat(intervalMs: number, delayMs = intervalMs): void {
     this.heartbeatTimer = setTimeout(async () => {
       if (this.state !== 'registered') return;
+      const started = performance.now();
       try {
         await this.send(await this.handlers.heartbeat());
       } catch (err) {
         this.logger.warn('heartbeat failed', { err });
       }
-      if (this.state === 'registered') this.scheduleHeartbeat(intervalMs);
-    }, intervalMs);
+      const spent = performance.now() - started;
+      if (this.state === 'registered') this.scheduleHeartbeat(intervalMs, Math.max(0, intervalMs - spent));
+    }, delayMs);
   }
 }
