@@ -18,13 +18,21 @@ export interface VariantRunDeps {
   onClosed(run: VariantRun, reason: string): void;
 }
 
-/** Exponential backoff between attempts of one run, capped. Pure, for tests. */
+/**
+ * Backoff before the next attempt after `failures` consecutive failed attempts, capped.
+ * The first failure retries at once (a healthy variant's failure counts as the first,
+ * see HEALTHY_RUN_MS): backoff is there to stop crash loops, not to slow a failover.
+ * From the second consecutive failure: base, 2 x base, ... up to max. Pure, for tests.
+ */
 export function retryDelayMs(failures: number, baseMs: number, maxMs: number): number {
-  return Math.min(maxMs, baseMs * 2 ** Math.max(0, failures - 1));
+  if (failures <= 1) return 0;
+  return Math.min(maxMs, baseMs * 2 ** (failures - 2));
 }
 
-// A job that ran this long counts as healthy: its failure starts a fresh retry budget.
-const HEALTHY_RUN_MS = 30_000;
+// A job that ran this long counts as healthy: its failure starts a fresh retry budget
+// and is retried at once. A crash loop (FFmpeg or a worker failing soon after start)
+// never gets this far, so it still backs off.
+export const HEALTHY_RUN_MS = 5_000;
 
 export class VariantRun {
   readonly buffer: SharedBuffer;
@@ -244,7 +252,10 @@ export class VariantRun {
       return;
     }
     const previous = this.job;
-    this.later(() => void this.retry(previous, lastWorkerId), retryDelayMs(this.failures, retryBackoffMs, retryBackoffMaxMs));
+    const delayMs = retryDelayMs(this.failures, retryBackoffMs, retryBackoffMaxMs);
+    // No backoff: dispatch now, in the same tick as the failure, not after a timer.
+    if (delayMs === 0) void this.retry(previous, lastWorkerId);
+    else this.later(() => void this.retry(previous, lastWorkerId), delayMs);
   }
 
   private async retry(previous: ActiveJob | null, lastWorkerId: string | null): Promise<void> {
