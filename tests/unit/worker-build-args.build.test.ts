@@ -58,8 +58,19 @@ test('vaapi uploads frames to the device; encoders without -preset do not get on
 test('validateSpec rejects what FFmpeg could not run', () => {
   expect(validateSpec(base)).toBeUndefined();
   expect(validateSpec({ ...base, encoder: 'x; rm -rf /' })).toMatch(/invalid encoder/);
-  expect(validateSpec({ ...base, audioCodec: 'flac' as 'aac' })).toMatch(/audio_codec/);
+  expect(validateSpec({ ...base, audioCodec: 'flac' as 'aac' })).toMatch(/audioCodec/);
   expect(validateSpec({ ...base, width: 641 })).toMatch(/width must be even/);
   expect(validateSpec({ ...base, encoder: 'copy' })).toMatch(/copy/);
   expect(validateSpec({ ...base, preset: '--evil flag' })).toMatch(/invalid preset/);
+});
+
+test('validateSpec applies the shared rules: presets per encoder, ac3, mp2 rates, MPEG-TS codecs', () => {
+  expect(validateSpec({ ...base, encoder: 'h264_nvenc', preset: 'veryfast' })).toMatch(/^preset: encoder h264_nvenc takes presets p1/);
+  expect(validateSpec({ ...base, encoder: 'h264_vaapi', preset: 'veryfast' })).toMatch(/takes no preset/);
+  expect(validateSpec({ ...base, encoder: 'libvpx-vp9', preset: '' })).toMatch(/^videoCodec: vp9 cannot be carried in MPEG-TS/);
+  expect(validateSpec({ ...base, audioCodec: 'mp2', audioBitrateKbps: 100 })).toMatch(/^audioBitrateKbps: mp2 takes one of/);
+  expect(validateSpec({ ...base, audioCodec: 'copy', audioBitrateKbps: 0 })).toBeUndefined();
+  expect(validateSpec({ ...base, encoder: 'copy', width: 0, height: 0, videoBitrateKbps: 0, gopFrames: 0, preset: '', audioCodec: 'copy', audioBitrateKbps: 0 })).toBeUndefined();
+  const ac3 = buildFfmpegArgs({ ...base, audioCodec: 'ac3', audioBitrateKbps: 0 });
+  expect([after(ac3, '-c:a'), after(ac3, '-b:a')]).toEqual(['ac3', '192k']);
 });

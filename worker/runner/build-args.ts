@@ -1,6 +1,7 @@
 // Builds the FFmpeg command line for a job. Input is MPEG-TS on stdin and output is
 // MPEG-TS on stdout. The coordinator never sends a command line: only typed fields,
 // validated by validateSpec, reach here.
+import { audioDefaultKbps, presetsFor } from '../../common/transcode-rules';
 import { familyOf } from '../probe/encoder-list';
 import type { TranscodeSpec } from './transcode-spec';
 
@@ -9,11 +10,10 @@ export interface BuildArgsOptions {
   vaapiDevice?: string;
 }
 
-// Encoders whose private options include -preset (others have no such option and
-// FFmpeg would fail on it, so a preset is ignored for them).
-function acceptsPreset(encoder: string): boolean {
-  const family = familyOf(encoder);
-  return ['libx264', 'libx265', 'libsvtav1'].includes(encoder) || family === 'nvenc' || family === 'qsv';
+// validateSpec already refused a preset this encoder does not take; the check here keeps
+// an encoder without a -preset option from ever getting one (FFmpeg would fail on it).
+function acceptsPreset(encoder: string, preset: string): boolean {
+  return presetsFor(encoder).includes(preset);
 }
 
 function scaleFilter(width: number, height: number): string | undefined {
@@ -43,7 +43,7 @@ function videoArgs(spec: TranscodeSpec, o: BuildArgsOptions): { global: string[]
     video.push('-b:v', `${k}k`, '-maxrate', `${k}k`, '-bufsize', `${k * 2}k`);
   }
   if (spec.gopFrames > 0) video.push('-g', String(spec.gopFrames));
-  if (spec.preset && acceptsPreset(spec.encoder)) video.push('-preset', spec.preset);
+  if (spec.preset && acceptsPreset(spec.encoder, spec.preset)) video.push('-preset', spec.preset);
   return { global, video };
 }
 
@@ -55,7 +55,8 @@ function audioArgs(spec: TranscodeSpec): string[] {
       return ['-c:a', 'copy'];
     case 'aac':
     case 'mp2':
-      return ['-c:a', spec.audioCodec, '-b:a', `${spec.audioBitrateKbps > 0 ? spec.audioBitrateKbps : 128}k`];
+    case 'ac3':
+      return ['-c:a', spec.audioCodec, '-b:a', `${spec.audioBitrateKbps > 0 ? spec.audioBitrateKbps : audioDefaultKbps(spec.audioCodec)}k`];
     default: {
       const never: never = spec.audioCodec;
       throw new Error(`unknown audio codec ${String(never)}`);

@@ -1,7 +1,10 @@
 // What a job must produce, in domain terms. The gRPC edge converts StartJob.spec into
-// this and validates it before anything is spawned.
-export type AudioCodec = 'aac' | 'mp2' | 'copy' | 'none';
-export const AUDIO_CODECS: readonly AudioCodec[] = ['aac', 'mp2', 'copy', 'none'];
+// this and validates it before anything is spawned. The rules themselves live in
+// common/transcode-rules.ts, which the coordinator's API applies to profiles too.
+import { AUDIO_CODECS as RULE_AUDIO_CODECS, checkSpec, describeViolation, type AudioCodec } from '../../common/transcode-rules';
+
+export type { AudioCodec };
+export const AUDIO_CODECS: readonly AudioCodec[] = RULE_AUDIO_CODECS;
 
 export interface TranscodeSpec {
   /** FFmpeg encoder name, or "copy" to remux without re-encoding. */
@@ -15,23 +18,15 @@ export interface TranscodeSpec {
   audioBitrateKbps: number;
   /** Keyframe interval in frames; 0 = encoder default. */
   gopFrames: number;
-  /** Encoder preset; empty = encoder default. */
+  /** Encoder preset, one this encoder takes; empty = encoder default. */
   preset: string;
 }
 
-const MAX_DIMENSION = 8192;
-
-/** Returns a one-line reason when the spec cannot be run, else undefined. */
-export function validateSpec(spec: TranscodeSpec): string | undefined {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(spec.encoder)) return `invalid encoder name ${JSON.stringify(spec.encoder)}`;
-  if (!AUDIO_CODECS.includes(spec.audioCodec)) return `audio_codec must be one of ${AUDIO_CODECS.join('|')}`;
-  for (const [k, v] of [['width', spec.width], ['height', spec.height]] as const) {
-    if (!Number.isInteger(v) || v < 0 || v > MAX_DIMENSION) return `${k} must be 0..${MAX_DIMENSION}`;
-    if (v % 2 !== 0) return `${k} must be even (4:2:0 chroma)`;
-  }
-  if (spec.encoder === 'copy' && (spec.width || spec.height || spec.videoBitrateKbps || spec.gopFrames)) {
-    return 'encoder "copy" cannot resize or change bitrate/GOP';
-  }
-  if (spec.preset && !/^[A-Za-z0-9_.-]{1,32}$/.test(spec.preset)) return `invalid preset ${JSON.stringify(spec.preset)}`;
-  return undefined;
+/**
+ * Returns a one-line reason ("field: why") when the spec cannot be run, else undefined.
+ * `codec` is what the probe found the encoder makes, when known.
+ */
+export function validateSpec(spec: TranscodeSpec, codec?: string): string | undefined {
+  const violation = checkSpec(spec, codec);
+  return violation ? describeViolation(violation) : undefined;
 }
