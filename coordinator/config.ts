@@ -43,6 +43,16 @@ const VARS = {
   },
   // Optional bearer token for admin writes (POST/PATCH/DELETE under /api and the page's actions).
   TVARR_ADMIN_TOKEN: { schema: Token, expected: 'a token of at least 8 characters (printable ASCII, no spaces)' },
+  // HTTP edge (coordinator/http/admin-auth.ts): extra host names this coordinator answers to
+  // (a reverse proxy's name; '*' turns the DNS-rebinding check off) and extra origins whose
+  // pages may send writes (a UI served from another origin).
+  TVARR_ALLOWED_HOSTS: { schema: Type.String({ maxLength: 4096, pattern: '^(\\*|[A-Za-z0-9.:\\[\\]-]+(\\s*,\\s*[A-Za-z0-9.:\\[\\]-]+)*)$' }), expected: "comma-separated host names, or '*'" },
+  TVARR_TRUSTED_ORIGINS: { schema: Type.String({ maxLength: 4096, pattern: '^https?://[^\\s,]+(\\s*,\\s*https?://[^\\s,]+)*$' }), expected: 'comma-separated origins such as https://tv.example.com' },
+  // Source inputs beyond http(s) and testpattern: (coordinator/streams/source-policy.ts).
+  TVARR_SOURCE_SCHEMES: {
+    schema: Type.String({ maxLength: 200, pattern: '^\\s*(file|udp|rtp|srt|rtsps?|rtmps?)(\\s*,\\s*(file|udp|rtp|srt|rtsps?|rtmps?))*\\s*$' }),
+    expected: 'comma-separated schemes from file, udp, rtp, srt, rtsp, rtsps, rtmp, rtmps',
+  },
   TVARR_API_MAX_BODY_BYTES: {
     schema: Type.Integer({ minimum: 1024, maximum: 64 << 20 }),
     expected: 'bytes between 1024 and 67108864',
@@ -97,7 +107,7 @@ function readVar(env: Record<string, string | undefined>, name: VarName): string
   const value = spec.numeric ? (/^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN) : raw;
   // Never echo the value: it may be a secret.
   if (!Value.Check(spec.schema, value)) throw new ConfigError(`${name}: invalid value, expected ${spec.expected}`);
-  if (name === 'TVARR_PUBLIC_URL' && !URL.canParse(raw)) throw new ConfigError(`${name}: invalid value, expected ${spec.expected}`);
+  if ((name === 'TVARR_PUBLIC_URL' || name === 'TVARR_TRUSTED_ORIGINS') && !raw.split(',').every((u) => URL.canParse(u.trim()))) throw new ConfigError(`${name}: invalid value, expected ${spec.expected}`);
   if (spec.pem && !isReadablePem(raw)) throw new ConfigError(`${name}: cannot read a PEM file at that path, expected ${spec.expected}`);
   return value;
 }
@@ -111,6 +121,7 @@ function isReadablePem(path: string): boolean {
 }
 
 const truthy = (v: unknown) => v === 'true' || v === '1';
+const list = (v: unknown): string[] => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : []);
 
 export function parseCoordinatorConfig(env: Record<string, string | undefined>) {
   const get = (n: VarName) => readVar(env, n);
@@ -138,6 +149,9 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
     grpcMaxMessageBytes: get('TVARR_GRPC_MAX_MESSAGE_BYTES') as number,
     adminToken: get('TVARR_ADMIN_TOKEN') as string | undefined,
     apiMaxBodyBytes: get('TVARR_API_MAX_BODY_BYTES') as number,
+    allowedHosts: list(get('TVARR_ALLOWED_HOSTS')).map((h) => h.toLowerCase()),
+    trustedOrigins: list(get('TVARR_TRUSTED_ORIGINS')).map((o) => new URL(o).origin),
+    sourceSchemes: list(get('TVARR_SOURCE_SCHEMES')).map((s) => s.toLowerCase()),
     maxClientsPerVariant: get('TVARR_MAX_CLIENTS_PER_VARIANT') as number,
     maxClients: get('TVARR_MAX_CLIENTS') as number,
     liveness: {

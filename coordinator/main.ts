@@ -1,6 +1,7 @@
 // Wiring only: config, database, gRPC and HTTP servers, shutdown.
 import { createLogger, setLogLevel } from '../common/log';
 import { ConfigError, parseCoordinatorConfig } from './config';
+import { adminTokenBanner } from './http/admin-token';
 import { startCoordinator } from './start-coordinator';
 
 let config;
@@ -16,6 +17,10 @@ try {
 setLogLevel(config.logLevel);
 const log = createLogger('coordinator');
 const coordinator = await startCoordinator(config, log);
+// The generated admin token goes to stdout once, beside the address: never to the JSON log (stderr).
+if (coordinator.adminToken.origin !== 'env') {
+  process.stdout.write(`tvarr coordinator on http://localhost:${coordinator.httpPort}\n${adminTokenBanner(coordinator.adminToken)}\n`);
+}
 
 let stopping = false;
 const shutdown = async (signal: string) => {

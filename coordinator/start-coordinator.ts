@@ -7,6 +7,7 @@ import { openDatabase } from './db/client';
 import { CoordinatorEventBus } from './events';
 import { startGrpcServer } from './grpc/server';
 import { createHttpApp } from './http/app';
+import { resolveAdminToken, type AdminToken } from './http/admin-token';
 import { failOrphanedJobs } from './jobs/job-store';
 import { ClusterMetrics } from './metrics/cluster-metrics';
 import { JobSupervisor } from './jobs/job-supervisor';
@@ -24,6 +25,8 @@ export interface RunningCoordinator {
   variants: VariantRegistry;
   metrics: ClusterMetrics;
   app: ReturnType<typeof createHttpApp>;
+  /** The admin token in force; the caller prints it (stdout), never the log. */
+  adminToken: AdminToken;
   stop(): Promise<void>;
 }
 
@@ -47,10 +50,11 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
   if (config.grpcAuthToken === undefined && !loopbackOnly) log.warn('TVARR_GRPC_AUTH_TOKEN is not set: any worker that can reach the gRPC port may register');
   const grpc = config.grpcEnabled ? await startGrpcServer({ ctx, registry, supervisor, drain }, config.grpcHost, config.grpcPort) : null;
 
-  const app = createHttpApp({ ctx, registry, supervisor, drain, variants, metrics });
+  const adminToken = resolveAdminToken(config.adminToken, config.databasePath);
+  const app = createHttpApp({ ctx, registry, supervisor, drain, variants, metrics, adminToken: adminToken.value });
   app.listen({ hostname: config.httpHost, port: config.httpPort, idleTimeout: 0 });
   const httpPort = app.server?.port ?? config.httpPort;
-  log.info('coordinator listening', { httpPort, grpcPort: grpc?.port ?? null, database: config.databasePath });
+  log.info('coordinator listening', { httpPort, grpcPort: grpc?.port ?? null, database: config.databasePath, adminToken: adminToken.origin });
 
   return {
     ctx,
@@ -61,6 +65,7 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
     variants,
     metrics,
     app,
+    adminToken,
     async stop() {
       variants.stopAll('coordinator shutting down');
       registry.stop();

@@ -2,6 +2,7 @@
 // SQLite under ./data, the built-in test pattern and a 360p H.264 profile.
 import { createLogger, setLogLevel } from '../common/log';
 import { ConfigError, parseCoordinatorConfig } from '../coordinator/config';
+import { adminTokenBanner } from '../coordinator/http/admin-token';
 import { startCoordinator } from '../coordinator/start-coordinator';
 
 const env = {
@@ -46,6 +47,7 @@ tvarr is running.
   Playlist:    ${base}/playlist.m3u
   Transcoders: ${base}/transcoders
   API docs:    ${base}/openapi
+${adminTokenBanner(coordinator.adminToken)}
 Press Ctrl+C to stop.
 `);
 

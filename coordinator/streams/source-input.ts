@@ -1,6 +1,7 @@
 // Opens a source's byte stream: HTTP(S) with fetch, the built-in test pattern and any
 // other FFmpeg input through an FFmpeg remux to MPEG-TS on stdout.
 import type { Subprocess } from 'bun';
+import { ffmpegProtocolWhitelist, fetchSourceUrl } from './source-policy';
 
 export interface SourceInput {
   readable: ReadableStream<Uint8Array>;
@@ -53,14 +54,14 @@ function isHlsUrl(url: string): boolean {
   }
 }
 
-export async function openSourceInput(url: string, opts: { ffmpegPath: string; timeoutMs: number }): Promise<SourceInput> {
+export async function openSourceInput(url: string, opts: { ffmpegPath: string; timeoutMs: number; sourceSchemes?: readonly string[] }): Promise<SourceInput> {
   if (url.startsWith(TEST_PATTERN_SCHEME)) return spawnFfmpegInput(opts.ffmpegPath, testPatternArgs(url));
   // Plain HTTP(S) is read directly (one connection, no FFmpeg); HLS playlists need FFmpeg.
   if (/^https?:\/\//i.test(url) && !isHlsUrl(url)) {
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error(`no response within ${opts.timeoutMs} ms`)), opts.timeoutMs);
     try {
-      const res = await fetch(url, { signal: controller.signal, headers: { 'user-agent': 'tvarr-coordinator' } });
+      const res = await fetchSourceUrl(url, { signal: controller.signal, headers: { 'user-agent': 'tvarr-coordinator' } });
       clearTimeout(timer);
       if (!res.ok || !res.body) {
         controller.abort();
@@ -73,5 +74,5 @@ export async function openSourceInput(url: string, opts: { ffmpegPath: string; t
     }
   }
   // Anything else FFmpeg can read (HLS, rtsp://, udp://, srt://, a file): remux to MPEG-TS.
-  return spawnFfmpegInput(opts.ffmpegPath, ['-i', url, '-map', '0', '-c', 'copy', '-f', 'mpegts', 'pipe:1']);
+  return spawnFfmpegInput(opts.ffmpegPath, ['-protocol_whitelist', ffmpegProtocolWhitelist(url, opts.sourceSchemes ?? []), '-i', url, '-map', '0', '-c', 'copy', '-f', 'mpegts', 'pipe:1']);
 }

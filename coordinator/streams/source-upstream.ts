@@ -6,9 +6,12 @@ import type { Logger } from '../../common/log';
 import { PacketAligner, PacketKind, ProgramTracker, TS_PACKET_SIZE } from '../../common/mpegts';
 import { AppError } from '../errors';
 import { openSourceInput, type SourceInput } from './source-input';
+import { maskSecrets } from './source-policy';
 
 export interface UpstreamOptions {
   ffmpegPath: string;
+  /** TVARR_SOURCE_SCHEMES (source-policy.ts): decides FFmpeg's -protocol_whitelist. */
+  sourceSchemes?: readonly string[];
   timeoutMs: number;
   queueBytes: number;
   idleGraceMs: number;
@@ -208,7 +211,7 @@ export class SourceUpstream {
     while (!this.stopped) {
       let reason = 'ended';
       try {
-        this.input = await openSourceInput(this.url, { ffmpegPath: this.opts.ffmpegPath, timeoutMs: this.opts.timeoutMs });
+        this.input = await openSourceInput(this.url, { ffmpegPath: this.opts.ffmpegPath, timeoutMs: this.opts.timeoutMs, sourceSchemes: this.opts.sourceSchemes });
         const aligner = new PacketAligner(); // a reconnect starts a new byte stream
         this.gop.reset();
         const reader = this.input.readable.getReader();
@@ -253,6 +256,7 @@ export class SourceUpstream {
       }
       if (this.stopped) break;
       failures += 1;
+      reason = maskSecrets(reason, this.url); // FFmpeg and fetch errors may quote the URL
       this.opts.log.warn('source upstream interrupted', { sourceId: this.sourceId, reason, failures });
       if (!gotAny) {
         rejectFirst(new AppError('unavailable', `source ${this.sourceId} is unreachable: ${reason}`));

@@ -65,6 +65,7 @@ export class VariantRegistry implements JobMover {
     if (!up) {
       const created: SourceUpstream = new SourceUpstream(source.id, source.url, {
         ffmpegPath: this.ctx.config.ffmpegPath,
+        sourceSchemes: this.ctx.config.sourceSchemes,
         timeoutMs: this.ctx.config.upstreamTimeoutMs,
         queueBytes: this.ctx.config.jobInputQueueBytes,
         idleGraceMs: this.ctx.config.liveness.idleGraceMs,

@@ -108,7 +108,12 @@ describe('Transcoders page in chromium', () => {
     const busy = body.workers.find((w) => w.jobs.some((j) => j.variant === VARIANT))!;
     const other = body.workers.find((w) => w.id !== busy.id)!;
 
+    // The first action asks for the admin token once; the page keeps it and retries.
     await page.click(`${card(busy.id)} button[data-action="drain"]`);
+    await page.waitForSelector('#token-form:not([hidden])');
+    expect((await cluster.coordinator.api<{ state: string }>(`/api/workers/${busy.id}`)).body.state).toBe('online');
+    await page.fill('#token', cluster.coordinator.adminToken);
+    await page.click('#token-form button[type="submit"]');
     await page.waitForSelector(`${card(busy.id)}[data-state="draining"]`);
     expect(await page.textContent(`${card(busy.id)} .worker-state`)).toBe('draining');
     await page.waitForSelector(`${card(busy.id)} button[data-action="resume"]`);
@@ -120,6 +125,7 @@ describe('Transcoders page in chromium', () => {
 
     await page.click(`${card(busy.id)} button[data-action="resume"]`);
     await page.waitForSelector(`${card(busy.id)}[data-state="online"]`);
+    expect(await page.isHidden('#token-form')).toBe(true); // asked once, not again
     expect(await page.textContent('#action-error')).toBe('');
   });
 

@@ -116,7 +116,7 @@ describe('end to end: clients play a live stream transcoded by remote workers', 
     expect(bad.body.error.message).toContain('width');
     const notJson = await fetch(`${cluster.coordinator.httpUrl}/api/sources`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${cluster.coordinator.adminToken}` },
       body: '{not json',
     });
     expect(notJson.status).toBe(400);

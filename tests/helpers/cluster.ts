@@ -8,8 +8,14 @@ export interface CoordinatorHandle {
   httpUrl: string;
   grpcAddress: string;
   dbPath: string;
+  /** The admin token this coordinator runs with (TEST_ADMIN_TOKEN unless the test set its own). */
+  adminToken: string;
+  /** JSON API call; sends the harness's admin token unless the test set its own token or headers.authorization. */
   api<T = unknown>(path: string, init?: RequestInit): Promise<{ status: number; body: T }>;
 }
+
+/** Every test coordinator runs with a known admin token (a real start would generate one). */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 export interface ClusterOptions {
   env?: Record<string, string>;
@@ -29,7 +35,12 @@ export class TestCluster {
 
   /** Starts (or restarts, on the same database and ports) the coordinator. */
   async startCoordinator(extraEnv: Record<string, string> = {}, ports?: { http: number; grpc: number }): Promise<CoordinatorHandle> {
+    // A test that sets TVARR_ADMIN_TOKEN itself (or '' to get a generated one) sends it itself.
+    const ownToken = this.options.env?.TVARR_ADMIN_TOKEN ?? extraEnv.TVARR_ADMIN_TOKEN;
+    const adminToken = ownToken ?? TEST_ADMIN_TOKEN;
+    const auth: Record<string, string> = ownToken === undefined ? { authorization: `Bearer ${adminToken}` } : {};
     const proc = spawnBun('coordinator', 'coordinator/main.ts', {
+      TVARR_ADMIN_TOKEN: adminToken,
       TVARR_DATABASE_PATH: this.dbPath,
       TVARR_HTTP_HOST: '127.0.0.1',
       TVARR_HTTP_PORT: String(ports?.http ?? 0),
@@ -47,10 +58,11 @@ export class TestCluster {
       httpUrl,
       grpcAddress: `127.0.0.1:${ready.grpcPort}`,
       dbPath: this.dbPath,
+      adminToken,
       api: async <T>(path: string, init?: RequestInit) => {
         const res = await fetch(httpUrl + path, {
           ...init,
-          headers: { 'content-type': 'application/json', ...(init?.headers ?? {}) },
+          headers: { 'content-type': 'application/json', ...auth, ...((init?.headers as Record<string, string>) ?? {}) },
         });
         const text = await res.text();
         return { status: res.status, body: (text ? JSON.parse(text) : null) as T };

@@ -82,6 +82,8 @@
       stat('Memory', mem),
       stat('Load (1 min)', num(u.load1, 2)),
       stat('Speed test', w.speedFps ? `${num(w.speedFps)} fps` : '–'),
+      // The link as the coordinator measures it (Ping/Pong on the control stream).
+      el('div', { class: 'stat worker-rtt' }, el('span', { class: 'k' }, 'RTT'), el('span', { class: 'v' }, w.link && typeof w.link.rttMs === 'number' ? `${num(w.link.rttMs, 1)} ms` : '–')),
       stat('Jobs', `${s.used} / ${s.max}`),
       stat('GPU slots', `${s.gpuUsed} / ${s.gpuMax}`),
       stat('CPU slots', `${s.cpuUsed} / ${s.cpuMax}`),
@@ -116,9 +118,11 @@
 
   function jobsTable(w, now) {
     if (!w.jobs.length) return el('div', { class: 'no-jobs' }, 'no jobs');
-    const head = el('tr', {}, ['Variant', 'Encoder', 'State', 'fps', 'Speed', 'Bitrate', 'Uptime', 'Clients', 'Out'].map((h) => el('th', {}, h)));
+    const head = el('tr', {}, ['Variant', 'Encoder', 'State', 'fps', 'Speed', 'Bitrate', 'Uptime', 'Clients', 'Out', 'Link in / out'].map((h) => el('th', {}, h)));
+    const linkJobs = new Map(((w.link && w.link.jobs) || []).map((l) => [l.jobId, l]));
     const rows = w.jobs.map((j) => {
       const p = j.progress;
+      const l = linkJobs.get(j.id);
       return el(
         'tr',
         { class: 'job', data: { jobId: j.id, variant: j.variant } },
@@ -131,6 +135,7 @@
         el('td', { class: 'job-uptime' }, duration(now - j.startedAt)),
         el('td', {}, num(j.clients)),
         el('td', {}, bytes(j.bytesOut)),
+        el('td', { class: 'job-link', title: l ? `${l.lanes} job stream lane(s)` : '' }, l ? `${num(l.inKbps)} / ${num(l.outKbps)} kb/s` : '–'),
       );
     });
     return el('table', { class: 'jobs' }, el('thead', {}, head), el('tbody', {}, rows));
@@ -217,7 +222,8 @@
     inFlight = true;
     clearTimeout(timer);
     try {
-      const res = await fetch('/api/cluster', { cache: 'no-store', headers: { accept: 'application/json' } });
+      // With the token the cluster view includes worker addresses; without it they are redacted.
+      const res = await fetch('/api/cluster', { cache: 'no-store', headers: authHeaders({ accept: 'application/json' }) });
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       last = await res.json();
       render(last);
@@ -235,19 +241,42 @@
   }
 
   // ---- actions ---------------------------------------------------------------
+  // The admin token is asked for once, at the first action, and kept in this browser's
+  // localStorage (same origin only) until it is refused. It is printed by the coordinator
+  // at its first start.
   const tokenKey = 'tvarr-admin-token';
+  let pendingAction = null;
+  function storedToken() {
+    try {
+      return localStorage.getItem(tokenKey);
+    } catch {
+      return null;
+    }
+  }
+  function authHeaders(headers) {
+    const token = storedToken();
+    if (token) headers.authorization = `Bearer ${token}`;
+    return headers;
+  }
+  function askForToken(retry) {
+    pendingAction = retry;
+    $('token-form').hidden = false;
+    $('token').focus();
+  }
   async function act(action, workerId, button) {
     $('action-error').textContent = '';
+    if (!storedToken()) {
+      askForToken(() => act(action, workerId, button));
+      $('action-error').textContent = 'enter the admin token to continue';
+      return;
+    }
     button.disabled = true;
-    const headers = { accept: 'application/json' };
-    const token = sessionStorage.getItem(tokenKey);
-    if (token) headers.authorization = `Bearer ${token}`;
     try {
-      const res = await fetch(`/api/workers/${encodeURIComponent(workerId)}/${action}`, { method: 'POST', headers });
+      const res = await fetch(`/api/workers/${encodeURIComponent(workerId)}/${action}`, { method: 'POST', headers: authHeaders({ accept: 'application/json' }) });
       if (res.status === 401) {
-        $('token-form').hidden = false;
-        $('token').focus();
-        throw new Error('this action needs the admin token');
+        localStorage.removeItem(tokenKey);
+        askForToken(() => act(action, workerId, button));
+        throw new Error('the admin token was refused: enter it again');
       }
       if (!res.ok) {
         const body = await res.json().catch(() => null);
@@ -271,9 +300,16 @@
     $('hide-offline').addEventListener('change', rerender);
     $('token-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
-      sessionStorage.setItem(tokenKey, $('token').value);
+      const value = $('token').value.trim();
+      if (!value) return;
+      localStorage.setItem(tokenKey, value);
+      $('token').value = '';
       $('token-form').hidden = true;
-      $('action-error').textContent = 'token saved; try again';
+      $('action-error').textContent = '';
+      const retry = pendingAction;
+      pendingAction = null;
+      if (retry) void retry();
+      else void refresh();
     });
     document.addEventListener('visibilitychange', () => {
       if (!document.hidden) void refresh();

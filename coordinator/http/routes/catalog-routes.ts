@@ -1,27 +1,42 @@
-// /api/sources and /api/profiles.
+// /api/sources and /api/profiles. Source URLs often embed an IPTV account
+// (http://user:pass@host/...?token=...): without the admin token they are shown masked.
+// A URL must pass the source policy (coordinator/streams/source-policy.ts) to be stored.
 import { Elysia, t } from 'elysia';
 import * as catalog from '../../catalog/catalog-store';
 import type { CoreContext } from '../../context';
+import { maskUrl, sourceUrlProblem } from '../../streams/source-policy';
+import type { IsAdmin } from '../app';
 import { ErrorBody, IdParams, Profile, ProfileBody, ProfilePatch, Source, SourceBody, SourcePatch } from '../schemas';
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
 
-export function catalogRoutes(ctx: CoreContext) {
+type SourceView = ReturnType<typeof catalog.getSource>;
+const redacted = (s: SourceView): SourceView => ({ ...s, url: maskUrl(s.url) });
+
+export function catalogRoutes(ctx: CoreContext, isAdmin: IsAdmin) {
   const { db } = ctx;
   const now = () => ctx.clock.now();
+  const view = (request: Request, s: SourceView) => (isAdmin(request) ? s : redacted(s));
+  /** 422 naming `url` when the source policy refuses it; undefined when it may be stored. */
+  const refuseUrl = (url: string | undefined, set: { status?: number | string }) => {
+    const problem = url === undefined ? null : sourceUrlProblem(url, ctx.config.sourceSchemes);
+    if (problem === null) return undefined;
+    set.status = 422;
+    return { error: { code: 'invalid_request', message: `body.url: ${problem}`, field: 'url' } };
+  };
   return new Elysia({ prefix: '/api' })
-    .get('/sources', () => catalog.listSources(db), { response: { 200: t.Array(Source) }, detail: { tags: ['sources'], summary: 'List sources' } })
-    .post('/sources', ({ body, set }) => ((set.status = 201), catalog.createSource(db, body, now())), {
+    .get('/sources', ({ request }) => catalog.listSources(db).map((s) => view(request, s)), { response: { 200: t.Array(Source) }, detail: { tags: ['sources'], summary: 'List sources' } })
+    .post('/sources', ({ body, set }) => refuseUrl(body.url, set) ?? ((set.status = 201), catalog.createSource(db, body, now())), {
       body: SourceBody,
       response: { 201: Source, ...errors },
       detail: { tags: ['sources'], summary: 'Create a source' },
     })
-    .get('/sources/:id', ({ params }) => catalog.getSource(db, params.id), {
+    .get('/sources/:id', ({ params, request }) => view(request, catalog.getSource(db, params.id)), {
       params: IdParams,
       response: { 200: Source, ...errors },
       detail: { tags: ['sources'], summary: 'Get a source' },
     })
-    .patch('/sources/:id', ({ params, body }) => catalog.updateSource(db, params.id, body), {
+    .patch('/sources/:id', ({ params, body, set }) => refuseUrl(body.url, set) ?? catalog.updateSource(db, params.id, body), {
       params: IdParams,
       body: SourcePatch,
       response: { 200: Source, ...errors },

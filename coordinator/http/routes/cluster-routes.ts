@@ -14,18 +14,23 @@ export interface ClusterRouteDeps {
   registry: WorkerRegistry;
   supervisor: JobSupervisor;
   drain: DrainController;
+  /** Worker addresses are topology: shown only with the admin token. */
+  isAdmin: (request: Request) => boolean;
 }
+
+export const REDACTED = 'redacted (needs the admin token)';
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
 
-export function clusterRoutes({ ctx, registry, supervisor, drain }: ClusterRouteDeps) {
+export function clusterRoutes({ ctx, registry, supervisor, drain, isAdmin }: ClusterRouteDeps) {
   const connected = (id: string) => registry.get(id) !== undefined;
+  const view = <W extends { address: string }>(request: Request, w: W): W => (isAdmin(request) ? w : { ...w, address: REDACTED });
   return new Elysia({ prefix: '/api' })
-    .get('/workers', () => listWorkerViews(ctx.db, connected), {
+    .get('/workers', ({ request }) => listWorkerViews(ctx.db, connected).map((w) => view(request, w)), {
       response: { 200: t.Array(Worker) },
       detail: { tags: ['workers'], summary: 'List workers with capabilities, state and load' },
     })
-    .get('/workers/:id', ({ params }) => getWorkerView(ctx.db, params.id, connected), {
+    .get('/workers/:id', ({ params, request }) => view(request, getWorkerView(ctx.db, params.id, connected)), {
       params: IdParams,
       response: { 200: Worker, ...errors },
       detail: { tags: ['workers'], summary: 'Get one worker' },

@@ -3,6 +3,7 @@
 import { Elysia, t } from 'elysia';
 import type { ClusterMetrics } from '../../metrics/cluster-metrics';
 import { ErrorBody, Worker } from '../schemas';
+import { REDACTED } from './cluster-routes';
 
 const Progress = t.Object({
   fps: t.Number(),
@@ -85,8 +86,13 @@ export const ClusterSummary = t.Object({
   workers: t.Array(WorkerSummary),
 });
 
-export function clusterSummaryRoutes(metrics: ClusterMetrics) {
-  return new Elysia({ prefix: '/api' }).get('/cluster', () => metrics.snapshot(), {
+export function clusterSummaryRoutes(metrics: ClusterMetrics, isAdmin: (request: Request) => boolean) {
+  return new Elysia({ prefix: '/api' }).get('/cluster', ({ request }) => {
+    const snapshot = metrics.snapshot();
+    // Worker addresses are topology: only with the admin token.
+    if (isAdmin(request)) return snapshot;
+    return { ...snapshot, workers: snapshot.workers.map((w) => ({ ...w, address: REDACTED })) };
+  }, {
     response: { 200: ClusterSummary, 500: ErrorBody },
     detail: {
       tags: ['monitoring'],
