@@ -6,6 +6,8 @@ import type { CoreContext } from '../../context';
 import type { VariantRegistry } from '../../streams/variant-registry';
 import { ErrorBody } from '../schemas';
 import { makeNullPacket } from '../../../common/mpegts';
+import type { HlsService } from '../../streams/hls/hls-service';
+import { answerHlsOrNegotiate, requestIp } from './hls-routes';
 
 /** Prefixes one null packet so the response headers leave before the first keyframe. */
 function startingWithNullPacket(inner: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
@@ -28,11 +30,14 @@ function startingWithNullPacket(inner: ReadableStream<Uint8Array>): ReadableStre
   );
 }
 
-export function streamRoutes(ctx: CoreContext, variants: VariantRegistry) {
+export function streamRoutes(ctx: CoreContext, variants: VariantRegistry, hls?: HlsService) {
   return new Elysia()
     .get(
       '/stream/:source/:profile',
-      async ({ params }) => {
+      async ({ params, request, server }) => {
+        // HLS: {profile}.m3u8 is the playlist; ?format= or an Apple user agent picks HLS.
+        const hlsAnswer = hls && (await answerHlsOrNegotiate(ctx, hls, params.source, params.profile, { request, ip: requestIp(server, request) }));
+        if (hlsAnswer) return hlsAnswer;
         const { stream } = await variants.openClientStream(params.source, params.profile);
         return new Response(startingWithNullPacket(stream), {
           headers: { 'content-type': 'video/mp2t', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
@@ -40,25 +45,40 @@ export function streamRoutes(ctx: CoreContext, variants: VariantRegistry) {
       },
       {
         params: t.Object({ source: t.String({ maxLength: 128 }), profile: t.String({ maxLength: 128 }) }),
-        response: { 200: t.Any({ description: 'continuous MPEG-TS (video/mp2t)' }), 404: ErrorBody, 502: ErrorBody, 503: ErrorBody },
-        detail: { tags: ['streams'], summary: 'Live transcoded stream of a variant (source x profile)' },
+        response: { 200: t.Any({ description: 'continuous MPEG-TS (video/mp2t), or the HLS playlist for {profile}.m3u8' }), 302: t.Any({ description: 'to the HLS playlist' }), 400: ErrorBody, 404: ErrorBody, 406: ErrorBody, 502: ErrorBody, 503: ErrorBody },
+        detail: {
+          tags: ['streams'],
+          summary: 'Live transcoded stream of a variant (source x profile)',
+          description:
+            '`?format=ts|hls|hls-fmp4` picks the format; without it Apple players (AppleCoreMedia, Safari, iOS) are redirected to ' +
+            'the HLS playlist `/stream/{source}/{profile}.m3u8` and every other client gets continuous MPEG-TS as before.',
+        },
       },
     )
     .get(
       '/playlist.m3u',
       ({ request }) => {
         const base = ctx.config.publicUrl ?? new URL(request.url).origin;
+        // ?format=hls lists each variant's HLS playlist instead of its MPEG-TS URL.
+        const format = new URL(request.url).searchParams.get('format');
+        if (format !== null && format !== 'ts' && format !== 'hls') {
+          return new Response(JSON.stringify({ error: { code: 'invalid_request', message: 'format must be ts or hls', field: 'query.format' } }), {
+            status: 400,
+            headers: { 'content-type': 'application/json' },
+          });
+        }
+        const suffix = format === 'hls' ? '.m3u8' : '';
         const lines = ['#EXTM3U'];
         const profiles = listProfiles(ctx.db);
         for (const s of listSources(ctx.db)) {
           for (const p of profiles) {
             const name = `${s.name} (${p.name})`.replace(/[\r\n,]/g, ' ');
             lines.push(`#EXTINF:-1 tvg-id="${s.id}" group-title="${p.name.replace(/"/g, "'")}",${name}`);
-            lines.push(`${base}/stream/${encodeURIComponent(s.id)}/${encodeURIComponent(p.id)}`);
+            lines.push(`${base}/stream/${encodeURIComponent(s.id)}/${encodeURIComponent(p.id)}${suffix}`);
           }
         }
         return new Response(lines.join('\n') + '\n', { headers: { 'content-type': 'audio/x-mpegurl; charset=utf-8' } });
       },
-      { detail: { tags: ['streams'], summary: 'M3U playlist of every variant' } },
+      { detail: { tags: ['streams'], summary: 'M3U playlist of every variant (?format=hls: HLS playlist URLs)' } },
     );
 }

@@ -1,0 +1,87 @@
+// The live window of one HLS variant: the newest segments, listed in the media
+// playlist, plus a few older ones kept for players that loaded the playlist just before
+// it slid. Everything older is gone (404): memory is bounded by segment count.
+import type { TsSegment } from './ts-segmenter.ts';
+
+export interface WindowOptions {
+  /** Segments listed in the playlist. */
+  listed: number;
+  /** Extra older segments still served after they left the playlist. */
+  grace: number;
+}
+
+export const DEFAULT_WINDOW: WindowOptions = { listed: 6, grace: 4 };
+
+export class SegmentWindow {
+  private segments: TsSegment[] = [];
+  /** Discontinuities that slid out of the retained list (EXT-X-DISCONTINUITY-SEQUENCE). */
+  private droppedDiscontinuities = 0;
+  private maxDuration = 0;
+
+  constructor(
+    /** Segment names carry this, so a restarted variant never reuses a cached URL. */
+    readonly epoch: string,
+    private readonly targetSeconds: number,
+    private readonly options: WindowOptions = DEFAULT_WINDOW,
+  ) {}
+
+  get count(): number {
+    return this.segments.length;
+  }
+
+  get bytes(): number {
+    return this.segments.reduce((n, s) => n + s.data.length, 0);
+  }
+
+  /** Playlist target duration: never below the configured one and never decreasing (RFC 8216 4.3.3.1). */
+  get targetDuration(): number {
+    return Math.max(Math.ceil(this.targetSeconds), Math.round(this.maxDuration));
+  }
+
+  add(segment: TsSegment): void {
+    this.segments.push(segment);
+    this.maxDuration = Math.max(this.maxDuration, segment.duration);
+    while (this.segments.length > this.options.listed + this.options.grace) {
+      if (this.segments.shift()!.discontinuity) this.droppedDiscontinuities++;
+    }
+  }
+
+  /** The segment with this media sequence number, if still retained. */
+  get(index: number): TsSegment | null {
+    const first = this.segments[0];
+    if (!first) return null;
+    return this.segments[index - first.index] ?? null;
+  }
+
+  /** Name of a segment file under the playlist's folder. */
+  segmentName(index: number, extension = 'ts'): string {
+    return `${this.epoch}-${index}.${extension}`;
+  }
+
+  /** Live media playlist (no EXT-X-ENDLIST). `prefix` is the path from the playlist to its segments. */
+  renderPlaylist(prefix: string): string {
+    const listed = this.segments.slice(-this.options.listed);
+    const first = listed[0];
+    if (!first) throw new Error('no segment to list yet');
+    // Every discontinuity tag that left the playlist counts (RFC 8216 4.3.3.3), so a
+    // player can line up timelines across reloads.
+    let discontinuitySequence = this.droppedDiscontinuities;
+    for (const s of this.segments) {
+      if (s.index >= first.index) break;
+      if (s.discontinuity) discontinuitySequence++;
+    }
+    const lines = [
+      '#EXTM3U',
+      '#EXT-X-VERSION:3',
+      `#EXT-X-TARGETDURATION:${this.targetDuration}`,
+      `#EXT-X-MEDIA-SEQUENCE:${first.index}`,
+      `#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuitySequence}`,
+      '#EXT-X-INDEPENDENT-SEGMENTS',
+    ];
+    for (const s of listed) {
+      if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
+      lines.push(`#EXTINF:${s.duration.toFixed(3)},`, `${prefix}${this.segmentName(s.index)}`);
+    }
+    return lines.join('\n') + '\n';
+  }
+}
