@@ -152,3 +152,15 @@ export function checkLaneOpen(lane: number, lanes: number): string | null {
   if (lane >= n) return `lane ${lane} is out of range for ${n} lane(s)`;
   return null;
 }
+
+/** Capacity a link must have over a source's bitrate to be given the job (bursts, catch-up). */
+export const LINK_MARGIN = 1.25;
+
+/**
+ * Can a job with this source bitrate run over a link at this RTT (with the most lanes)?
+ * Unknown RTT or bitrate: yes (nothing measured says otherwise).
+ */
+export function linkCarries(rttMs: number | null, sourceKbps: number): boolean {
+  if (rttMs === null || !(rttMs > 0) || !(sourceKbps > 0)) return true;
+  return linkCapacityKbps(rttMs) >= sourceKbps * LINK_MARGIN;
+}

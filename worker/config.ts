@@ -35,7 +35,7 @@ const VARIABLES = {
   TVARR_DRAIN_TIMEOUT_MS: [Type.String({ pattern: UINT }), 'a non-negative integer (milliseconds)'],
   TVARR_KEEPALIVE_TIME_MS: [Type.String({ pattern: POSITIVE }), 'a positive integer (milliseconds)'],
   TVARR_KEEPALIVE_TIMEOUT_MS: [Type.String({ pattern: POSITIVE }), 'a positive integer (milliseconds)'],
-  TVARR_JOB_STREAM_LANES: [Type.String({ pattern: '^0*[1-8]$' }), 'an integer from 1 to 8'],
+  TVARR_JOB_STREAM_LANES: [Type.String({ pattern: '^0*([0-9]|1[0-6])$' }), 'an integer from 0 (auto) to 16'],
   TVARR_TLS_CA_FILE: [Type.String({ minLength: 1 }), 'a readable PEM file'],
   TVARR_TLS_CERT_FILE: [Type.String({ minLength: 1 }), 'a readable PEM file'],
   TVARR_TLS_KEY_FILE: [Type.String({ minLength: 1 }), 'a readable PEM file'],
@@ -75,7 +75,7 @@ export interface WorkerConfig {
   drainTimeoutMs: number;
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
-  /** JobStream calls (each on its own connection) per job; 1 = a single call. */
+  /** JobStream calls (each on its own connection) per job; 0 = as the coordinator suggests (StartJob.stream_lanes). */
   jobStreamLanes: number;
   /** Absent means plaintext (insecure) gRPC. */
   tls?: TlsFiles;
@@ -98,7 +98,7 @@ export const CONFIG_HELP: ReadonlyArray<[ConfigVariable, string, string]> = [
   ['TVARR_DRAIN_TIMEOUT_MS', '30000', 'after SIGTERM, kill remaining jobs after this'],
   ['TVARR_KEEPALIVE_TIME_MS', String(DEFAULT_LIVENESS.keepaliveTimeMs), 'gRPC keepalive ping interval (common/liveness.ts)'],
   ['TVARR_KEEPALIVE_TIMEOUT_MS', String(DEFAULT_LIVENESS.keepaliveTimeoutMs), 'gRPC keepalive ack deadline; time + timeout = the loss deadline'],
-  ['TVARR_JOB_STREAM_LANES', '1', 'job stream calls per job, each on its own connection (1-8; >1 for far coordinators)'],
+  ['TVARR_JOB_STREAM_LANES', '0', 'job stream calls per job, each on its own connection (0 = as the coordinator suggests from RTT and bitrate; 1-16 fixed)'],
   ['TVARR_TLS_CA_FILE', '(none)', 'CA bundle; enables TLS (system roots if only cert/key set)'],
   ['TVARR_TLS_CERT_FILE', '(none)', 'client certificate for mutual TLS (needs key)'],
   ['TVARR_TLS_KEY_FILE', '(none)', 'client private key for mutual TLS (needs cert)'],
@@ -194,7 +194,7 @@ export function parseWorkerConfig(
     // A frozen coordinator is noticed within the coordinator's own default loss deadline.
     keepaliveTimeMs: int(e.TVARR_KEEPALIVE_TIME_MS, DEFAULT_LIVENESS.keepaliveTimeMs),
     keepaliveTimeoutMs: int(e.TVARR_KEEPALIVE_TIMEOUT_MS, DEFAULT_LIVENESS.keepaliveTimeoutMs),
-    jobStreamLanes: int(e.TVARR_JOB_STREAM_LANES, 1),
+    jobStreamLanes: int(e.TVARR_JOB_STREAM_LANES, 0),
     tls,
   };
   return Object.freeze(config);

@@ -50,6 +50,8 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
             cancel_jobs: stale.map((j) => ({ job_id: j.jobId, attempt: j.attempt })),
           },
         });
+        // The link's RTT: a Ping now (lanes for the first job need it) and once per heartbeat interval.
+        s.link.start((nonce) => s.send({ ping: { nonce } }), ctx.config.liveness.heartbeatIntervalMs);
         return;
       }
       registry.heartbeat(session); // any message proves liveness
@@ -74,6 +76,9 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
           supervisor.workerReportedEnd({ jobId: e.job_id, attempt: e.attempt, workerId }, { state, reason });
           return;
         }
+        case 'pong':
+          session.link.pong(Number(msg.pong?.nonce ?? 0));
+          return;
         case 'drain_started':
           deps.drain.drain(workerId, msg.drain_started?.reason || 'worker is shutting down', { notifyWorker: false });
           return;
@@ -89,6 +94,7 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
 
   const closed = (reason: string) => {
     clearTimeout(registerTimer);
+    session?.link.stop();
     if (session) registry.disconnected(session, reason);
   };
   call.on('end', () => {

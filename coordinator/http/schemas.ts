@@ -96,6 +96,26 @@ export const Worker = t.Object({
   lastSeenAt: t.Number(),
   quarantinedUntil: t.Union([t.Number(), t.Null()]),
   quarantineReason: t.Union([t.String(), t.Null()]),
+  link: t.Union(
+    [
+      t.Object({
+        rttMs: t.Union([t.Number(), t.Null()], { description: 'round-trip time of the control stream (min of the last Ping/Pong samples), ms' }),
+        lastRttMs: t.Union([t.Number(), t.Null()]),
+        samples: t.Integer(),
+        jobs: t.Array(
+          t.Object({
+            jobId: t.String(),
+            attempt: t.Integer(),
+            lanes: t.Integer({ description: 'job stream calls (lanes) the attempt uses' }),
+            inKbps: t.Number({ description: 'source bytes to the worker over the last ~5 s' }),
+            outKbps: t.Number({ description: 'output bytes from the worker over the last ~5 s' }),
+          }),
+        ),
+      }),
+      t.Null(),
+    ],
+    { description: 'the link as this coordinator measures it; null when not connected here' },
+  ),
 });
 
 export const Job = t.Object({

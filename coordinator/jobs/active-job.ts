@@ -10,6 +10,7 @@ import { AppError } from '../errors';
 import type { JobDownlink } from '../../proto/gen/tvarr/transcode/v1/JobDownlink';
 import type { JobUplink__Output } from '../../proto/gen/tvarr/transcode/v1/JobUplink';
 import type { JobProgress } from '../domain';
+import { ThroughputMeter } from './throughput-meter';
 
 export type JobEnd = { state: 'failed' | 'completed' | 'cancelled'; reason: string | null };
 
@@ -32,6 +33,7 @@ export class ActiveJob {
   progress: JobProgress | null = null;
   bytesIn = 0;
   bytesOut = 0;
+  private readonly meter = new ThroughputMeter();
   private call: JobCall | null = null;
   /** Lanes mode (lanes > 1): one call per lane, by lane index; `call` stays null. */
   private laneCalls: (JobCall | undefined)[] = [];
@@ -114,6 +116,7 @@ export class ActiveJob {
       return;
     }
     this.bytesOut += chunk.byteLength;
+    this.meter.tick(this.bytesIn, this.bytesOut);
     this.onOutput(chunk);
   }
 
@@ -161,9 +164,15 @@ export class ActiveJob {
     this.gapTimer.unref?.();
   }
 
+  /** Achieved throughput each way over the last ~5 s, kbit/s. */
+  throughput(): { inKbps: number; outKbps: number } {
+    return this.meter.rates(this.bytesIn, this.bytesOut);
+  }
+
   /** Sends source bytes; false means the stream is backpressured: wait for drain. */
   writeInput(chunk: Uint8Array): boolean {
     if (this.endResult) return true;
+    this.meter.tick(this.bytesIn, this.bytesOut);
     if (this.striper) {
       const { seq, lane } = this.striper.next();
       const call = this.laneCalls[lane]!;

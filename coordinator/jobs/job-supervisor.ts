@@ -3,7 +3,7 @@
 // worker loss, start timeout, cancel). Row writes go through job-store's fences.
 import type { CoreContext } from '../context';
 import type { TranscodeSpec } from '../domain';
-import { checkLaneOpen } from '../../common/job-lanes';
+import { checkLaneOpen, chooseLanes, linkCarries } from '../../common/job-lanes';
 import { AppError } from '../errors';
 import { specToProto } from '../grpc/convert';
 import { claimJob, describeNoCandidate } from '../scheduler/claim-job';
@@ -23,6 +23,8 @@ export interface DispatchRequest {
 
 export class JobSupervisor {
   private readonly live = new Map<string, ActiveJob>();
+  /** A source's measured bitrate in kbit/s (0 = not known yet); set by the variant registry. */
+  sourceKbps: (sourceId: string) => number = () => 0;
 
   constructor(
     private readonly ctx: CoreContext,
@@ -49,6 +51,7 @@ export class JobSupervisor {
     const refusals: string[] = [];
     // Attempts after a refusal belong to the same run, so the history shows where it went.
     let runId = req.runId;
+    const sourceKbps = this.sourceKbps(req.sourceId);
     for (;;) {
       const now = this.ctx.clock.now();
       const selectStart = performance.now();
@@ -62,6 +65,8 @@ export class JobSupervisor {
         role: req.role,
         excludeWorkerIds: [...excluded],
         now,
+        // A worker whose link cannot carry the source goes last (scheduler/claim-job.ts).
+        linkFits: sourceKbps > 0 ? (workerId) => linkCarries(this.registry.get(workerId)?.link.rttMs ?? null, sourceKbps) : undefined,
       });
       this.ctx.events.emit('scheduler:selected', { durationMs: performance.now() - selectStart, found: claim !== null });
       if (!claim) {
@@ -90,7 +95,7 @@ export class JobSupervisor {
         attempt: claim.attempt,
       });
       try {
-        await this.startOnWorker(job, buildTranscodeSpec(req.profile, candidate.encoder, candidate.family));
+        await this.startOnWorker(job, buildTranscodeSpec(req.profile, candidate.encoder, candidate.family), sourceKbps);
         return job;
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
@@ -101,10 +106,12 @@ export class JobSupervisor {
     }
   }
 
-  private async startOnWorker(job: ActiveJob, spec: TranscodeSpec): Promise<void> {
+  private async startOnWorker(job: ActiveJob, spec: TranscodeSpec, sourceKbps: number): Promise<void> {
     const session = this.registry.get(job.info.workerId);
     if (!session) throw new Error('worker is not connected');
-    const sent = session.send({ start_job: { job_id: job.jobId, attempt: job.info.attempt, spec: specToProto(spec) } });
+    // Lanes from the link's RTT and the source's bitrate: a far worker gets enough calls to keep pace.
+    const streamLanes = chooseLanes(session.link.rttMs, sourceKbps);
+    const sent = session.send({ start_job: { job_id: job.jobId, attempt: job.info.attempt, spec: specToProto(spec), stream_lanes: streamLanes } });
     if (!sent) throw new Error('control stream closed');
     const timeoutMs = this.ctx.config.liveness.jobStartTimeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -7,6 +7,7 @@ import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { VariantRegistry } from '../streams/variant-registry';
 import type { WorkerRegistry } from '../workers/worker-registry';
 import { buildClusterSnapshot, type ClusterSnapshot } from './cluster-snapshot';
+import { describeWorkerLink } from '../workers/worker-link';
 import { CounterStore } from './counter-store';
 import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus-metrics';
 
@@ -47,7 +48,7 @@ export class ClusterMetrics {
     return buildClusterSnapshot({
       db: this.ctx.db,
       now: this.ctx.clock.now(),
-      connected: (id) => registry.get(id) !== undefined,
+      connected: Object.assign((id: string) => registry.get(id) !== undefined, { link: (id: string) => describeWorkerLink(registry, supervisor, id) }),
       liveJobs: supervisor.liveJobs(),
       runs: variants.liveRuns().map((r) => ({ key: r.key, currentJobId: r.currentJob?.jobId ?? null, clients: r.buffer.readerCount })),
       counters: this.counters,

@@ -7,7 +7,7 @@ import type { Db } from '../db/client';
 import { jobs } from '../db/client';
 import type { EncoderKind, JobProgress } from '../domain';
 import type { ActiveJob } from '../jobs/active-job';
-import { listWorkerViews, type WorkerView } from '../workers/worker-views';
+import { listWorkerViews, type WorkerPresence, type WorkerView } from '../workers/worker-views';
 import type { CounterStore } from './counter-store';
 
 export interface LiveRunInfo {
@@ -19,7 +19,7 @@ export interface LiveRunInfo {
 export interface SnapshotInputs {
   db: Db;
   now: number;
-  connected(workerId: string): boolean;
+  connected: WorkerPresence;
   liveJobs: readonly ActiveJob[];
   runs: readonly LiveRunInfo[];
   counters: CounterStore;

@@ -17,7 +17,16 @@ export interface ClaimRequest {
   role?: 'primary' | 'standby';
   excludeWorkerIds?: readonly string[];
   now: number;
+  /**
+   * false for a worker whose link cannot carry this job's source (measured RTT vs source
+   * bitrate, common/job-lanes.ts linkCarries). Such a worker is passed over when another
+   * candidate in the first LINK_BATCH fits, and used only when none does.
+   */
+  linkFits?: (workerId: string) => boolean;
 }
+
+/** Candidates read at once when links are checked; the ranking is unchanged among those that fit. */
+const LINK_BATCH = 32;
 
 export interface ClaimedJob {
   jobId: string;
@@ -49,13 +58,15 @@ export function claimJob(db: Db, req: ClaimRequest): ClaimedJob | null {
     (tx) => {
       // `db`, not `tx`: bun:sqlite runs everything on one connection, so the query runs
       // inside this open transaction either way, and `db` keeps its prepared statements.
-      const [best] = listCandidateWorkers(db, {
+      const ranked = listCandidateWorkers(db, {
         codec: req.codec,
         preference: req.preference,
         now: req.now,
         excludeWorkerIds: req.excludeWorkerIds,
-        limit: 1,
+        limit: req.linkFits ? LINK_BATCH : 1,
       });
+      const fits = req.linkFits;
+      const best = fits ? (ranked.find((c) => fits(c.workerId)) ?? ranked[0]) : ranked[0];
       if (!best) return null;
       const jobId = randomUUID();
       const runId = req.runId ?? jobId;

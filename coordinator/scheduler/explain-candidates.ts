@@ -2,6 +2,7 @@
 // scheduler. Pure functions over plain facts, so the ranking rules can be tested
 // without a database and compared against the SQL query's order.
 import type { EncoderKind, WorkerState } from '../domain';
+import { LINK_MARGIN, linkCapacityKbps, linkCarries, MAX_JOB_STREAM_LANES } from '../../common/job-lanes';
 import { matchesPreference } from './list-candidate-workers';
 
 export interface WorkerFacts {
@@ -19,12 +20,16 @@ export interface WorkerFacts {
   gpuJobs: number;
   cpuJobs: number;
   encoders: { encoder: string; codec: string; kind: EncoderKind; family: string }[];
+  /** the control stream's measured RTT (ms); null/absent = not measured (offline, older worker) */
+  rttMs?: number | null;
 }
 
 export interface ExplainRequest {
   codec: string;
   preference: string | null;
   now: number;
+  /** the source's measured bitrate; absent or 0 = unknown, links are not judged */
+  sourceKbps?: number;
 }
 
 export const EXCLUSION_CODES = [
@@ -37,6 +42,7 @@ export const EXCLUSION_CODES = [
   'gpu_slots_full',
   'cpu_slots_full',
   'gpu_and_cpu_slots_full',
+  'link_too_slow',
 ] as const;
 export type ExclusionCode = (typeof EXCLUSION_CODES)[number];
 
@@ -58,6 +64,10 @@ export interface CandidateExplanation {
   maxCpuJobs: number;
   loadRatio: number;
   speedFps: number;
+  /** measured RTT of the worker's link (ms), null when not measured */
+  rttMs: number | null;
+  /** what one job can carry over that link with the most lanes (kbit/s), null when not measured */
+  linkCapacityKbps: number | null;
 }
 
 export interface Offer {
@@ -152,9 +162,26 @@ export function explainCandidates(facts: readonly WorkerFacts[], req: ExplainReq
       maxCpuJobs: f.maxCpuJobs,
       loadRatio: loadRatioOf(f),
       speedFps: f.speedFps,
+      rttMs: f.rttMs ?? null,
+      linkCapacityKbps: f.rttMs ? Math.round(linkCapacityKbps(f.rttMs)) : null,
     };
     return { row: base, offer };
   });
+  // A link that cannot carry the source is passed over while another eligible worker's
+  // can (claimJob's linkFits); with no such worker it stays ranked, as the last resort.
+  const src = req.sourceKbps ?? 0;
+  const slow = (r: (typeof rows)[number]) => r.offer !== null && !linkCarries(r.row.rttMs, src);
+  if (rows.some((r) => r.offer !== null && !slow(r))) {
+    for (const r of rows.filter(slow)) {
+      r.row.excluded = {
+        code: 'link_too_slow',
+        reason: `link too slow: RTT ${Math.round(r.row.rttMs!)} ms carries ~${Math.round(r.row.linkCapacityKbps! / 100) / 10} Mbit/s per job (${MAX_JOB_STREAM_LANES} lanes); the source needs ${Math.round(src / 100) / 10} Mbit/s x ${LINK_MARGIN}`,
+      };
+      r.row.encoder = null;
+      r.row.kind = null;
+      r.offer = null;
+    }
+  }
   const eligible = rows.filter((r) => r.offer !== null).sort((a, b) => compareOffers(a.offer!, b.offer!));
   eligible.forEach((r, i) => (r.row.rank = i + 1));
   const excluded = rows.filter((r) => r.offer === null).sort((a, b) => cmpText(a.row.workerId, b.row.workerId));

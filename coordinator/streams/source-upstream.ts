@@ -5,6 +5,7 @@
 import type { Logger } from '../../common/log';
 import { PacketAligner, PacketKind, ProgramTracker, TS_PACKET_SIZE } from '../../common/mpegts';
 import { AppError } from '../errors';
+import { ThroughputMeter } from '../jobs/throughput-meter';
 import { openSourceInput, type SourceInput } from './source-input';
 import { maskSecrets } from './source-policy';
 
@@ -140,6 +141,7 @@ export class SourceUpstream {
   private stopped = false;
   private readonly gop = new LatestGop();
   bytesIn = 0;
+  private readonly meter = new ThroughputMeter();
 
   constructor(
     readonly sourceId: string,
@@ -149,6 +151,11 @@ export class SourceUpstream {
 
   get subscriberCount(): number {
     return this.subs.size;
+  }
+
+  /** The source's delivered bitrate over the last ~5 s (0 until measured): sizes job lanes and placement. */
+  get bitrateKbps(): number {
+    return this.meter.rates(this.bytesIn, 0).inKbps;
   }
 
   /** Connects if needed and resolves once bytes flow; a clear error if they do not. */
@@ -225,6 +232,7 @@ export class SourceUpstream {
           const { done, value } = await reader.read();
           if (done || this.stopped) break;
           this.bytesIn += value.byteLength;
+          this.meter.tick(this.bytesIn, 0);
           // Whole packets only: a subscriber that drops a chunk then drops whole packets,
           // and bytes that are not MPEG-TS never reach an FFmpeg.
           const spans = aligner.push(value);

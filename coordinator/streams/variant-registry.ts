@@ -17,7 +17,10 @@ export class VariantRegistry implements JobMover {
   constructor(
     private readonly ctx: CoreContext,
     private readonly supervisor: JobSupervisor,
-  ) {}
+  ) {
+    // Placement and job lanes size themselves from the source's measured bitrate.
+    supervisor.sourceKbps = (sourceId) => this.upstreams.get(sourceId)?.bitrateKbps ?? 0;
+  }
 
   /** Opens a client stream on a variant, starting its job if it is not running. */
   async openClientStream(sourceId: string, profileId: string): Promise<{ stream: ReadableStream<Uint8Array>; run: VariantRun }> {

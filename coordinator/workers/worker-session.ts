@@ -2,12 +2,15 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { CoordinatorCommand } from '../../proto/gen/tvarr/transcode/v1/CoordinatorCommand';
 import type { WorkerEvent__Output } from '../../proto/gen/tvarr/transcode/v1/WorkerEvent';
+import { LinkStats } from './link-stats';
 
 export type ControlCall = ServerDuplexStream<WorkerEvent__Output, CoordinatorCommand>;
 
 export class WorkerSession {
   lastSeenAt: number;
   closed = false;
+  /** RTT of this connection, from Ping/Pong (control-stream.ts). */
+  readonly link = new LinkStats();
 
   constructor(
     readonly workerId: string,
@@ -32,6 +35,7 @@ export class WorkerSession {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.link.stop();
     try {
       this.call.end();
     } catch {

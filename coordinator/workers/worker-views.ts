@@ -4,6 +4,13 @@ import type { Db } from '../db/client';
 import { jobs, workerEncoders, workers } from '../db/client';
 import { AppError } from '../errors';
 import type { EncoderKind } from '../domain';
+import type { WorkerLink } from './worker-link';
+
+/** Is a worker connected here; `link` (optional) describes its connection (worker-link.ts). */
+export interface WorkerPresence {
+  (id: string): boolean;
+  link?: (id: string) => WorkerLink | null;
+}
 
 export interface WorkerView {
   id: string;
@@ -27,9 +34,11 @@ export interface WorkerView {
   lastSeenAt: number;
   quarantinedUntil: number | null;
   quarantineReason: string | null;
+  /** measured RTT and per-job throughput; null when not connected here */
+  link: WorkerLink | null;
 }
 
-export function listWorkerViews(db: Db, connected: (id: string) => boolean, onlyId?: string): WorkerView[] {
+export function listWorkerViews(db: Db, connected: WorkerPresence, onlyId?: string): WorkerView[] {
   const rows = db
     .select()
     .from(workers)
@@ -77,10 +86,11 @@ export function listWorkerViews(db: Db, connected: (id: string) => boolean, only
     lastSeenAt: w.lastSeenAt,
     quarantinedUntil: w.quarantinedUntil,
     quarantineReason: w.quarantineReason,
+    link: connected.link?.(w.id) ?? null,
   }));
 }
 
-export function getWorkerView(db: Db, id: string, connected: (id: string) => boolean): WorkerView {
+export function getWorkerView(db: Db, id: string, connected: WorkerPresence): WorkerView {
   const [view] = listWorkerViews(db, connected, id);
   if (!view) throw new AppError('not_found', `worker '${id}' not found`);
   return view;

@@ -115,12 +115,13 @@ describe('ActiveJob with lanes', () => {
 
 describe('TVARR_JOB_STREAM_LANES', () => {
   const hw = { hostname: 'box', cpuCount: 8, nvidiaGpuCount: 0, otherGpuCount: 0 };
-  test('defaults to 1; accepts 1-8; refuses the rest with the expected form', () => {
-    expect(parseWorkerConfig({}, hw).jobStreamLanes).toBe(1);
+  test('defaults to 0 (the coordinator suggests); accepts 0-16; refuses the rest with the expected form', () => {
+    expect(parseWorkerConfig({}, hw).jobStreamLanes).toBe(0);
+    expect(parseWorkerConfig({ TVARR_JOB_STREAM_LANES: '0' }, hw).jobStreamLanes).toBe(0);
     expect(parseWorkerConfig({ TVARR_JOB_STREAM_LANES: '3' }, hw).jobStreamLanes).toBe(3);
-    expect(parseWorkerConfig({ TVARR_JOB_STREAM_LANES: '8' }, hw).jobStreamLanes).toBe(8);
-    for (const bad of ['0', '9', '-1', 'two', '1.5']) {
-      expect(() => parseWorkerConfig({ TVARR_JOB_STREAM_LANES: bad }, hw)).toThrow(/TVARR_JOB_STREAM_LANES must be an integer from 1 to 8/);
+    expect(parseWorkerConfig({ TVARR_JOB_STREAM_LANES: '16' }, hw).jobStreamLanes).toBe(16);
+    for (const bad of ['17', '-1', 'two', '1.5']) {
+      expect(() => parseWorkerConfig({ TVARR_JOB_STREAM_LANES: bad }, hw)).toThrow(/TVARR_JOB_STREAM_LANES must be an integer from 0 \(auto\) to 16/);
     }
   });
 });

@@ -119,6 +119,11 @@ export class ControlSession {
       this.logger.warn('command before registered ignored', { command: cmd.type });
       return;
     }
+    // Answered here, at once: the coordinator times the round trip (link RTT).
+    if (cmd.type === 'ping') {
+      void this.send({ type: 'pong', nonce: cmd.nonce });
+      return;
+    }
     this.handlers.onCommand(cmd);
   }
 

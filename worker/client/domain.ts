@@ -54,12 +54,14 @@ export type OutgoingEvent =
   | { type: 'heartbeat'; usage: ResourceUsageSample; jobs: JobProgressInfo[] }
   | { type: 'job_rejected'; job: JobRef; reason: RejectReason; message: string }
   | { type: 'job_ended'; ended: JobEndedInfo }
-  | { type: 'drain_started'; reason: string };
+  | { type: 'drain_started'; reason: string }
+  | { type: 'pong'; nonce: number };
 
 export type IncomingCommand =
   | { type: 'registered'; workerId: string; heartbeatIntervalMs: number; cancelJobs: JobRef[] }
-  | { type: 'start_job'; job: JobRef; spec: TranscodeSpec }
+  | { type: 'start_job'; job: JobRef; spec: TranscodeSpec; /** lanes the coordinator suggests; 0 = none */ streamLanes: number }
   | { type: 'cancel_job'; job: JobRef; reason: string }
   | { type: 'drain'; reason: string }
   | { type: 'resume' }
+  | { type: 'ping'; nonce: number }
   | { type: 'unknown' };

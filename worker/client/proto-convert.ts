@@ -52,13 +52,15 @@ export function commandFromProto(msg: CoordinatorCommand__Output): IncomingComma
         cancelJobs: (msg.registered?.cancel_jobs ?? []).map(ref),
       };
     case 'start_job':
-      return { type: 'start_job', job: ref(msg.start_job), spec: specFromProto(msg.start_job?.spec) };
+      return { type: 'start_job', job: ref(msg.start_job), spec: specFromProto(msg.start_job?.spec), streamLanes: msg.start_job?.stream_lanes ?? 0 };
     case 'cancel_job':
       return { type: 'cancel_job', job: ref(msg.cancel_job), reason: msg.cancel_job?.reason ?? '' };
     case 'drain':
       return { type: 'drain', reason: msg.drain?.reason ?? '' };
     case 'resume':
       return { type: 'resume' };
+    case 'ping':
+      return { type: 'ping', nonce: msg.ping?.nonce ?? 0 };
     default:
       return { type: 'unknown' };
   }
@@ -142,6 +144,8 @@ export function eventToProto(e: OutgoingEvent): WorkerEvent {
       };
     case 'drain_started':
       return { drain_started: { reason: e.reason } };
+    case 'pong':
+      return { pong: { nonce: e.nonce } };
     default: {
       const never: never = e;
       throw new Error(`unknown event ${JSON.stringify(never)}`);

@@ -17,12 +17,15 @@ import { jobKey, type IncomingCommand, type JobEndedInfo, type JobRef, type Limi
 import { decideAdmission, decideOutcome, type SlotUsage } from './job-admission';
 import { bridgeJobStream, jobProgress, openJobStream, type JobStreamResult } from './job-stream';
 import { bridgeJobLanes, openJobLanes } from './job-lanes';
+import { MAX_JOB_STREAM_LANES } from '../../common/job-lanes';
 import { callMetadata, createCoordinatorClient, explainConnectionFailure, type CoordinatorClient } from './grpc-connection';
 
 interface RunningJob {
   ref: JobRef;
   spec: TranscodeSpec;
   kind: 'cpu' | 'gpu';
+  /** job stream calls for this job (1 = the single-call format) */
+  lanes: number;
   proc?: JobProcess;
   cancelReason?: string;
   ended: Promise<void>;
@@ -154,7 +157,9 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
       case 'registered':
         return;
       case 'start_job':
-        return this.startJob(cmd.job, cmd.spec);
+        return this.startJob(cmd.job, cmd.spec, cmd.streamLanes);
+      case 'ping':
+        return; // answered by the control session
       case 'cancel_job':
         return this.cancelJob(cmd.job, cmd.reason || 'cancelled by coordinator');
       case 'drain':
@@ -180,7 +185,7 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
     return { total: all.length, gpu: all.filter((j) => j.kind === 'gpu').length, cpu: all.filter((j) => j.kind === 'cpu').length };
   }
 
-  private startJob(ref: JobRef, spec: TranscodeSpec): void {
+  private startJob(ref: JobRef, spec: TranscodeSpec, suggestedLanes = 0): void {
     const logger = this.o.logger.child({ jobId: ref.jobId, attempt: ref.attempt });
     if (this.jobs.has(jobKey(ref))) {
       logger.warn('duplicate start_job ignored; attempt already running');
@@ -199,14 +204,16 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
       this.emit('job:rejected', { ...ref, reason: decision.reason, message: decision.message });
       return;
     }
-    const job: RunningJob = { ref, spec, kind: decision.kind, ended: Promise.resolve() };
+    // TVARR_JOB_STREAM_LANES set: that many; else the coordinator's suggestion (from RTT and bitrate).
+    const lanes = Math.min(MAX_JOB_STREAM_LANES, Math.max(1, this.o.config.jobStreamLanes || suggestedLanes || 1));
+    const job: RunningJob = { ref, spec, kind: decision.kind, lanes, ended: Promise.resolve() };
     this.jobs.set(jobKey(ref), job);
     job.ended = this.runJob(job, logger);
   }
 
   private async runJob(job: RunningJob, logger: ReturnType<Logger['child']>): Promise<void> {
     const { config } = this.o;
-    const lanes = config.jobStreamLanes ?? 1;
+    const lanes = job.lanes;
     // Lanes: one fresh client (own connection) per lane for this job, closed when it ends.
     const laneClients = lanes > 1 ? Array.from({ length: lanes }, () => (this.o.createLaneClient ?? (() => createCoordinatorClient(config, { ownConnection: true })))()) : [];
     const calls = lanes > 1 ? openJobLanes(laneClients, () => callMetadata(config), job.ref) : [openJobStream(this.client, callMetadata(config), job.ref)];

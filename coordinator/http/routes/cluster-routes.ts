@@ -5,8 +5,9 @@ import { AppError } from '../../errors';
 import { getJob, listJobs } from '../../jobs/job-store';
 import type { JobSupervisor } from '../../jobs/job-supervisor';
 import type { DrainController } from '../../workers/drain-controller';
-import { getWorkerView, listWorkerViews } from '../../workers/worker-views';
+import { getWorkerView, listWorkerViews, type WorkerPresence } from '../../workers/worker-views';
 import type { WorkerRegistry } from '../../workers/worker-registry';
+import { describeWorkerLink } from '../../workers/worker-link';
 import { ErrorBody, IdParams, Job, JobQuery, Worker } from '../schemas';
 
 export interface ClusterRouteDeps {
@@ -23,7 +24,9 @@ export const REDACTED = 'redacted (needs the admin token)';
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
 
 export function clusterRoutes({ ctx, registry, supervisor, drain, isAdmin }: ClusterRouteDeps) {
-  const connected = (id: string) => registry.get(id) !== undefined;
+  const connected: WorkerPresence = Object.assign((id: string) => registry.get(id) !== undefined, {
+    link: (id: string) => describeWorkerLink(registry, supervisor, id),
+  });
   const view = <W extends { address: string }>(request: Request, w: W): W => (isAdmin(request) ? w : { ...w, address: REDACTED });
   return new Elysia({ prefix: '/api' })
     .get('/workers', ({ request }) => listWorkerViews(ctx.db, connected).map((w) => view(request, w)), {

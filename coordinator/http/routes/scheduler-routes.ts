@@ -6,6 +6,7 @@ import type { CoreContext } from '../../context';
 import { EXCLUSION_CODES, explainCandidates } from '../../scheduler/explain-candidates';
 import { loadWorkerFacts } from '../../scheduler/load-worker-facts';
 import type { WorkerRegistry } from '../../workers/worker-registry';
+import type { JobSupervisor } from '../../jobs/job-supervisor';
 import { ErrorBody } from '../schemas';
 
 const ExclusionCode = t.UnionEnum(EXCLUSION_CODES, { description: 'the first scheduler rule this worker fails' });
@@ -29,33 +30,44 @@ const CandidateRow = t.Object({
   maxCpuJobs: t.Integer(),
   loadRatio: t.Number(),
   speedFps: t.Number(),
+  rttMs: t.Union([t.Number(), t.Null()], { description: "the worker link's measured round-trip time (Ping/Pong on its control stream); null when not measured" }),
+  linkCapacityKbps: t.Union([t.Number(), t.Null()], { description: 'what one job can carry over that link with the most job stream lanes, kbit/s' }),
 });
 
 const CandidatesResponse = t.Object({
   profile: t.Object({ id: t.String(), videoCodec: t.String(), encoderPreference: t.Union([t.String(), t.Null()]) }),
   evaluatedAt: t.Number({ description: 'epoch ms the quarantine rule was evaluated at' }),
+  sourceKbps: t.Number({ description: "the source's measured bitrate the links were judged against (0 = no source given, or not connected)" }),
   candidates: t.Array(CandidateRow, { description: 'eligible workers by rank, then excluded workers by id' }),
 });
 
-export function schedulerRoutes({ ctx, registry }: { ctx: CoreContext; registry: WorkerRegistry }) {
+export function schedulerRoutes({ ctx, registry, supervisor }: { ctx: CoreContext; registry: WorkerRegistry; supervisor?: JobSupervisor }) {
   return new Elysia({ prefix: '/api' }).get(
     '/workers/candidates',
     ({ query }) => {
       const profile = getProfile(ctx.db, query.profile);
       const now = ctx.clock.now();
-      const explained = explainCandidates(loadWorkerFacts(ctx.db), {
+      // With ?source= the links are judged against that source's measured bitrate.
+      const sourceKbps = query.source ? (supervisor?.sourceKbps(query.source) ?? 0) : 0;
+      const facts = loadWorkerFacts(ctx.db).map((f) => ({ ...f, rttMs: registry.get(f.workerId)?.link.rttMs ?? null }));
+      const explained = explainCandidates(facts, {
         codec: profile.videoCodec,
         preference: profile.encoderPreference,
         now,
+        sourceKbps,
       });
       return {
         profile: { id: profile.id, videoCodec: profile.videoCodec, encoderPreference: profile.encoderPreference },
         evaluatedAt: now,
+        sourceKbps,
         candidates: explained.map((c) => ({ ...c, connected: registry.get(c.workerId) !== undefined })),
       };
     },
     {
-      query: t.Object({ profile: t.String({ minLength: 1, maxLength: 128, description: 'profile id' }) }),
+      query: t.Object({
+        profile: t.String({ minLength: 1, maxLength: 128, description: 'profile id' }),
+        source: t.Optional(t.String({ minLength: 1, maxLength: 128, description: "source id: judge each worker's link against this source's measured bitrate" })),
+      }),
       response: { 200: CandidatesResponse, 404: ErrorBody, 422: ErrorBody },
       detail: {
         tags: ['workers'],

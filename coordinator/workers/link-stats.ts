@@ -1,0 +1,70 @@
+// A worker's link as the coordinator measures it: round-trip time from Ping/Pong on the
+// control stream, timed with the coordinator's own clock (a worker cannot report a
+// better link than it has, only a worse one by answering late).
+//
+// The RTT is the minimum of the last few samples: a sample can only be inflated (by a
+// retransmission at 0.1% loss, or queueing behind job bytes on the same connection),
+// never deflated, so the minimum is the path's RTT. Everything here is bounded: at
+// most MAX_OUTSTANDING pings awaited, SAMPLES kept.
+
+const SAMPLES = 8;
+const MAX_OUTSTANDING = 4;
+
+export interface LinkView {
+  /** min RTT over the last samples, ms; null until the first Pong (or an older worker) */
+  rttMs: number | null;
+  /** the latest sample, ms */
+  lastRttMs: number | null;
+  samples: number;
+}
+
+export class LinkStats {
+  private readonly outstanding = new Map<number, number>();
+  private readonly rtts: number[] = [];
+  private nonce = 0;
+  private timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(private readonly clock: () => number = () => performance.now()) {}
+
+  /** Pings now and then every `intervalMs` until stop(); `send` false = stream gone. */
+  start(send: (nonce: number) => boolean, intervalMs: number): void {
+    this.stop();
+    const ping = () => {
+      const nonce = ++this.nonce;
+      this.outstanding.set(nonce, this.clock());
+      // Oldest first in a Map: forget pings that were never answered.
+      while (this.outstanding.size > MAX_OUTSTANDING) this.outstanding.delete(this.outstanding.keys().next().value!);
+      if (!send(nonce)) this.stop();
+    };
+    ping();
+    this.timer = setInterval(ping, Math.max(100, intervalMs));
+    this.timer.unref?.();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** A Pong arrived; unknown or stale nonces are ignored. */
+  pong(nonce: number): void {
+    const sentAt = this.outstanding.get(nonce);
+    if (sentAt === undefined) return;
+    this.outstanding.delete(nonce);
+    this.record(this.clock() - sentAt);
+  }
+
+  record(rttMs: number): void {
+    this.rtts.push(Math.max(0, rttMs));
+    if (this.rtts.length > SAMPLES) this.rtts.shift();
+  }
+
+  get rttMs(): number | null {
+    return this.rtts.length ? Math.min(...this.rtts) : null;
+  }
+
+  view(): LinkView {
+    const round = (n: number | null) => (n === null ? null : Math.round(n * 10) / 10);
+    return { rttMs: round(this.rttMs), lastRttMs: round(this.rtts.at(-1) ?? null), samples: this.rtts.length };
+  }
+}
