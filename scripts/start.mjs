@@ -1,28 +1,45 @@
 // `npm start`: makes sure FFmpeg is present, then runs the embedded default
 // (coordinator + one local worker + SQLite under ./data + a test-pattern source).
 // Plain Node on purpose: it runs before anything else is known to work.
+// Without FFmpeg: as root on Debian/Ubuntu it runs `apt-get update` and
+// `apt-get install -y ffmpeg` (progress shown), then starts; otherwise it prints the
+// exact command to run and exits 1. The decisions live in ./ffmpeg-setup.mjs.
 import { spawnSync, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { decideFfmpegSetup, findOnPath, SUDO_COMMAND } from './ffmpeg-setup.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const has = (cmd) => spawnSync(cmd, ['-version'], { stdio: 'ignore' }).status === 0;
+// ffmpeg and ffprobe both answer `-version` with status 0 (apt-get does not: see findOnPath).
+const runs = (cmd) => spawnSync(cmd, ['-version'], { stdio: 'ignore' }).status === 0;
+const hasFfmpeg = () => runs('ffmpeg') && runs('ffprobe');
 
-if (!has('ffmpeg') || !has('ffprobe')) {
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (isRoot && has('apt-get')) {
-    console.log('FFmpeg not found: installing Debian\'s ffmpeg package (apt-get install -y ffmpeg)...');
-    spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
-    const r = spawnSync('apt-get', ['install', '-y', '-qq', 'ffmpeg'], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
-    if (r.status !== 0 || !has('ffmpeg')) {
-      console.error('FFmpeg is required and could not be installed: run `sudo apt-get install -y ffmpeg` (or install FFmpeg for your system) and retry.');
-      process.exit(1);
+const decision = decideFfmpegSetup({
+  hasFfmpeg: hasFfmpeg(),
+  isRoot: typeof process.getuid === 'function' && process.getuid() === 0,
+  hasAptGet: findOnPath('apt-get') !== null,
+});
+if (decision.action === 'instruct') {
+  console.error(decision.message);
+  process.exit(1);
+}
+if (decision.action === 'install') {
+  console.log('FFmpeg not found: installing Debian\'s ffmpeg package (apt-get update, then apt-get install -y ffmpeg)...');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const [cmd, ...args] of decision.commands) {
+    console.log(`$ ${[cmd, ...args].join(' ')}`);
+    const r = spawnSync(cmd, args, { stdio: 'inherit', env });
+    if (r.status !== 0) {
+      console.error(`\`${[cmd, ...args].join(' ')}\` failed (${r.error?.message ?? `exit ${r.status ?? r.signal}`}).`);
+      if (args[0] !== 'update') break; // a failed update may still leave usable package lists
     }
-  } else {
-    console.error('FFmpeg is required: run `sudo apt-get install -y ffmpeg` (or install FFmpeg for your system), then `npm start` again.');
+  }
+  if (!hasFfmpeg()) {
+    console.error(`FFmpeg is required and could not be installed: fix the apt-get error above, or run \`${SUDO_COMMAND}\` yourself, then \`npm start\` again.`);
     process.exit(1);
   }
+  console.log('FFmpeg installed.');
 }
 
 const bun = join(root, 'node_modules', '.bin', 'bun');
