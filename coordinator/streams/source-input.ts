@@ -1,6 +1,7 @@
 // Opens a source's byte stream: HTTP(S) with fetch, the built-in test pattern and any
 // other FFmpeg input through an FFmpeg remux to MPEG-TS on stdout.
 import type { Subprocess } from 'bun';
+import { dieWithParentArgv } from '../../common/spawn-guard';
 import { ffmpegProtocolWhitelist, fetchSourceUrl } from './source-policy';
 
 export interface SourceInput {
@@ -29,7 +30,9 @@ export function testPatternArgs(url: string): string[] {
 }
 
 function spawnFfmpegInput(ffmpegPath: string, args: string[]): SourceInput {
-  const proc: Subprocess<'ignore', 'pipe', 'pipe'> = Bun.spawn([ffmpegPath, '-hide_banner', '-loglevel', 'error', '-nostdin', ...args], {
+  // dieWithParentArgv: this FFmpeg is SIGKILLed by the kernel when the coordinator dies,
+  // even if it never writes again (HLS between segments, a stalled input).
+  const proc: Subprocess<'ignore', 'pipe', 'pipe'> = Bun.spawn(dieWithParentArgv([ffmpegPath, '-hide_banner', '-loglevel', 'error', '-nostdin', ...args]), {
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
