@@ -2,6 +2,7 @@
 // them the way hls.js does (reload about once per target duration, fetch each new
 // segment once, in order).
 import { PacketKind, ProgramTracker, TS_PACKET_SIZE } from '../../common/mpegts';
+import { PTS_HZ, readPesDecodeTime } from '../../coordinator/streams/hls/pes-timestamp';
 
 export interface PlaylistSegment {
   sequence: number;
@@ -54,6 +55,19 @@ export function segmentOpening(bytes: Uint8Array): { startsWithPat: boolean; pmt
     pmtBeforeMedia: kinds.slice(0, -1).includes(PacketKind.Pmt),
     firstMediaIsKeyframe: kinds.at(-1) === PacketKind.Keyframe,
   };
+}
+
+/** Decode time (seconds) of a segment's first video frame, or null. */
+export function firstVideoTime(bytes: Uint8Array): number | null {
+  const tracker = new ProgramTracker();
+  for (let o = 0; o + TS_PACKET_SIZE <= bytes.length; o += TS_PACKET_SIZE) {
+    tracker.inspect(bytes, o);
+    if (tracker.videoPid >= 0 && ((bytes[o + 1]! & 0x1f) << 8 | bytes[o + 2]!) === tracker.videoPid) {
+      const t = readPesDecodeTime(bytes, o);
+      if (t !== null) return t / PTS_HZ;
+    }
+  }
+  return null;
 }
 
 export interface FetchedSegment extends PlaylistSegment {

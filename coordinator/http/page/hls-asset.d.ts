@@ -1,0 +1,4 @@
+declare module 'hls.js/dist/hls.light.min.js' {
+  const path: string;
+  export default path;
+}
