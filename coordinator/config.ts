@@ -94,6 +94,15 @@ const VARS = {
     numeric: true,
   },
   TVARR_UPSTREAM_TIMEOUT_MS: { schema: Millis(100), expected: 'milliseconds >= 100', fallback: '10000', numeric: true },
+  // Bounds on what workers can make the coordinator store: registered workers (each with
+  // at most 128 encoder rows), and how long an offline worker's row is kept.
+  TVARR_MAX_WORKERS: { schema: Type.Integer({ minimum: 1, maximum: 100_000 }), expected: 'an integer 1-100000', fallback: '1000', numeric: true },
+  TVARR_WORKER_RETENTION_MS: {
+    schema: Type.Integer({ minimum: 1000, maximum: 31_536_000_000 }),
+    expected: 'milliseconds between 1000 and 31536000000 (365 days)',
+    fallback: String(7 * 86_400_000),
+    numeric: true,
+  },
 } satisfies Record<string, VarSpec>;
 
 type VarName = keyof typeof VARS;
@@ -145,6 +154,10 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
     bufferBytes: get('TVARR_BUFFER_BYTES') as number,
     jobInputQueueBytes: get('TVARR_JOB_INPUT_QUEUE_BYTES') as number,
     upstreamTimeoutMs: get('TVARR_UPSTREAM_TIMEOUT_MS') as number,
+    workers: {
+      maxWorkers: get('TVARR_MAX_WORKERS') as number,
+      retentionMs: get('TVARR_WORKER_RETENTION_MS') as number,
+    },
     grpcTls: grpcTlsFrom(get('TVARR_GRPC_TLS_CERT_FILE'), get('TVARR_GRPC_TLS_KEY_FILE'), get('TVARR_GRPC_TLS_CLIENT_CA_FILE')),
     grpcMaxMessageBytes: get('TVARR_GRPC_MAX_MESSAGE_BYTES') as number,
     adminToken: get('TVARR_ADMIN_TOKEN') as string | undefined,

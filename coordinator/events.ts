@@ -6,6 +6,8 @@ export interface CoordinatorEvents {
   'worker:registered': { workerId: string; name: string; reconnect: boolean };
   'worker:lost': { workerId: string; reason: string };
   'worker:state': { workerId: string; state: string };
+  // A worker row was deleted (admin DELETE or retention prune) with its per-worker counters.
+  'worker:removed': { workerId: string; reason: string };
   'job:assigned': { jobId: string; runId: string; workerId: string; encoder: string; attempt: number };
   'job:started': { jobId: string; workerId: string };
   'job:ended': { jobId: string; workerId: string | null; state: 'failed' | 'completed' | 'cancelled'; reason: string | null };

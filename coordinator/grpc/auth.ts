@@ -2,6 +2,7 @@
 // time and does not leak the token's length.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Metadata } from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
 import { AUTH_METADATA_KEY, WORKER_ID_METADATA_KEY } from '../../proto/load';
 import { AppError } from '../errors';
 
@@ -21,4 +22,28 @@ export function workerIdFrom(metadata: Metadata): string {
     throw new AppError('invalid_request', `metadata ${WORKER_ID_METADATA_KEY} must be 1-128 characters of [A-Za-z0-9._:-]`);
   }
   return value;
+}
+
+/**
+ * Mutual TLS binds the identity to the certificate: the x-worker-id must be the client
+ * certificate's subject CN or one of its DNS / URI subject alternative names, so a
+ * worker holding the shared token and its own certificate cannot pose as another.
+ */
+export function checkCertificateIdentity(cert: PeerCertificate | undefined, workerId: string): void {
+  if (!cert) throw new AppError('unauthenticated', 'mutual TLS: this connection has no verified client certificate');
+  const names = certificateNames(cert);
+  if (!names.includes(workerId)) {
+    const named = names.length ? names.map((n) => JSON.stringify(n.slice(0, 128))).join(', ') : 'nothing';
+    throw new AppError('permission_denied', `${WORKER_ID_METADATA_KEY} ${workerId} is not named by the client certificate (its CN and DNS/URI SANs name ${named})`);
+  }
+}
+
+export function certificateNames(cert: PeerCertificate): string[] {
+  const cn = cert.subject?.CN as string | string[] | undefined;
+  const names = cn === undefined ? [] : Array.isArray(cn) ? [...cn] : [cn];
+  for (const part of (cert.subjectaltname ?? '').split(/,\s*/)) {
+    const m = /^(DNS|URI):(.+)$/.exec(part.trim());
+    if (m) names.push(m[2]!);
+  }
+  return names;
 }

@@ -5,11 +5,31 @@ import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { WorkerRegistry } from '../workers/worker-registry';
 import { WorkerSession, type ControlCall } from '../workers/worker-session';
 import { acceptWorkerCall } from './accept-worker-call';
-import { progressFromProto, registrationFromProto, usageFromProto } from './convert';
+import { checkHeartbeatJobs, progressFromProto, registrationFromProto, usageFromProto } from './convert';
 import { toGrpcStatus } from './status';
 import type { DrainController } from '../workers/drain-controller';
+import { CLIP_LEN, clipText, CONTROL_BURST, CONTROL_RATE_PER_S } from '../../common/worker-contract';
+import { status as grpcStatus, Metadata } from '@grpc/grpc-js';
 
-const REGISTER_TIMEOUT_MS = 10_000;
+/** The first message (`register`) must arrive this soon after the call opens (DEADLINE_EXCEEDED). */
+export const REGISTER_TIMEOUT_MS = 10_000;
+
+/**
+ * Per-stream token bucket over control messages: CONTROL_BURST at once, refilled at
+ * CONTROL_RATE_PER_S. Returns false when the peer is over its budget.
+ */
+export function controlRateLimiter(now: () => number, burst = CONTROL_BURST, ratePerS = CONTROL_RATE_PER_S): () => boolean {
+  let tokens = burst;
+  let at = now();
+  return () => {
+    const t = now();
+    tokens = Math.min(burst, tokens + ((t - at) * ratePerS) / 1000);
+    at = t;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+}
 
 export interface ControlDeps {
   ctx: CoreContext;
@@ -20,27 +40,40 @@ export interface ControlDeps {
 
 export function handleControlStream(deps: ControlDeps, call: ControlCall): void {
   const { ctx, registry, supervisor } = deps;
-  const workerId = acceptWorkerCall(call, ctx.config.grpcAuthToken);
+  const workerId = acceptWorkerCall(call, ctx.config);
   if (workerId === null) return;
   let session: WorkerSession | null = null;
+  let failed = false;
   const registerTimer = setTimeout(() => {
-    call.emit('error', toGrpcStatus(new AppError('invalid_request', 'first message must be register')));
+    failed = true;
+    ctx.log.warn('control stream rejected', { workerId, error: `no register within ${REGISTER_TIMEOUT_MS} ms` });
+    call.emit('error', { code: grpcStatus.DEADLINE_EXCEEDED, details: `first message must be register, within ${REGISTER_TIMEOUT_MS} ms`, metadata: new Metadata() });
   }, REGISTER_TIMEOUT_MS);
+  const withinRate = controlRateLimiter(() => performance.now());
 
   const fail = (err: unknown) => {
+    if (failed) return;
+    failed = true;
     ctx.log.warn('control stream rejected', { workerId, error: err instanceof Error ? err.message : String(err) });
+    // Ends this stream only: a session registered on it is lost through the 'error'
+    // listener below; a refused registration never had one, so another live session of
+    // the same id is untouched.
     call.emit('error', toGrpcStatus(err));
   };
 
   call.on('data', (msg) => {
+    if (failed) return;
     try {
+      if (!withinRate()) {
+        throw new AppError('no_capacity', `more than ${CONTROL_BURST} control messages at once or ${CONTROL_RATE_PER_S}/s sustained`);
+      }
       if (!session) {
         if (msg.event !== 'register' || !msg.register) throw new AppError('invalid_request', 'first message must be register');
         clearTimeout(registerTimer);
         const reg = registrationFromProto(msg.register, workerId, call.getPeer());
         const s = new WorkerSession(workerId, reg.name, call, ctx.clock.now());
+        registry.register(reg, s); // throws before anything is stored if refused
         session = s;
-        registry.register(reg, s);
         // Anything the worker still runs that we do not know as live is stale: stop it.
         const stale = reg.activeJobs.filter((j) => !supervisor.owned({ jobId: j.jobId, attempt: j.attempt, workerId }));
         s.send({
@@ -54,9 +87,9 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
         s.link.start((nonce) => s.send({ ping: { nonce } }), ctx.config.liveness.heartbeatIntervalMs);
         return;
       }
-      registry.heartbeat(session); // any message proves liveness
       switch (msg.event) {
         case 'heartbeat': {
+          checkHeartbeatJobs(msg.heartbeat?.jobs.length ?? 0);
           registry.heartbeat(session, usageFromProto(msg.heartbeat?.usage ?? null));
           for (const p of msg.heartbeat?.jobs ?? []) {
             const job = supervisor.owned({ jobId: p.job_id, attempt: p.attempt, workerId });
@@ -65,14 +98,16 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
           return;
         }
         case 'job_rejected': {
+          registry.sawMessage(session);
           const r = msg.job_rejected!;
-          supervisor.rejected({ jobId: r.job_id, attempt: r.attempt, workerId }, `${r.reason}: ${r.message}`);
+          supervisor.rejected({ jobId: r.job_id, attempt: r.attempt, workerId }, `${r.reason}: ${clipText(r.message, CLIP_LEN.jobRejectedMessage)}`);
           return;
         }
         case 'job_ended': {
+          registry.sawMessage(session);
           const e = msg.job_ended!;
           const state = e.outcome === 'JOB_OUTCOME_COMPLETED' ? 'completed' : e.outcome === 'JOB_OUTCOME_CANCELLED' ? 'cancelled' : 'failed';
-          const reason = state === 'completed' ? null : e.message || `ffmpeg exited with code ${e.exit_code}`;
+          const reason = state === 'completed' ? null : clipText(e.message, CLIP_LEN.jobEndedMessage) || `ffmpeg exited with code ${e.exit_code}`;
           supervisor.workerReportedEnd({ jobId: e.job_id, attempt: e.attempt, workerId }, { state, reason });
           return;
         }
@@ -80,11 +115,13 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
           session.link.pong(Number(msg.pong?.nonce ?? 0));
           return;
         case 'drain_started':
-          deps.drain.drain(workerId, msg.drain_started?.reason || 'worker is shutting down', { notifyWorker: false });
+          registry.sawMessage(session);
+          deps.drain.drain(workerId, clipText(msg.drain_started?.reason || 'worker is shutting down', CLIP_LEN.drainReason), { notifyWorker: false });
           return;
         case 'register':
           throw new AppError('invalid_request', 'already registered on this stream');
         default:
+          registry.sawMessage(session);
           return; // an event from a newer worker version: ignore
       }
     } catch (err) {

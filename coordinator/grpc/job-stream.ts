@@ -1,5 +1,5 @@
 // Handler for one job attempt's byte stream: source bytes down, MPEG-TS up.
-import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { Metadata, status as grpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
 import type { JobDownlink } from '../../proto/gen/tvarr/transcode/v1/JobDownlink';
 import type { JobUplink__Output } from '../../proto/gen/tvarr/transcode/v1/JobUplink';
 import type { CoreContext } from '../context';
@@ -15,9 +15,20 @@ import { toGrpcStatus } from './status';
 const END_REPORT_GRACE_MS = 3000;
 
 export function handleJobStream(ctx: CoreContext, supervisor: JobSupervisor, call: ServerDuplexStream<JobUplink__Output, JobDownlink>): void {
-  const workerId = acceptWorkerCall(call, ctx.config.grpcAuthToken);
+  const workerId = acceptWorkerCall(call, ctx.config);
   if (workerId === null) return;
   let job: ActiveJob | null = null;
+  // `open` must come first and soon: a call that never sends it would hold a stream (and
+  // its buffers) forever. The same budget as StartJob -> job stream open.
+  const openTimeoutMs = ctx.config.liveness.jobStartTimeoutMs;
+  const openTimer = setTimeout(() => {
+    if (job || rejectedLate) return;
+    rejectedLate = true;
+    ctx.log.warn('job stream rejected', { workerId, error: `no open within ${openTimeoutMs} ms` });
+    call.emit('error', { code: grpcStatus.DEADLINE_EXCEEDED, details: `first message must be open, within ${openTimeoutMs} ms`, metadata: new Metadata() });
+  }, openTimeoutMs);
+  const stopOpenTimer = () => clearTimeout(openTimer);
+  call.on('close', stopOpenTimer);
   // Lanes mode (open.lanes > 1): this call is lane `lane` of the attempt; bytes come as output_chunk.
   let lane = 0;
   let laned = false;
@@ -28,6 +39,7 @@ export function handleJobStream(ctx: CoreContext, supervisor: JobSupervisor, cal
     try {
       if (!job) {
         if (msg.msg !== 'open' || !msg.open) throw new AppError('invalid_request', 'first message must be open');
+        stopOpenTimer();
         const fence = { jobId: msg.open.job_id, attempt: msg.open.attempt, workerId };
         const { lane: l, lanes } = msg.open;
         if (lanes > 1) {
@@ -83,6 +95,12 @@ export function handleJobStream(ctx: CoreContext, supervisor: JobSupervisor, cal
     if (laned) job?.laneEnded(lane);
     endSoon('job stream ended without an end report');
   });
-  call.on('error', (err: Error) => endSoon(`job stream error: ${err.message}`));
-  call.on('cancelled', () => endSoon('job stream cancelled: the connection to the worker dropped'));
+  call.on('error', (err: Error) => {
+    stopOpenTimer();
+    endSoon(`job stream error: ${err.message}`);
+  });
+  call.on('cancelled', () => {
+    stopOpenTimer();
+    endSoon('job stream cancelled: the connection to the worker dropped');
+  });
 }

@@ -35,6 +35,7 @@ export class ClusterMetrics {
       events.on('job:reassigned', (e) => c.add('jobs_reassigned', 1, e.fromJobId ? getJob(ctx.db, e.fromJobId)?.workerId : null)),
       events.on('run:failed', () => c.add('runs_failed', 1)),
       events.on('worker:lost', (e) => c.add('worker_losses', 1, e.workerId)),
+      events.on('worker:removed', (e) => c.forgetWorker(e.workerId)),
       events.on('bytes:relayed', (e) => {
         c.add('bytes_in', e.bytesIn, e.workerId);
         c.add('bytes_out', e.bytesOut, e.workerId);

@@ -50,6 +50,12 @@ export class CounterStore {
     for (const target of targets) byWorker.set(target, (byWorker.get(target) ?? 0) + delta);
   }
 
+  /** Drops a deleted worker's in-memory rows (worker-store deleted its SQLite rows). */
+  forgetWorker(workerId: string): void {
+    if (workerId === GLOBAL) return;
+    for (const byWorker of this.values.values()) byWorker.delete(workerId);
+  }
+
   get(name: CounterName, workerId: string = GLOBAL): number {
     return this.values.get(name)!.get(workerId) ?? 0;
   }

@@ -1,9 +1,12 @@
 // Connected workers and their liveness. A worker is lost when its control stream
 // closes (at once) or when no message arrives within the loss deadline (a partition
-// that leaves the TCP connection hanging).
+// that leaves the TCP connection hanging). One identity has at most one live session:
+// a second registration under a connected id is refused, so a holder of the shared
+// token cannot take over a running worker (its old session must end or go silent first).
 import type { CoreContext } from '../context';
 import type { WorkerRegistration } from '../domain';
-import { markAllWorkersOffline, setWorkerState, touchWorker, upsertWorker } from './worker-store';
+import { AppError } from '../errors';
+import { countWorkers, deleteWorker, getWorker, listOfflineWorkersSeenBefore, markAllWorkersOffline, setWorkerState, touchWorker, upsertWorker } from './worker-store';
 import type { WorkerSession } from './worker-session';
 import type { ResourceUsage } from '../domain';
 
@@ -14,6 +17,7 @@ export interface WorkerLossHandler {
 export class WorkerRegistry {
   private readonly sessions = new Map<string, WorkerSession>();
   private sweepTimer: ReturnType<typeof setInterval> | null = null;
+  private pruneTimer: ReturnType<typeof setInterval> | null = null;
   private readonly lossHandlers: WorkerLossHandler[] = [];
   private lastSweepAt = 0;
 
@@ -33,11 +37,16 @@ export class WorkerRegistry {
       this.lastSweepAt = now;
       if (!stalled) this.sweepStale(now);
     }, sweepIntervalMs);
+    const { retentionMs } = this.ctx.config.workers;
+    this.pruneOffline(this.ctx.clock.now());
+    this.pruneTimer = setInterval(() => this.pruneOffline(this.ctx.clock.now()), Math.min(retentionMs, 3_600_000));
   }
 
   stop(): void {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.pruneTimer) clearInterval(this.pruneTimer);
     this.sweepTimer = null;
+    this.pruneTimer = null;
     for (const s of this.sessions.values()) s.close();
     this.sessions.clear();
   }
@@ -50,25 +59,88 @@ export class WorkerRegistry {
     return this.sessions.get(workerId);
   }
 
-  /** Registers (or re-registers) a worker on a new control stream. */
+  /**
+   * Registers a worker on a new control stream. Refused with `conflict` (ALREADY_EXISTS)
+   * while another session of the same id is alive (a message within the loss deadline),
+   * and with `no_capacity` (RESOURCE_EXHAUSTED) when a new id would pass TVARR_MAX_WORKERS.
+   * A previous session that has gone silent past the deadline is dropped first.
+   */
   register(reg: WorkerRegistration, session: WorkerSession): { reconnect: boolean } {
+    const now = this.ctx.clock.now();
     const previous = this.sessions.get(reg.id);
     if (previous && previous !== session) {
-      // Same identity on a new connection: the old stream is dead or about to be.
-      this.handleLost(previous, 'replaced by a new connection');
+      const silentMs = now - previous.lastSeenAt;
+      if (!previous.closed && silentMs <= this.ctx.config.liveness.workerLossDeadlineMs) {
+        throw new AppError('conflict', `worker ${reg.id} is already connected (last message ${silentMs} ms ago); retry after that session ends`);
+      }
+      this.handleLost(previous, `no heartbeat for ${silentMs} ms; the same id registered again`);
     }
-    const now = this.ctx.clock.now();
+    const { maxWorkers } = this.ctx.config.workers;
+    if (!getWorker(this.ctx.db, reg.id) && countWorkers(this.ctx.db) >= maxWorkers) {
+      throw new AppError('no_capacity', `the coordinator already knows ${maxWorkers} workers (TVARR_MAX_WORKERS); delete offline ones first`);
+    }
     const { reconnect } = upsertWorker(this.ctx.db, reg, now);
+    session.lastTouchAt = now;
     this.sessions.set(reg.id, session);
     this.ctx.log.info('worker registered', { workerId: reg.id, name: reg.name, encoders: reg.encoders.map((e) => e.name) });
     this.ctx.events.emit('worker:registered', { workerId: reg.id, name: reg.name, reconnect });
     return { reconnect };
   }
 
+  /** Any message proves liveness: in memory only, so it costs nothing per message. */
+  sawMessage(session: WorkerSession): void {
+    session.lastSeenAt = this.ctx.clock.now();
+  }
+
+  /** A message from this worker on another call (a job stream) proves it alive too. */
+  seen(workerId: string): void {
+    const session = this.sessions.get(workerId);
+    if (session) this.sawMessage(session);
+  }
+
+  /**
+   * A Heartbeat: the row's last_seen_at and usage are written at most once per half
+   * heartbeat interval, so a worker that sends faster than that costs no SQLite writes
+   * (its extra heartbeats only count as liveness).
+   */
   heartbeat(session: WorkerSession, usage?: ResourceUsage): void {
     const now = this.ctx.clock.now();
     session.lastSeenAt = now;
-    if (this.sessions.get(session.workerId) === session) touchWorker(this.ctx.db, session.workerId, now, usage);
+    if (this.sessions.get(session.workerId) !== session) return;
+    if (now - session.lastTouchAt < this.minTouchIntervalMs()) return;
+    session.lastTouchAt = now;
+    touchWorker(this.ctx.db, session.workerId, now, usage);
+  }
+
+  private minTouchIntervalMs(): number {
+    return Math.floor(this.ctx.config.liveness.heartbeatIntervalMs / 2);
+  }
+
+  /**
+   * Deletes a worker that is not connected, with its encoders and per-worker counters.
+   * `conflict` while it is connected: drain it and stop it first.
+   */
+  remove(workerId: string, reason: string): void {
+    if (this.sessions.has(workerId)) throw new AppError('conflict', `worker ${workerId} is connected; stop it before deleting it`);
+    if (!deleteWorker(this.ctx.db, workerId)) throw new AppError('not_found', `worker '${workerId}' not found`);
+    this.ctx.log.info('worker deleted', { workerId, reason });
+    this.ctx.events.emit('worker:removed', { workerId, reason });
+  }
+
+  /** Deletes offline workers last seen longer than TVARR_WORKER_RETENTION_MS ago. */
+  pruneOffline(now: number): number {
+    const { retentionMs } = this.ctx.config.workers;
+    let n = 0;
+    for (const id of listOfflineWorkersSeenBefore(this.ctx.db, now - retentionMs)) {
+      if (this.sessions.has(id)) continue;
+      try {
+        this.remove(id, `offline for more than ${retentionMs} ms`);
+        n++;
+      } catch (err) {
+        this.ctx.log.warn('worker prune failed', { workerId: id, error: String(err) });
+      }
+    }
+    return n;
   }
 
   /** The control stream ended or failed. */

@@ -8,6 +8,8 @@ export type ControlCall = ServerDuplexStream<WorkerEvent__Output, CoordinatorCom
 
 export class WorkerSession {
   lastSeenAt: number;
+  /** When the row was last written for this session (heartbeats are coalesced). */
+  lastTouchAt = 0;
   closed = false;
   /** RTT of this connection, from Ping/Pong (control-stream.ts). */
   readonly link = new LinkStats();

@@ -1,7 +1,7 @@
 // Worker rows: registration upsert, liveness touches and state changes.
-import { eq, sql } from 'drizzle-orm';
+import { and, eq, lt, sql } from 'drizzle-orm';
 import type { Db } from '../db/client';
-import { workerEncoders, workers } from '../db/client';
+import { metrics, workerEncoders, workers } from '../db/client';
 import type { ResourceUsage, WorkerRegistration, WorkerState } from '../domain';
 
 export type WorkerRow = typeof workers.$inferSelect;
@@ -65,4 +65,33 @@ export function quarantineWorker(db: Db, workerId: string, until: number, reason
 /** On coordinator start every worker is offline until it dials in again. */
 export function markAllWorkersOffline(db: Db): number {
   return db.update(workers).set({ state: 'offline' }).where(sql`${workers.state} != 'offline'`).returning({ id: workers.id }).all().length;
+}
+
+export function countWorkers(db: Db): number {
+  return db.select({ n: sql<number>`count(*)` }).from(workers).get()?.n ?? 0;
+}
+
+/** Offline workers whose last message is older than `before` (oldest first). */
+export function listOfflineWorkersSeenBefore(db: Db, before: number): string[] {
+  return db
+    .select({ id: workers.id })
+    .from(workers)
+    .where(and(eq(workers.state, 'offline'), lt(workers.lastSeenAt, before)))
+    .orderBy(workers.lastSeenAt)
+    .all()
+    .map((r) => r.id);
+}
+
+/**
+ * Deletes a worker row with its encoders (ON DELETE CASCADE; the scheduler read model
+ * follows by trigger) and its per-worker counters. Job history keeps its worker id as
+ * text, and the cluster-wide counters (worker_id '') are untouched.
+ */
+export function deleteWorker(db: Db, workerId: string): boolean {
+  if (workerId === '') return false; // '' is the cluster-wide counters' row, never a worker
+  return db.transaction((tx) => {
+    tx.delete(workerEncoders).where(eq(workerEncoders.workerId, workerId)).run();
+    tx.delete(metrics).where(eq(metrics.workerId, workerId)).run();
+    return tx.delete(workers).where(eq(workers.id, workerId)).returning({ id: workers.id }).all().length > 0;
+  });
 }

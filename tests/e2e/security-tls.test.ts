@@ -97,7 +97,9 @@ describe('mutual TLS', () => {
   });
 
   test('a worker with a client certificate from the CA registers and serves a stream', async () => {
+    // Mutual TLS binds the id to the certificate: the test client certificate's CN is "client".
     await cluster.startWorker('mtls-ok', {
+      TVARR_WORKER_ID: 'client',
       TVARR_AUTH_TOKEN: TOKEN,
       TVARR_TLS_CA_FILE: certs.caCert,
       TVARR_TLS_CERT_FILE: certs.clientCert,

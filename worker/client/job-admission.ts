@@ -3,6 +3,7 @@
 import type { EncoderInfo, EncoderKind } from '../probe/capabilities';
 import type { JobExit } from '../runner/job-process';
 import { validateSpec, type TranscodeSpec } from '../runner/transcode-spec';
+import { resolveSlotLimits } from '../../common/worker-contract';
 import type { JobOutcome, Limits, RejectReason } from './domain';
 
 export interface SlotUsage {
@@ -25,7 +26,9 @@ export function decideAdmission(input: {
   limits: Limits;
   usage: SlotUsage;
 }): Admission {
-  const { draining, spec, encoders, limits, usage } = input;
+  const { draining, spec, encoders, usage } = input;
+  // The coordinator reads Limits the same way (both slot fields 0 = each up to max_jobs).
+  const limits = resolveSlotLimits(input.limits);
   if (draining) return { accept: false, reason: 'draining', message: 'worker is draining and takes no new jobs' };
   const invalid = validateSpec(spec);
   if (invalid) return { accept: false, reason: 'invalid_spec', message: invalid };

@@ -58,6 +58,11 @@ export function clusterRoutes({ ctx, registry, supervisor, drain, isAdmin }: Clu
       },
       { params: IdParams, response: { 200: Worker, ...errors }, detail: { tags: ['workers'], summary: 'Resume a drained worker' } },
     )
+    .delete('/workers/:id', ({ params, set }) => ((set.status = 204), registry.remove(params.id, 'deleted by admin'), undefined), {
+      params: IdParams,
+      response: { 204: t.Void(), ...errors },
+      detail: { tags: ['workers'], summary: 'Delete an offline worker with its encoders and per-worker counters (409 while it is connected)' },
+    })
     .get('/jobs', ({ query }) => listJobs(ctx.db, { state: query.state, workerId: query.workerId, limit: Number(query.limit ?? 100) }), {
       query: JobQuery,
       response: { 200: t.Array(Job), ...errors },
