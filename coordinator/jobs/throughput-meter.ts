@@ -20,13 +20,14 @@ export class ThroughputMeter {
     while (this.samples.length > 2 && now - this.samples[1]!.at >= this.windowMs) this.samples.shift();
   }
 
-  /** kbit/s each way between the oldest sample in the window and these totals. */
+  /** kbit/s each way between the oldest sample in the window and these totals; 0 until 2 s are covered. */
   rates(bytesIn: number, bytesOut: number): { inKbps: number; outKbps: number } {
     this.tick(bytesIn, bytesOut);
     const now = this.clock();
     const first = this.samples[0];
     const dt = first ? now - first.at : 0;
-    if (!first || dt < 500) return { inKbps: 0, outKbps: 0 };
+    // Under 2 s is a burst (a connect, a catch-up), not a rate: report nothing yet.
+    if (!first || dt < 2000) return { inKbps: 0, outKbps: 0 };
     const kbps = (bytes: number) => Math.round((bytes * 8) / dt);
     return { inKbps: kbps(bytesIn - first.in), outKbps: kbps(bytesOut - first.out) };
   }
