@@ -96,7 +96,8 @@ export function maskUrl(url: string): string {
 }
 
 const USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:]*):([^\s/?#@]*)@/gi;
-const QUERY_VALUE = /([?&][^\s=&#?]+)=([^\s&#"'<>]*)/g;
+// A value ends at whitespace, & or #, or at a colon that ends the URL ("url: error" in FFmpeg's text).
+const QUERY_VALUE = /([?&][^\s=&#?]+)=((?:[^\s&#"'<>:]|:(?![\s]|$))*)/g;
 
 /**
  * Masks credentials in any text that may hold a source URL (FFmpeg errors, reasons):

@@ -85,12 +85,13 @@ describe('network defaults: cross-site, rebinding, sources, secrets', () => {
   const post = (path: string, headers: Record<string, string>, body?: BodyInit) => fetch(cluster.coordinator.httpUrl + path, { method: 'POST', headers, body });
 
   test('a cross-origin POST without a body cannot drain a worker, whatever the token', async () => {
-    for (const hostile of [
+    const hostiles: Record<string, string>[] = [
       { origin: 'http://evil.example' },
       { 'sec-fetch-site': 'cross-site' },
       { origin: 'null' },
       { origin: `http://127.0.0.1:${port + 1}`, 'sec-fetch-site': 'same-site' },
-    ]) {
+    ];
+    for (const hostile of hostiles) {
       const res = await post('/api/workers/test-w1/drain', { ...admin, ...hostile });
       expect(res.status).toBe(403);
       expect(((await res.json()) as ErrorJson).error.code).toBe('cross_site_request');
