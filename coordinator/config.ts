@@ -94,6 +94,18 @@ const VARS = {
     numeric: true,
   },
   TVARR_UPSTREAM_TIMEOUT_MS: { schema: Millis(100), expected: 'milliseconds >= 100', fallback: '10000', numeric: true },
+  // HTTP connections idle (a half-sent request, a silent keep-alive) longer than this are
+  // closed. Client streams are exempt; a stream client that stops reading is cut after
+  // TVARR_STALLED_CLIENT_TIMEOUT_MS instead (Bun counts seconds, 1-255).
+  TVARR_HTTP_IDLE_TIMEOUT_S: { schema: Type.Integer({ minimum: 1, maximum: 255 }), expected: 'seconds 1-255', fallback: '30', numeric: true },
+  TVARR_STALLED_CLIENT_TIMEOUT_MS: { schema: Millis(100), expected: 'milliseconds >= 100', fallback: '30000', numeric: true },
+  // Ended job attempts older than this are deleted in the background (counters are kept).
+  TVARR_JOB_HISTORY_RETENTION_HOURS: {
+    schema: Type.Integer({ minimum: 1, maximum: 87_600 }),
+    expected: 'hours 1-87600',
+    fallback: '168',
+    numeric: true,
+  },
   // Bounds on what workers can make the coordinator store: registered workers (each with
   // at most 128 encoder rows), and how long an offline worker's row is kept.
   TVARR_MAX_WORKERS: { schema: Type.Integer({ minimum: 1, maximum: 100_000 }), expected: 'an integer 1-100000', fallback: '1000', numeric: true },
@@ -154,6 +166,9 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
     bufferBytes: get('TVARR_BUFFER_BYTES') as number,
     jobInputQueueBytes: get('TVARR_JOB_INPUT_QUEUE_BYTES') as number,
     upstreamTimeoutMs: get('TVARR_UPSTREAM_TIMEOUT_MS') as number,
+    httpIdleTimeoutS: get('TVARR_HTTP_IDLE_TIMEOUT_S') as number,
+    stalledClientTimeoutMs: get('TVARR_STALLED_CLIENT_TIMEOUT_MS') as number,
+    jobHistoryRetentionMs: (get('TVARR_JOB_HISTORY_RETENTION_HOURS') as number) * 3_600_000,
     workers: {
       maxWorkers: get('TVARR_MAX_WORKERS') as number,
       retentionMs: get('TVARR_WORKER_RETENTION_MS') as number,
@@ -180,6 +195,10 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
       quarantineMs: get('TVARR_QUARANTINE_MS') as number,
     },
   };
+  if (config.jobHistoryRetentionMs < config.liveness.quarantineWindowMs) {
+    // Quarantine counts a worker's recent failed jobs: pruning them first would hide them.
+    throw new ConfigError('TVARR_JOB_HISTORY_RETENTION_HOURS: invalid value, expected at least TVARR_QUARANTINE_WINDOW_MS');
+  }
   return Object.freeze(config);
 }
 

@@ -9,6 +9,7 @@ import { startGrpcServer } from './grpc/server';
 import { createHttpApp } from './http/app';
 import { resolveAdminToken, type AdminToken } from './http/admin-token';
 import { failOrphanedJobs } from './jobs/job-store';
+import { startJobHistoryPruner } from './jobs/job-history-pruner';
 import { ClusterMetrics } from './metrics/cluster-metrics';
 import { JobSupervisor } from './jobs/job-supervisor';
 import { VariantRegistry } from './streams/variant-registry';
@@ -45,6 +46,7 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
   const metrics = new ClusterMetrics(ctx, { registry, supervisor, variants });
   registry.start();
   watchForQuarantine(ctx);
+  const jobHistory = startJobHistoryPruner(ctx, { retentionMs: config.jobHistoryRetentionMs });
 
   const loopbackOnly = config.grpcHost === '127.0.0.1' || config.grpcHost === 'localhost' || config.grpcHost === '::1';
   if (config.grpcAuthToken === undefined && !loopbackOnly) log.warn('TVARR_GRPC_AUTH_TOKEN is not set: any worker that can reach the gRPC port may register');
@@ -52,7 +54,9 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
 
   const adminToken = resolveAdminToken(config.adminToken, config.databasePath);
   const app = createHttpApp({ ctx, registry, supervisor, drain, variants, metrics, adminToken: adminToken.value });
-  app.listen({ hostname: config.httpHost, port: config.httpPort, idleTimeout: 0 });
+  // Idle connections (half-sent requests included) close after httpIdleTimeoutS; the
+  // stream route lifts the limit for its own long responses (stream-routes.ts).
+  app.listen({ hostname: config.httpHost, port: config.httpPort, idleTimeout: config.httpIdleTimeoutS });
   const httpPort = app.server?.port ?? config.httpPort;
   log.info('coordinator listening', { httpPort, grpcPort: grpc?.port ?? null, database: config.databasePath, adminToken: adminToken.origin });
 
@@ -67,6 +71,7 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
     app,
     adminToken,
     async stop() {
+      jobHistory.stop();
       variants.stopAll('coordinator shutting down');
       registry.stop();
       await grpc?.shutdown();

@@ -4,7 +4,7 @@ import { openapi } from '@elysiajs/openapi';
 import { Elysia } from 'elysia';
 import type { CoreContext } from '../context';
 import { AppError } from '../errors';
-import { OPENAPI_ASSETS } from './openapi-assets';
+import { openapiAssetPath } from './openapi-assets';
 import { guardRequest, rejectDeepJson } from './admin-auth';
 import { openapiDocumentCompletion } from './openapi-document';
 import type { JobSupervisor } from '../jobs/job-supervisor';
@@ -104,7 +104,7 @@ export function createHttpApp(deps: HttpDeps) {
       }),
     )
     .get('/openapi-assets/:file', ({ params, set }) => {
-      const path = OPENAPI_ASSETS[params.file];
+      const path = openapiAssetPath(params.file);
       if (!path) {
         set.status = 404;
         return errorBody('not_found', 'no such asset');

@@ -3,7 +3,16 @@
 import bundlePath from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' };
 import cssPath from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' };
 
-export const OPENAPI_ASSETS: Readonly<Record<string, string>> = Object.freeze({
-  'swagger-ui-bundle.js': bundlePath,
-  'swagger-ui.css': cssPath,
-});
+const ASSETS = new Map<string, string>([
+  ['swagger-ui-bundle.js', bundlePath],
+  ['swagger-ui.css', cssPath],
+]);
+
+/**
+ * The file for an asset name, or undefined. A Map, so a client-chosen name such as
+ * `__proto__` or `constructor` finds nothing instead of an Object.prototype member.
+ */
+export function openapiAssetPath(name: string): string | undefined {
+  return ASSETS.get(name);
+}
+

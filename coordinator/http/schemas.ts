@@ -3,6 +3,14 @@
 import { t } from 'elysia';
 
 const Id = t.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'lower-case slug, 1-64 characters' });
+// Display names end up in line-based formats (the M3U playlist, logs): no control
+// characters (newlines, tabs, NUL, C1, line/paragraph separators), one name for every resource.
+const Name = t.String({
+  minLength: 1,
+  maxLength: 200,
+  pattern: '^[^\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]+$',
+  description: '1-200 characters, no control characters (no newlines)',
+});
 
 export const ErrorBody = t.Object(
   {
@@ -20,7 +28,7 @@ export const IdParams = t.Object({ id: t.String({ maxLength: 128 }) });
 export const SourceBody = t.Object(
   {
     id: Id,
-    name: t.String({ minLength: 1, maxLength: 200 }),
+    name: Name,
     url: t.String({
       minLength: 1,
       maxLength: 2048,
@@ -40,7 +48,7 @@ const AudioCodec = t.Union(['aac', 'mp2', 'copy', 'none'].map((c) => t.Literal(c
 export const ProfileBody = t.Object(
   {
     id: Id,
-    name: t.String({ minLength: 1, maxLength: 200 }),
+    name: Name,
     videoCodec: VideoCodec,
     encoderPreference: t.Optional(
       t.Union([t.Null(), t.String({ pattern: '^[a-z0-9_]{1,64}$', description: 'encoder (hevc_vaapi), family (nvenc) or kind (gpu, cpu)' })]),

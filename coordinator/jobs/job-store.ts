@@ -1,7 +1,7 @@
 // Job row transitions. Every write a worker causes is fenced by (job id, attempt,
 // worker id) and by the current state, so late messages from a worker that lost its
 // job change nothing.
-import { and, desc, eq, inArray } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, notInArray } from 'drizzle-orm';
 import type { Db } from '../db/client';
 import { jobs } from '../db/client';
 import type { JobState } from '../domain';
@@ -87,6 +87,26 @@ export function failOrphanedJobs(db: Db, now: number): number {
     .update(jobs)
     .set({ state: 'failed', failureReason: 'coordinator restarted', endedAt: now })
     .where(inArray(jobs.state, ['pending', 'running']))
+    .returning({ id: jobs.id })
+    .all().length;
+}
+
+/**
+ * Deletes up to `limit` ended attempts (any state but pending/running) that ended before
+ * `endedBefore`, oldest first; returns how many. Live rows are never touched, whatever
+ * their age. Batched because each deleted row fires the scheduler-slot trigger for its
+ * worker: many small transactions keep other writers (and every stream) moving.
+ */
+export function deleteEndedJobsBefore(db: Db, endedBefore: number, limit: number): number {
+  const oldest = db
+    .select({ id: jobs.id })
+    .from(jobs)
+    .where(and(notInArray(jobs.state, ['pending', 'running']), lt(jobs.endedAt, endedBefore)))
+    .orderBy(jobs.endedAt)
+    .limit(limit);
+  return db
+    .delete(jobs)
+    .where(inArray(jobs.id, oldest))
     .returning({ id: jobs.id })
     .all().length;
 }

@@ -15,6 +15,14 @@ const log = createLogger('shared-buffer');
 export interface SharedBufferOptions {
   /** Retained history in bytes (e.g. 8 MiB); should exceed a GOP so joins are instant. */
   maxBufferedBytes: number;
+  /**
+   * A reader that has not asked for bytes while its unread backlog stayed past the
+   * retained window for this long is disconnected (its stream errors), so a client that
+   * stops reading cannot keep the variant and its worker busy forever. Off when unset.
+   */
+  stalledReaderTimeoutMs?: number;
+  /** Time source for the stall rule (tests pass their own). */
+  now?: () => number;
 }
 
 export interface SharedBufferStats {
@@ -24,6 +32,8 @@ export interface SharedBufferStats {
   keyframes: number;
   segment: number;
   slowReaderSkips: number;
+  /** Readers disconnected because they stopped reading (see stalledReaderTimeoutMs). */
+  stalledReaderDisconnects: number;
   bufferedBytes: number;
   /** Producer bytes discarded: before an entry point after a (re)start, or unsyncable garbage. */
   droppedBytes: number;
@@ -37,7 +47,15 @@ interface ReaderState {
   /** While waiting (pos -1): the first entry point at or after this offset is taken. */
   waitFrom: number;
   detached: boolean;
+  /** Inside pull(), waiting for new bytes: caught up, so never stalled. */
+  waiting: boolean;
+  /** When it was first seen behind the window without reading; null while it keeps up. */
+  behindSince: number | null;
+  controller: ReadableStreamDefaultController<Uint8Array> | null;
 }
+
+// The stall rule runs on writes, at most this often: a cheap walk over the readers.
+const STALL_CHECK_INTERVAL_MS = 250;
 
 export class SharedBuffer {
   private readonly history = new BufferHistory();
@@ -49,9 +67,13 @@ export class SharedBuffer {
   private bytesIn = 0;
   private bytesOut = 0;
   private slowReaderSkips = 0;
+  private stalledReaderDisconnects = 0;
+  private lastStallCheck = 0;
+  private readonly now: () => number;
 
   constructor(private readonly options: SharedBufferOptions) {
     if (!(options.maxBufferedBytes > 0)) throw new RangeError('maxBufferedBytes must be positive');
+    this.now = options.now ?? Date.now;
   }
 
   /** Current producer number: 0 for the first, +1 per beginSegment(). */
@@ -69,6 +91,7 @@ export class SharedBuffer {
     this.bytesIn += chunk.length;
     if (this.ingest.write(chunk) === 0) return;
     this.history.trim(this.options.maxBufferedBytes);
+    this.disconnectStalledReaders();
     this.notify();
   }
 
@@ -86,7 +109,15 @@ export class SharedBuffer {
   }
 
   createReader(): ReadableStream<Uint8Array> {
-    const reader: ReaderState = { pos: -1, prefix: null, waitFrom: this.history.endOffset, detached: false };
+    const reader: ReaderState = {
+      pos: -1,
+      prefix: null,
+      waitFrom: this.history.endOffset,
+      detached: false,
+      waiting: false,
+      behindSince: null,
+      controller: null,
+    };
     // The join point is fixed now, not at the first pull, so a client that is slow to
     // start reading still begins where it joined (if that is still retained); with no
     // entry point yet it will take the first one that arrives, not whatever is newest
@@ -96,6 +127,9 @@ export class SharedBuffer {
     this.emitReaders();
     return new ReadableStream<Uint8Array>(
       {
+        start: (controller) => {
+          reader.controller = controller;
+        },
         pull: (controller) => this.pull(reader, controller),
         cancel: () => this.detach(reader),
       },
@@ -118,6 +152,7 @@ export class SharedBuffer {
       keyframes: this.ingest.keyframes,
       segment: this.ingest.segment,
       slowReaderSkips: this.slowReaderSkips,
+      stalledReaderDisconnects: this.stalledReaderDisconnects,
       bufferedBytes: this.history.bufferedBytes,
       droppedBytes: this.ingest.droppedBytes,
     };
@@ -132,6 +167,7 @@ export class SharedBuffer {
   }
 
   private async pull(reader: ReaderState, controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    reader.behindSince = null;
     for (;;) {
       if (reader.detached) return;
       const chunk = this.nextChunk(reader);
@@ -145,7 +181,41 @@ export class SharedBuffer {
         controller.close();
         return;
       }
+      reader.waiting = true;
       await this.changed();
+      reader.waiting = false;
+    }
+  }
+
+  /**
+   * A reader that is not waiting in pull() and whose next byte has already been trimmed
+   * has an unread backlog larger than the window; once that lasts stalledReaderTimeoutMs
+   * it is disconnected. A slow reader that still reads is only skipped forward (pull()
+   * clears the mark); one that has stopped reading would otherwise count as a client for ever.
+   */
+  private disconnectStalledReaders(): void {
+    const timeoutMs = this.options.stalledReaderTimeoutMs;
+    if (timeoutMs === undefined || this.readers.size === 0) return;
+    const now = this.now();
+    if (now - this.lastStallCheck < STALL_CHECK_INTERVAL_MS) return;
+    this.lastStallCheck = now;
+    const windowStart = this.history.startOffset;
+    for (const reader of [...this.readers]) {
+      const next = reader.pos >= 0 ? reader.pos : reader.waitFrom;
+      if (reader.waiting || next >= windowStart) {
+        reader.behindSince = null;
+        continue;
+      }
+      reader.behindSince ??= now;
+      if (now - reader.behindSince < timeoutMs) continue;
+      this.stalledReaderDisconnects++;
+      log.info('stalled reader disconnected', { behindBytes: this.history.endOffset - next, stalledMs: now - reader.behindSince });
+      this.detach(reader);
+      try {
+        reader.controller?.error(new Error(`client stopped reading for ${timeoutMs} ms`));
+      } catch {
+        // already closed
+      }
     }
   }
 

@@ -186,6 +186,16 @@ export class SourceUpstream {
     return sub;
   }
 
+  /**
+   * A caller that started the upstream will not subscribe after all (its dispatch
+   * failed): with no subscriber it closes after the idle grace like an unsubscribed one,
+   * instead of holding the provider's connection slot forever.
+   */
+  releaseIfUnused(): void {
+    if (this.subs.size > 0 || this.stopped || this.idleTimer) return;
+    this.idleTimer = setTimeout(() => this.stop(), this.opts.idleGraceMs);
+  }
+
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;

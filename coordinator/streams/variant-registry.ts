@@ -8,8 +8,16 @@ import type { JobMover } from '../workers/drain-controller';
 import { SourceUpstream } from './source-upstream';
 import { VariantRun, variantKey } from './variant-run';
 
+interface RunEntry {
+  run: VariantRun;
+  started: Promise<void>;
+  waiting: number;
+}
+
 export class VariantRegistry implements JobMover {
-  private readonly runs = new Map<string, { run: VariantRun; started: Promise<void> }>();
+  // `waiting`: clients whose request is waiting for the run to start. They count against
+  // the client limits like readers, or a burst on a cold variant would pass them all.
+  private readonly runs = new Map<string, RunEntry>();
   private readonly upstreams = new Map<string, SourceUpstream>();
   // Recently ended runs with their reason, newest first: "why did my stream stop?"
   readonly recentlyEnded: { variant: string; reason: string; endedAt: number }[] = [];
@@ -28,7 +36,7 @@ export class VariantRegistry implements JobMover {
     const profile = getProfile(this.ctx.db, profileId);
     const key = variantKey(source.id, profile.id);
     let entry = this.runs.get(key);
-    this.checkClientLimits(entry?.run);
+    this.checkClientLimits(entry);
     if (!entry) {
       const run = new VariantRun(
         {
@@ -45,21 +53,30 @@ export class VariantRegistry implements JobMover {
         profile,
       );
       const started = run.start();
-      entry = { run, started };
+      entry = { run, started, waiting: 0 };
       this.runs.set(key, entry);
       started.catch(() => run.stop('start failed'));
     }
-    await entry.started;
+    // Counted from the check above to the moment it becomes a reader (same tick), so no
+    // other request can slip in between.
+    entry.waiting += 1;
+    try {
+      await entry.started;
+    } finally {
+      entry.waiting -= 1;
+    }
     return { stream: entry.run.createClientStream(), run: entry.run };
   }
 
   /** TVARR_MAX_CLIENTS_PER_VARIANT and TVARR_MAX_CLIENTS: refuse a new client with 503 rather than overload. */
-  private checkClientLimits(run: VariantRun | undefined): void {
+  private checkClientLimits(entry: RunEntry | undefined): void {
     const { maxClientsPerVariant, maxClients } = this.ctx.config;
-    if (run && run.buffer.readerCount >= maxClientsPerVariant) {
+    const clientsOf = (e: RunEntry) => e.run.buffer.readerCount + e.waiting;
+    if (entry && clientsOf(entry) >= maxClientsPerVariant) {
       throw new AppError('no_capacity', `this variant already has ${maxClientsPerVariant} clients (TVARR_MAX_CLIENTS_PER_VARIANT)`);
     }
-    const total = this.liveRuns().reduce((n, r) => n + r.buffer.readerCount, 0);
+    let total = 0;
+    for (const e of this.runs.values()) total += clientsOf(e);
     if (total >= maxClients) throw new AppError('no_capacity', `the coordinator already serves ${maxClients} clients (TVARR_MAX_CLIENTS)`);
   }
 

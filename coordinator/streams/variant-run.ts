@@ -29,6 +29,13 @@ export function retryDelayMs(failures: number, baseMs: number, maxMs: number): n
   return Math.min(maxMs, baseMs * 2 ** (failures - 2));
 }
 
+interface Handover {
+  fromJobId: string;
+  /** Set once the replacement has started; null while it is being dispatched. */
+  replacement: ActiveJob | null;
+  dispatched: Promise<void>;
+}
+
 // A job that ran this long counts as healthy: its failure starts a fresh retry budget
 // and is retried at once. A crash loop (FFmpeg or a worker failing soon after start)
 // never gets this far, so it still backs off.
@@ -45,6 +52,8 @@ export class VariantRun {
   private failures = 0;
   private stopped = false;
   private graceTimer: ReturnType<typeof setTimeout> | null = null;
+  // A drain's handover in progress: at most one per run (the primary's).
+  private handover: Handover | null = null;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
   lastError: string | null = null;
 
@@ -53,7 +62,11 @@ export class VariantRun {
     readonly source: SourceRow,
     readonly profile: ProfileRow,
   ) {
-    this.buffer = new SharedBuffer({ maxBufferedBytes: deps.ctx.config.bufferBytes });
+    this.buffer = new SharedBuffer({
+      maxBufferedBytes: deps.ctx.config.bufferBytes,
+      stalledReaderTimeoutMs: deps.ctx.config.stalledClientTimeoutMs,
+      now: () => deps.ctx.clock.now(),
+    });
     this.buffer.onReadersChanged((count) => this.readersChanged(count));
   }
 
@@ -67,13 +80,19 @@ export class VariantRun {
 
   /** Connects the source and starts the first attempt; throws a clear AppError if either fails. */
   async start(): Promise<void> {
-    await this.deps.upstreamFor(this.source).ensureStarted();
-    this.attempt = 1;
-    const job = await this.deps.supervisor.dispatch({ sourceId: this.source.id, profile: this.profile, attempt: 1 });
-    this.runId = job.info.runId;
-    // No client has seen anything yet, so the first job may start from the source's
-    // current GOP (a faster first frame); later attempts must not repeat old media.
-    this.adopt(job, { fromLatestKeyframe: true });
+    const upstream = this.deps.upstreamFor(this.source);
+    try {
+      await upstream.ensureStarted();
+      this.attempt = 1;
+      const job = await this.deps.supervisor.dispatch({ sourceId: this.source.id, profile: this.profile, attempt: 1 });
+      this.runId = job.info.runId;
+      // No client has seen anything yet, so the first job may start from the source's
+      // current GOP (a faster first frame); later attempts must not repeat old media.
+      this.adopt(job, { fromLatestKeyframe: true });
+    } finally {
+      // A failed dispatch leaves the source connected with nobody subscribed: let it go.
+      upstream.releaseIfUnused();
+    }
     if (this.profile.hotStandby) void this.startStandby();
   }
 
@@ -89,10 +108,23 @@ export class VariantRun {
     return this.buffer.createReader();
   }
 
-  /** Starts a replacement on another worker and switches over when it delivers output. */
-  async moveJobOff(jobId: string, reason: string): Promise<void> {
+  /**
+   * Starts a replacement on another worker and switches over when it delivers output.
+   * One handover per job: a second request for the same job (concurrent drains) joins
+   * the one in progress instead of starting a second replacement that nothing would
+   * ever stop. The handover lasts until the switch, or until the replacement ends.
+   */
+  moveJobOff(jobId: string, reason: string): Promise<void> {
     const old = this.job;
-    if (!old || old.jobId !== jobId || this.stopped) return;
+    if (!old || old.jobId !== jobId || this.stopped) return Promise.resolve();
+    if (this.handover?.fromJobId === jobId) return this.handover.dispatched;
+    const handover: Handover = { fromJobId: jobId, replacement: null, dispatched: Promise.resolve() };
+    this.handover = handover;
+    handover.dispatched = this.startHandover(old, reason, handover);
+    return handover.dispatched;
+  }
+
+  private async startHandover(old: ActiveJob, reason: string, handover: Handover): Promise<void> {
     this.attempt += 1;
     let replacement: ActiveJob;
     try {
@@ -104,21 +136,33 @@ export class VariantRun {
         excludeWorkerIds: [old.info.workerId],
       });
     } catch (err) {
+      if (this.handover === handover) this.handover = null;
       // Nowhere to move it: keep serving from the draining worker rather than drop clients.
-      this.deps.ctx.log.warn('handover found no other worker', { jobId, workerId: old.info.workerId, error: String(err) });
+      this.deps.ctx.log.warn('handover found no other worker', { jobId: old.jobId, workerId: old.info.workerId, error: String(err) });
       return;
     }
+    if (this.stopped || this.job !== old || this.handover !== handover) {
+      // The run stopped or moved on while the replacement started: nothing will read it.
+      this.deps.supervisor.cancel(replacement.jobId, 'handover no longer needed');
+      return;
+    }
+    handover.replacement = replacement;
     replacement.onOutput = (chunk) => {
       // First bytes of the replacement: splice here, then retire the old attempt.
-      if (this.job === old) {
+      if (this.job === old && this.handover === handover) {
+        this.handover = null;
         this.job = replacement;
         this.buffer.beginSegment();
         this.deps.supervisor.cancel(old.jobId, reason);
       }
       if (this.job === replacement) this.buffer.write(chunk);
+      else this.deps.supervisor.cancel(replacement.jobId, 'handover superseded');
     };
     this.feedInput(replacement);
-    replacement.onEnd((end) => this.jobEnded(replacement, end));
+    replacement.onEnd((end) => {
+      if (this.handover === handover) this.handover = null;
+      this.jobEnded(replacement, end);
+    });
     this.deps.ctx.events.emit('job:reassigned', { runId: this.runId!, fromJobId: old.jobId, attempt: this.attempt });
   }
 
@@ -130,6 +174,8 @@ export class VariantRun {
     this.timers.clear();
     if (this.job) this.deps.supervisor.cancel(this.job.jobId, reason);
     if (this.standby) this.deps.supervisor.cancel(this.standby.jobId, reason);
+    if (this.handover?.replacement) this.deps.supervisor.cancel(this.handover.replacement.jobId, reason);
+    this.handover = null;
     this.buffer.end();
     this.deps.onClosed(this, reason);
   }
@@ -188,8 +234,20 @@ export class VariantRun {
     if (Date.now() - job.startedAt > HEALTHY_RUN_MS) this.failures = 0;
     this.failures += 1;
     this.lastError = end.reason;
+    if (this.promoteHandover(job)) return;
     if (this.promoteStandby(job)) return;
     this.scheduleRetry(job.info.workerId);
+  }
+
+  /** The primary failed while being handed over: its started replacement takes over now. */
+  private promoteHandover(failed: ActiveJob): boolean {
+    const replacement = this.handover?.replacement;
+    if (!replacement || replacement.ended || this.handover?.fromJobId !== failed.jobId) return false;
+    this.handover = null;
+    this.job = replacement;
+    this.buffer.beginSegment();
+    this.deps.ctx.log.info('handover replacement took over a failed job', { variant: this.key, jobId: replacement.jobId, failedJobId: failed.jobId });
+    return true;
   }
 
   /** The primary is gone: the standby's output goes live from its next keyframe. */
@@ -264,14 +322,21 @@ export class VariantRun {
     const request = { runId: this.runId, sourceId: this.source.id, profile: this.profile, attempt: this.attempt };
     try {
       // The source may have gone idle and closed while no job read it: reconnect first.
-      await this.deps.upstreamFor(this.source).ensureStarted();
+      const upstream = this.deps.upstreamFor(this.source);
+      await upstream.ensureStarted();
       let job: ActiveJob;
       try {
         // Prefer any other worker for the retry; fall back to the one that failed.
         job = await this.deps.supervisor.dispatch({ ...request, excludeWorkerIds: lastWorkerId ? [lastWorkerId] : [] });
       } catch (err) {
-        if (!lastWorkerId || !(err instanceof AppError) || err.code !== 'no_capacity') throw err;
-        job = await this.deps.supervisor.dispatch(request);
+        if (!lastWorkerId || !(err instanceof AppError) || err.code !== 'no_capacity') {
+          upstream.releaseIfUnused();
+          throw err;
+        }
+        job = await this.deps.supervisor.dispatch(request).catch((e: unknown) => {
+          upstream.releaseIfUnused();
+          throw e;
+        });
       }
       if (this.stopped) {
         this.deps.supervisor.cancel(job.jobId, 'variant stopped');

@@ -25,6 +25,13 @@ export class DrainController {
     const worker = getWorker(this.ctx.db, workerId);
     if (!worker) throw new AppError('not_found', `worker ${workerId} not found`);
     if (worker.state === 'offline') throw new AppError('conflict', `worker ${workerId} is offline`);
+    // Already draining: its jobs are being handed over (or stay for want of another
+    // worker). A second request, from an admin or the worker itself, changes nothing;
+    // handing a job over again would start a second replacement for it.
+    if (worker.state === 'draining') {
+      this.ctx.log.info('worker already draining', { workerId, reason });
+      return;
+    }
     setWorkerState(this.ctx.db, workerId, 'draining');
     this.ctx.events.emit('worker:state', { workerId, state: 'draining' });
     this.ctx.log.info('worker draining', { workerId, reason });

@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 export interface LoopingTsServer {
   url: string;
   readonly connections: number;
+  /** Responses still being streamed (a client that went away is counted out). */
+  readonly open: number;
   stop(): void;
 }
 
@@ -14,11 +16,13 @@ export function startLoopingTsServer(path: string, clipSeconds = 2): LoopingTsSe
   const chunk = 188 * 20;
   const intervalMs = Math.max(5, Math.round((chunk / bytesPerSecond) * 1000));
   let connections = 0;
+  let open = 0;
   const server = Bun.serve({
     hostname: '127.0.0.1',
     port: 0,
     fetch() {
       connections += 1;
+      open += 1;
       let offset = 0;
       let timer: ReturnType<typeof setInterval> | undefined;
       const body = new ReadableStream<Uint8Array>({
@@ -31,6 +35,7 @@ export function startLoopingTsServer(path: string, clipSeconds = 2): LoopingTsSe
         },
         cancel() {
           clearInterval(timer);
+          open -= 1;
         },
       });
       return new Response(body, { headers: { 'content-type': 'video/mp2t' } });
@@ -40,6 +45,9 @@ export function startLoopingTsServer(path: string, clipSeconds = 2): LoopingTsSe
     url: `http://127.0.0.1:${server.port}/live.ts`,
     get connections() {
       return connections;
+    },
+    get open() {
+      return open;
     },
     stop: () => server.stop(true),
   };

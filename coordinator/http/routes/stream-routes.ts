@@ -9,13 +9,25 @@ import { makeNullPacket } from '../../../common/mpegts';
 import type { HlsService } from '../../streams/hls/hls-service';
 import { answerHlsOrNegotiate, requestIp } from './hls-routes';
 
-/** Prefixes one null packet so the response headers leave before the first keyframe. */
-function startingWithNullPacket(inner: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+/**
+ * Prefixes one null packet so the response headers leave before the first keyframe.
+ * When the buffer cuts the client off (it stopped reading), onCut runs even if nothing is
+ * pulling the response any more.
+ */
+function startingWithNullPacket(inner: ReadableStream<Uint8Array>, onCut: () => void = () => {}): ReadableStream<Uint8Array> {
   const reader = inner.getReader();
   return new ReadableStream<Uint8Array>(
     {
       start(controller) {
         controller.enqueue(makeNullPacket());
+        reader.closed.catch((err: unknown) => {
+          onCut();
+          try {
+            controller.error(err);
+          } catch {
+            // already closed or errored
+          }
+        });
       },
       async pull(controller) {
         const { done, value } = await reader.read();
@@ -30,6 +42,11 @@ function startingWithNullPacket(inner: ReadableStream<Uint8Array>): ReadableStre
   );
 }
 
+/** M3U is line-based: a control character in a name (a newline) would start an entry of its own. */
+function m3uText(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
+}
+
 export function streamRoutes(ctx: CoreContext, variants: VariantRegistry, hls?: HlsService) {
   return new Elysia()
     .get(
@@ -39,7 +56,12 @@ export function streamRoutes(ctx: CoreContext, variants: VariantRegistry, hls?: 
         const hlsAnswer = hls && (await answerHlsOrNegotiate(ctx, hls, params.source, params.profile, { request, ip: requestIp(server, request) }));
         if (hlsAnswer) return hlsAnswer;
         const { stream } = await variants.openClientStream(params.source, params.profile);
-        return new Response(startingWithNullPacket(stream), {
+        // A live stream may go quiet (a failover, a source hiccup): it is exempt from the
+        // server's idle timeout. A client that stops reading is cut by the shared buffer
+        // (TVARR_STALLED_CLIENT_TIMEOUT_MS); the idle timeout then closes its connection.
+        server?.timeout(request, 0);
+        const cut = () => server?.timeout(request, ctx.config.httpIdleTimeoutS);
+        return new Response(startingWithNullPacket(stream, cut), {
           headers: { 'content-type': 'video/mp2t', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
         });
       },
@@ -72,8 +94,8 @@ export function streamRoutes(ctx: CoreContext, variants: VariantRegistry, hls?: 
         const profiles = listProfiles(ctx.db);
         for (const s of listSources(ctx.db)) {
           for (const p of profiles) {
-            const name = `${s.name} (${p.name})`.replace(/[\r\n,]/g, ' ');
-            lines.push(`#EXTINF:-1 tvg-id="${s.id}" group-title="${p.name.replace(/"/g, "'")}",${name}`);
+            const name = m3uText(`${s.name} (${p.name})`).replace(/,/g, ' ');
+            lines.push(`#EXTINF:-1 tvg-id="${m3uText(s.id)}" group-title="${m3uText(p.name).replace(/"/g, "'")}",${name}`);
             lines.push(`${base}/stream/${encodeURIComponent(s.id)}/${encodeURIComponent(p.id)}${suffix}`);
           }
         }
