@@ -15,6 +15,8 @@
 //                  held back (accepted - read stays near the windows) and the reader's
 //                  RSS must stay flat. That is what "backpressure intact" means here.
 //
+//   --lanes=auto   the lanes the coordinator suggests at this RTT with default settings
+//                  (common/job-lanes.ts chooseLanes: 25 Mbit/s per job at least);
 //   --lanes=N      the product's job stream lanes instead of raw calls: the server side
 //                  is the coordinator's ActiveJob (openLane, writeInput/waitDrain striping,
 //                  output reassembly), the client side the worker's bridgeJobLanes
@@ -33,6 +35,7 @@ import { ActiveJob } from '../coordinator/jobs/active-job';
 import { bridgeJobLanes, openJobLanes } from '../worker/client/job-lanes';
 import type { JobProcess } from '../worker/runner/job-process';
 import { setLogLevel, createLogger } from '../common/log';
+import { chooseLanes } from '../common/job-lanes';
 
 type Direction = 'down' | 'up';
 interface Scenario {
@@ -77,7 +80,8 @@ const { values: args } = parseArgs({
     lanes: { type: 'string', default: '0' },
   },
 });
-const LANES = Number(args.lanes);
+// --lanes=auto: what the coordinator would suggest with no setting (chooseLanes from the RTT).
+const LANES = args.lanes === 'auto' ? chooseLanes(2 * Number(args['delay-ms'])) : Number(args.lanes);
 // Whole 188-byte packets, as the worker's output aligner requires (~64 KiB).
 const TS_CHUNK = 188 * 348;
 const tsPayload = Buffer.alloc(TS_CHUNK, 0x47);
@@ -360,7 +364,7 @@ async function readJsonLines(stream: ReadableStream<Uint8Array>, onLine: (o: Rec
 }
 
 async function runOne(hostAddr: string, exec: (a: string[]) => string[], config: Config, scenario: Scenario) {
-  const common = [`--lanes=${args.lanes}`, `--streams=${args.streams}`, `--seconds=${args.seconds}`, `--scenario=${JSON.stringify(scenario)}`, `--config=${JSON.stringify(config)}`];
+  const common = [`--lanes=${LANES}`, `--streams=${args.streams}`, `--seconds=${args.seconds}`, `--scenario=${JSON.stringify(scenario)}`, `--config=${JSON.stringify(config)}`];
   const me = new URL(import.meta.url).pathname;
   const server = Bun.spawn([process.execPath, me, '--role=server', `--host=${hostAddr}`, ...common], { stdout: 'pipe', stderr: 'inherit' });
   let serverResult: RoleResult | undefined;

@@ -22,14 +22,15 @@ export const DEFAULT_REORDER_LIMIT_CHUNKS = 4096;
 //
 // One call carries at most one HTTP/2 window (64 KiB, the only setting that keeps
 // receive-side flow control on a Bun client) per round trip. Measured
-// (bench/remote-worker.ts, 0.1% loss, BBR): ~3.4 Mbit/s per lane at 100 ms, i.e. about
-// 0.65 of window / RTT, and N lanes on N connections carry N times that.
+// (bench/remote-worker.ts, 0.1% loss, BBR): 2.5-3.4 Mbit/s per lane at 100 ms, i.e.
+// 0.5-0.65 of window / RTT (the low end on a loaded machine), and N lanes on N
+// connections carry about N times that. The model takes the low end.
 const LANE_WINDOW_BITS = 65_535 * 8;
-const LANE_EFFICIENCY = 0.65;
+const LANE_EFFICIENCY = 0.5;
 /**
  * Capacity each job gets at least, whatever its source: room for keyframe bursts and
- * for catching up after a stall. 25 Mbit/s needs 8 lanes at 100 ms, 4 at 50 ms, 1 under
- * ~13 ms (a LAN), and is capped by MAX_JOB_STREAM_LANES far away.
+ * for catching up after a stall. 25 Mbit/s needs 10 lanes at 100 ms, 5 at 50 ms, 1 under
+ * ~10 ms (a LAN), and is capped by MAX_JOB_STREAM_LANES far away.
  */
 export const MIN_JOB_CAPACITY_KBPS = 25_000;
 /** A job's source is given twice its bitrate in capacity when that is above the floor. */

@@ -5,14 +5,21 @@
 // With job stream lanes (proto JobStreamOpen) the attempt has N calls: input is striped
 // over them by sequence number and output is put back in order before onOutput.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { LaneStriper, SequenceReassembler } from '../../common/job-lanes';
+import { DEFAULT_REORDER_LIMIT_BYTES, LaneStriper, SequenceReassembler } from '../../common/job-lanes';
 import { AppError } from '../errors';
 import type { JobDownlink } from '../../proto/gen/tvarr/transcode/v1/JobDownlink';
 import type { JobUplink__Output } from '../../proto/gen/tvarr/transcode/v1/JobUplink';
 import type { JobProgress } from '../domain';
 import { ThroughputMeter } from './throughput-meter';
 
-export type JobEnd = { state: 'failed' | 'completed' | 'cancelled'; reason: string | null };
+/**
+ * Why an attempt ended, for the quarantine rules (coordinator/workers/quarantine.ts):
+ * worker_lost (counted once per loss event, not per job), ffmpeg (the worker's FFmpeg
+ * failed), invalid_spec (refused by the shared rules: the profile's fault), rejected
+ * (another refusal), stream (the job stream broke).
+ */
+export type JobEndCause = 'worker_lost' | 'ffmpeg' | 'invalid_spec' | 'rejected' | 'stream';
+export type JobEnd = { state: 'failed' | 'completed' | 'cancelled'; reason: string | null; cause?: JobEndCause };
 
 type JobCall = ServerDuplexStream<JobUplink__Output, JobDownlink>;
 
@@ -88,6 +95,9 @@ export class ActiveJob {
     if (this.laneCalls.length === 0) {
       this.laneCount = lanes;
       this.laneCalls = new Array<JobCall | undefined>(lanes);
+      // From the first lane on: a lane that opened early may carry output before the
+      // last one's open arrives (each lane is its own connection, set up in parallel).
+      this.reassembler = new SequenceReassembler();
     } else if (this.laneCount !== lanes) {
       throw new AppError('invalid_request', `lanes ${lanes} disagrees with ${this.laneCount} given by an earlier lane`);
     }
@@ -95,9 +105,10 @@ export class ActiveJob {
     this.laneCalls[lane] = call;
     if (this.openLanes < lanes) return false;
     this.striper = new LaneStriper(lanes);
-    this.reassembler = new SequenceReassembler();
     this.lanesAttached = true;
     for (const w of this.attachWaiters.splice(0)) w.resolve();
+    // Output held while lanes were opening goes out once the attach waiters have wired onOutput.
+    if (this.early.length) setImmediate(() => this.flushEarly());
     return true;
   }
 
@@ -108,6 +119,16 @@ export class ActiveJob {
   }
 
   lateBytes = 0;
+  /** Lanes mode: in-order output that arrived before every lane was open (bounded with the reorder buffer). */
+  private early: Uint8Array[] = [];
+  private earlyBytes = 0;
+
+  private flushEarly(): void {
+    const early = this.early;
+    this.early = [];
+    this.earlyBytes = 0;
+    for (const c of early) this.handleOutput(c);
+  }
 
   handleOutput(chunk: Uint8Array): void {
     // Output after the attempt ended (a worker back from a partition) is fenced off here.
@@ -126,7 +147,7 @@ export class ActiveJob {
       this.lateBytes += data.byteLength;
       return;
     }
-    if (!this.reassembler) throw new AppError('invalid_request', 'output_chunk before all lanes are open');
+    if (!this.reassembler) throw new AppError('invalid_request', 'output_chunk before any lane is open');
     let ready: Uint8Array[];
     try {
       ready = this.reassembler.push(seq, data);
@@ -134,6 +155,14 @@ export class ActiveJob {
       this.finish({ state: 'failed', reason: `job stream lanes: ${(err as Error).message}` });
       return;
     }
+    if (!this.lanesAttached) {
+      for (const c of ready) this.early.push(c), (this.earlyBytes += c.byteLength);
+      if (this.earlyBytes + this.reassembler.pendingBytes > DEFAULT_REORDER_LIMIT_BYTES) {
+        this.finish({ state: 'failed', reason: `job stream lanes: over ${DEFAULT_REORDER_LIMIT_BYTES} bytes of output before all ${this.laneCount} lanes opened` });
+      }
+      return;
+    }
+    if (this.early.length) this.flushEarly();
     for (const c of ready) this.handleOutput(c);
     this.armGapTimer();
   }
