@@ -36,16 +36,18 @@ export function completeOpenApiDocument(doc: Doc): Doc {
       const responses = (op.responses ??= {});
       responses['500'] ??= errorResponse('Unexpected server error (logged with its cause)');
       if (!SAFE_METHODS.has(method)) {
-        responses['401'] ??= errorResponse('Admin token missing or wrong (only when TVARR_ADMIN_TOKEN is set)');
+        responses['401'] ??= errorResponse('Admin token missing or wrong (TVARR_ADMIN_TOKEN, or the one generated at first start)');
+        responses['403'] ??= errorResponse('Cross-site request (Origin, Sec-Fetch-Site) or a Host this coordinator is not served under');
+        responses['415'] ??= errorResponse('Body is not application/json (form and text/plain bodies are refused)');
         responses['413'] ??= errorResponse('Request body larger than TVARR_API_MAX_BODY_BYTES');
-        op.security ??= [{}, { adminToken: [] }];
+        op.security ??= [{ adminToken: [] }];
       }
     }
   }
   doc.components ??= {};
   doc.components.securitySchemes = {
     ...doc.components.securitySchemes,
-    adminToken: { type: 'http', scheme: 'bearer', description: 'TVARR_ADMIN_TOKEN, required for writes when it is set' },
+    adminToken: { type: 'http', scheme: 'bearer', description: 'TVARR_ADMIN_TOKEN (generated at first start when unset): required for every write; reads without it show source URLs and worker addresses redacted' },
   };
   return doc;
 }
