@@ -145,6 +145,9 @@ export class WorkerRegistry {
 
   /** The control stream ended or failed. */
   disconnected(session: WorkerSession, reason: string): void {
+    // The call is over (ended, errored with the status we sent, or cancelled): cancelling
+    // the HTTP/2 stream now could cut off that status before it reaches the worker.
+    session.markClosed();
     this.handleLost(session, reason);
   }
 

@@ -33,6 +33,13 @@ export class WorkerSession {
     }
   }
 
+  /** The call ended on its own: stop using it, without touching the stream. */
+  markClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.link.stop();
+  }
+
   /** Closes the stream from our side (heartbeat deadline, replaced by a new connection). */
   close(): void {
     if (this.closed) return;
