@@ -5,7 +5,7 @@ import { Elysia } from 'elysia';
 import type { CoreContext } from '../context';
 import { AppError } from '../errors';
 import { openapiAssetPath } from './openapi-assets';
-import { guardRequest, rejectDeepJson } from './admin-auth';
+import { guardRequest, hasAdminToken, ownHostNames, rejectDeepJson, type RequestGuardConfig } from './admin-auth';
 import { openapiDocumentCompletion } from './openapi-document';
 import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { ClusterMetrics } from '../metrics/cluster-metrics';
@@ -30,7 +30,19 @@ export interface HttpDeps {
   drain: DrainController;
   variants: VariantRegistry;
   metrics: ClusterMetrics;
+  /** The effective admin token: TVARR_ADMIN_TOKEN or the generated one (admin-token.ts). */
+  adminToken: string;
 }
+
+/** Whether a request carries the admin token: reads use it to decide what to redact. */
+export type IsAdmin = (request: Request) => boolean;
+
+// A stream client learns that its source failed, never how: FFmpeg's text differs between a
+// missing and an unreadable file, and may quote the URL. The detail is in /api/variants.
+const STREAM_FAILURE: Record<string, { code: string; message: string }> = {
+  unavailable: { code: 'source_unavailable', message: 'the source of this stream is unavailable right now' },
+  job_failed: { code: 'stream_failed', message: 'the stream could not be started' },
+};
 
 
 function errorBody(code: string, message: string, field?: string) {
@@ -51,16 +63,25 @@ function describeValidation(error: unknown): { message: string; field?: string }
 
 export function createHttpApp(deps: HttpDeps) {
   const { ctx } = deps;
+  const guard: RequestGuardConfig = {
+    adminToken: deps.adminToken,
+    apiMaxBodyBytes: ctx.config.apiMaxBodyBytes,
+    ownHosts: ownHostNames(ctx.config),
+    trustedOrigins: ctx.config.trustedOrigins,
+  };
+  const isAdmin: IsAdmin = (request) => hasAdminToken(request, deps.adminToken);
   // HLS is cut from the variants' shared buffers on demand (coordinator/streams/hls).
   const hls = new HlsService(deps.variants, ctx.log.child({ component: 'hls' }), () => ctx.clock.now());
   // maxRequestBodySize caps bodies without Content-Length; guardRequest answers the rest.
   // normalize: false makes additionalProperties: false reject unknown fields (422) instead of
   // silently dropping them.
   return new Elysia({ serve: { maxRequestBodySize: ctx.config.apiMaxBodyBytes }, normalize: false })
-    .onRequest(async ({ request }) => guardRequest(request, ctx.config) ?? (await rejectDeepJson(request)))
-    .onError(({ code, error, set }) => {
+    .onRequest(async ({ request }) => guardRequest(request, guard) ?? (await rejectDeepJson(request)))
+    .onError(({ code, error, set, path }) => {
       if (error instanceof AppError) {
         set.status = error.httpStatus;
+        const generic = path.startsWith('/stream/') ? STREAM_FAILURE[error.code] : undefined;
+        if (generic) return errorBody(generic.code, `${generic.message}; an admin can see why in /api/variants`);
         return errorBody(error.code, error.message);
       }
       switch (code) {
@@ -111,13 +132,13 @@ export function createHttpApp(deps: HttpDeps) {
       }
       return Bun.file(path);
     })
-    .use(catalogRoutes(ctx))
+    .use(catalogRoutes(ctx, isAdmin))
     .use(schedulerRoutes(deps))
-    .use(clusterRoutes(deps))
+    .use(clusterRoutes({ ...deps, isAdmin }))
     .use(streamRoutes(ctx, deps.variants, hls))
     .use(hlsRoutes(hls))
-    .use(variantRoutes(deps.variants, (key) => hls.viewersOf(key)))
-    .use(clusterSummaryRoutes(deps.metrics))
+    .use(variantRoutes(deps.variants, isAdmin, (key) => hls.viewersOf(key)))
+    .use(clusterSummaryRoutes(deps.metrics, isAdmin))
     .use(metricsRoutes(deps.metrics))
     .use(pageRoutes())
     .get('/healthz', () => ({ ok: true }), { detail: { hide: true } });

@@ -1,5 +1,9 @@
 // /api/variants: which variants are live, who feeds them, and why recent ones ended.
+// The reasons are the detail a stream client is not told (FFmpeg's error, which may quote
+// the source URL or tell a missing file from an unreadable one): admins see them with
+// credentials masked; without the token only the reason's first clause is shown.
 import { Elysia, t } from 'elysia';
+import { maskSecrets } from '../../streams/source-policy';
 import type { VariantRegistry } from '../../streams/variant-registry';
 import type { ActiveJob } from '../../jobs/active-job';
 
@@ -23,10 +27,16 @@ const VariantView = t.Object({
 const jobRef = (job: ActiveJob | null) =>
   job && { id: job.jobId, workerId: job.info.workerId, encoder: job.info.encoder, attempt: job.info.attempt, bytesIn: job.bytesIn, bytesOut: job.bytesOut };
 
-export function variantRoutes(variants: VariantRegistry, hlsViewersOf: (variant: string) => number = () => 0) {
+/** "start failed: source x is unreachable: ..." -> "start failed" for anonymous readers. */
+const firstClause = (reason: string) => reason.split(':')[0]!.trim();
+
+export function variantRoutes(variants: VariantRegistry, isAdmin: (request: Request) => boolean, hlsViewersOf: (variant: string) => number = () => 0) {
   return new Elysia({ prefix: '/api' }).get(
     '/variants',
-    () => ({
+    ({ request }) => {
+      const admin = isAdmin(request);
+      const reason = (text: string, sourceUrl?: string) => (admin ? maskSecrets(text, sourceUrl) : firstClause(text));
+      return {
       live: variants.liveRuns().map((run) => ({
         variant: run.key,
         sourceId: run.source.id,
@@ -37,10 +47,11 @@ export function variantRoutes(variants: VariantRegistry, hlsViewersOf: (variant:
         job: jobRef(run.currentJob),
         standby: jobRef(run.standbyJob),
         segment: run.buffer.segment,
-        lastError: run.lastError,
+        lastError: run.lastError === null ? null : reason(run.lastError, run.source.url),
       })),
-      recentlyEnded: variants.recentlyEnded,
-    }),
+      recentlyEnded: variants.recentlyEnded.map((e) => ({ ...e, reason: reason(e.reason) })),
+      };
+    },
     {
       response: {
         200: t.Object({
