@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import * as fs from 'node:fs';
 import { TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
+import { eventually } from '../helpers/processes';
 
 interface Proc {
   pid: number;
@@ -135,7 +136,7 @@ describe('a SIGKILLed coordinator leaves no process behind', () => {
       await c.flowing;
     }
     // Every segment the provider has was fetched: from now on the HLS FFmpeg has nothing new to write.
-    expect(hls.requests).toContain('seg2.ts');
+    await eventually('the HLS FFmpeg to fetch the last segment', () => hls.requests.includes('seg2.ts'));
 
     recorded = childrenOf(coordinatorPid);
     const ffmpegs = recorded.filter((p) => /(^|\/)ffmpeg /.test(p.cmd));
