@@ -8,7 +8,8 @@ export type AppErrorCode =
   | 'unavailable'
   | 'unauthenticated'
   | 'permission_denied'
-  | 'job_failed';
+  | 'job_failed'
+  | 'invalid_spec';
 
 const HTTP_STATUS: Record<AppErrorCode, number> = {
   not_found: 404,
@@ -19,6 +20,8 @@ const HTTP_STATUS: Record<AppErrorCode, number> = {
   unauthenticated: 401,
   permission_denied: 403,
   job_failed: 502,
+  // A profile that breaks the transcode rules (common/transcode-rules.ts).
+  invalid_spec: 422,
 };
 
 export class AppError extends Error {

@@ -10,7 +10,7 @@ export interface CoordinatorEvents {
   'worker:removed': { workerId: string; reason: string };
   'job:assigned': { jobId: string; runId: string; workerId: string; encoder: string; attempt: number };
   'job:started': { jobId: string; workerId: string };
-  'job:ended': { jobId: string; workerId: string | null; state: 'failed' | 'completed' | 'cancelled'; reason: string | null };
+  'job:ended': { jobId: string; workerId: string | null; state: 'failed' | 'completed' | 'cancelled'; reason: string | null; cause?: string };
   'job:reassigned': { runId: string; fromJobId: string; attempt: number };
   'job:rejected': { jobId: string; workerId: string; reason: string };
   'run:failed': { runId: string; reason: string };

@@ -45,7 +45,7 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
   drain.mover = variants;
   const metrics = new ClusterMetrics(ctx, { registry, supervisor, variants });
   registry.start();
-  watchForQuarantine(ctx);
+  const quarantine = watchForQuarantine(ctx);
   const jobHistory = startJobHistoryPruner(ctx, { retentionMs: config.jobHistoryRetentionMs });
 
   const loopbackOnly = config.grpcHost === '127.0.0.1' || config.grpcHost === 'localhost' || config.grpcHost === '::1';
@@ -71,6 +71,7 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
     app,
     adminToken,
     async stop() {
+      quarantine.stop();
       jobHistory.stop();
       variants.stopAll('coordinator shutting down');
       registry.stop();

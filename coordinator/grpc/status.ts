@@ -11,6 +11,7 @@ const GRPC_STATUS: Record<AppErrorCode, status> = {
   unauthenticated: status.UNAUTHENTICATED,
   permission_denied: status.PERMISSION_DENIED,
   job_failed: status.ABORTED,
+  invalid_spec: status.INVALID_ARGUMENT,
 };
 
 export function toGrpcStatus(err: unknown): Partial<StatusObject> & { code: status; details: string } {

@@ -14,6 +14,7 @@ import type { DrainController } from '../workers/drain-controller';
 import type { WorkerRegistry } from '../workers/worker-registry';
 import { catalogRoutes } from './routes/catalog-routes';
 import { clusterRoutes } from './routes/cluster-routes';
+import { quarantineRoutes } from './routes/quarantine-routes';
 import { clusterSummaryRoutes } from './routes/cluster-summary-routes';
 import { metricsRoutes } from './routes/metrics-routes';
 import { pageRoutes } from './routes/page-routes';
@@ -82,7 +83,7 @@ export function createHttpApp(deps: HttpDeps) {
         set.status = error.httpStatus;
         const generic = path.startsWith('/stream/') ? STREAM_FAILURE[error.code] : undefined;
         if (generic) return errorBody(generic.code, `${generic.message}; an admin can see why in /api/variants`);
-        return errorBody(error.code, error.message);
+        return errorBody(error.code, error.message, typeof error.details?.field === 'string' ? error.details.field : undefined);
       }
       switch (code) {
         case 'VALIDATION': {
@@ -135,6 +136,7 @@ export function createHttpApp(deps: HttpDeps) {
     .use(catalogRoutes(ctx, isAdmin))
     .use(schedulerRoutes(deps))
     .use(clusterRoutes({ ...deps, isAdmin }))
+    .use(quarantineRoutes(deps))
     .use(streamRoutes(ctx, deps.variants, hls))
     .use(hlsRoutes(hls))
     .use(variantRoutes(deps.variants, isAdmin, (key) => hls.viewersOf(key)))

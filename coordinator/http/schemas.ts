@@ -1,6 +1,7 @@
 // TypeBox schemas for the admin API: request validation and the OpenAPI document come
 // from the same definitions.
 import { t } from 'elysia';
+import { AUDIO_CODECS, VIDEO_CODECS } from '../../common/transcode-rules';
 
 const Id = t.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'lower-case slug, 1-64 characters' });
 // Display names end up in line-based formats (the M3U playlist, logs): no control
@@ -42,8 +43,15 @@ export const SourcePatch = t.Partial(t.Omit(SourceBody, ['id']), { additionalPro
 
 export const Source = t.Object({ id: t.String(), name: t.String(), url: t.String(), createdAt: t.Number() });
 
-const VideoCodec = t.Union(['h264', 'hevc', 'av1', 'vp9', 'mpeg2video', 'copy'].map((c) => t.Literal(c)));
-const AudioCodec = t.Union(['aac', 'mp2', 'copy', 'none'].map((c) => t.Literal(c)));
+// The codec lists and every cross-field rule come from common/transcode-rules.ts, which
+// workers apply too: the route refuses (422 naming the field) what no worker would run,
+// e.g. width on a copy profile, a preset no encoder of the codec takes, VP9/AV1 in MPEG-TS.
+const VideoCodec = t.Union(VIDEO_CODECS.map((c) => t.Literal(c)), {
+  description: 'copy remuxes the source video (no size, bitrate, GOP, preset or encoderPreference); vp9 and av1 are refused: every job outputs MPEG-TS',
+});
+const AudioCodec = t.Union(AUDIO_CODECS.map((c) => t.Literal(c)), {
+  description: 'default: copy when videoCodec is copy, else aac; audioBitrateKbps applies to aac, mp2, ac3 only',
+});
 
 export const ProfileBody = t.Object(
   {
@@ -57,8 +65,8 @@ export const ProfileBody = t.Object(
     height: t.Optional(t.Integer({ minimum: 0, maximum: 4320 })),
     videoBitrateKbps: t.Optional(t.Integer({ minimum: 0, maximum: 200_000 })),
     audioCodec: t.Optional(AudioCodec),
-    audioBitrateKbps: t.Optional(t.Integer({ minimum: 0, maximum: 1024 })),
-    gopFrames: t.Optional(t.Integer({ minimum: 0, maximum: 1000 })),
+    audioBitrateKbps: t.Optional(t.Integer({ minimum: 0, maximum: 1024, description: 'default by codec: aac 128, mp2 192, ac3 192, copy/none 0' })),
+    gopFrames: t.Optional(t.Integer({ minimum: 0, maximum: 1000, description: 'keyframe interval in frames; default 50 when encoding, 0 for copy' })),
     preset: t.Optional(t.Union([t.Null(), t.String({ pattern: '^[a-z0-9]{1,32}$' })])),
     hotStandby: t.Optional(t.Boolean()),
   },

@@ -8,9 +8,9 @@ import { AppError } from '../errors';
 import { specToProto } from '../grpc/convert';
 import { claimJob, describeNoCandidate } from '../scheduler/claim-job';
 import type { WorkerRegistry } from '../workers/worker-registry';
-import { ActiveJob, type JobEnd } from './active-job';
+import { ActiveJob, type JobEnd, type JobEndCause } from './active-job';
 import { endJob, isJobOwnedBy, markJobRunning, type JobFence } from './job-store';
-import { buildTranscodeSpec, type ProfileRow } from './transcode-spec';
+import { assertRunnableProfile, buildTranscodeSpec, type ProfileRow } from './transcode-spec';
 
 export interface DispatchRequest {
   runId?: string;
@@ -47,8 +47,11 @@ export class JobSupervisor {
    * and the next candidate is tried; no candidate left gives no_capacity with reasons.
    */
   async dispatch(req: DispatchRequest): Promise<ActiveJob> {
+   * A spec the shared rules refuse (here, or on a worker as REJECT_REASON_INVALID_SPEC)
+   * is the profile's fault: invalid_spec at once, no other worker is tried.
     const excluded = new Set(req.excludeWorkerIds ?? []);
     const refusals: string[] = [];
+    assertRunnableProfile(req.profile);
     // Attempts after a refusal belong to the same run, so the history shows where it went.
     let runId = req.runId;
     const sourceKbps = this.sourceKbps(req.sourceId);
@@ -102,6 +105,13 @@ export class JobSupervisor {
         refusals.push(`${candidate.workerId}: ${reason}`);
         excluded.add(candidate.workerId);
         job.finish({ state: 'failed', reason });
+        if (err instanceof AppError && err.code === 'invalid_spec') {
+          job.finish({ state: 'failed', reason, cause: 'invalid_spec' });
+          throw err;
+        }
+        if (job.ended?.cause === 'invalid_spec') {
+          throw new AppError('invalid_spec', `profile '${req.profile.id}' cannot be run: ${candidate.workerId} ${reason}`);
+        }
       }
     }
   }
@@ -180,12 +190,16 @@ export class JobSupervisor {
     const job = this.owned(fence);
     if (!job) return false;
     this.ctx.events.emit('job:rejected', { jobId: fence.jobId, workerId: fence.workerId, reason });
-    return job.finish({ state: 'failed', reason: `rejected by worker: ${reason}` });
+    const cause: JobEndCause = reason.startsWith('REJECT_REASON_INVALID_SPEC') ? 'invalid_spec' : 'rejected';
+    return job.finish({ state: 'failed', reason: `rejected by worker: ${reason}`, cause });
   }
 
   workerReportedEnd(fence: JobFence, end: JobEnd): boolean {
     const job = this.owned(fence);
-    return job ? job.finish(end) : false;
+    if (!job) return false;
+    // A failure the worker reports is its FFmpeg's, unless its job stream broke first.
+    const cause: JobEndCause | undefined = end.state !== 'failed' ? undefined : end.reason?.startsWith('job stream ended') ? 'stream' : 'ffmpeg';
+    return job.finish({ ...end, cause: end.cause ?? cause });
   }
 
   cancel(jobId: string, reason: string): boolean {
@@ -197,7 +211,7 @@ export class JobSupervisor {
 
   failJobsOfWorker(workerId: string, reason: string): void {
     for (const job of [...this.live.values()]) {
-      if (job.info.workerId === workerId) job.finish({ state: 'failed', reason });
+      if (job.info.workerId === workerId) job.finish({ state: 'failed', reason, cause: 'worker_lost' });
     }
   }
 
@@ -206,7 +220,7 @@ export class JobSupervisor {
     if (endJob(this.ctx.db, job.jobId, end.state, end.reason, this.ctx.clock.now())) {
       const log = end.state === 'failed' ? this.ctx.log.warn : this.ctx.log.info;
       log('job ended', { jobId: job.jobId, workerId: job.info.workerId, state: end.state, reason: end.reason });
-      this.ctx.events.emit('job:ended', { jobId: job.jobId, workerId: job.info.workerId, state: end.state, reason: end.reason });
+      this.ctx.events.emit('job:ended', { jobId: job.jobId, workerId: job.info.workerId, state: end.state, reason: end.reason, cause: end.cause });
     }
     // Emitted in the same tick as the removal from `live`, so live + ended bytes never double count.
     if (job.bytesIn > 0 || job.bytesOut > 0) {

@@ -1,18 +1,29 @@
-// Turns a profile plus the encoder the scheduler chose into the typed spec a worker runs.
+// Turns a profile plus the encoder the scheduler chose into the typed spec a worker runs,
+// checked by the same rules the worker applies (common/transcode-rules.ts): a spec that
+// fails here would be refused by every worker, so it is the profile's fault, not theirs.
+import { checkProfile, checkSpec, fitPreset, type RuleViolation } from '../../common/transcode-rules';
 import type { profiles } from '../db/client';
 import type { TranscodeSpec } from '../domain';
+import { AppError } from '../errors';
 
 export type ProfileRow = typeof profiles.$inferSelect;
 
-// Fast presets by default: live transcoding must keep up with real time first.
-function defaultPreset(encoder: string, family: string): string {
-  if (encoder === 'libx264' || encoder === 'libx265') return 'veryfast';
-  if (family === 'nvenc') return 'p4';
-  return '';
+function invalid(profile: ProfileRow, v: RuleViolation): AppError {
+  return new AppError('invalid_spec', `profile '${profile.id}' cannot be run: ${v.field}: ${v.message}`, { field: v.field });
 }
 
-export function buildTranscodeSpec(profile: ProfileRow, encoder: string, family: string): TranscodeSpec {
-  return {
+/**
+ * Throws invalid_spec when the stored profile breaks the rules (a row written before the
+ * API checked them, or by hand): no worker is asked to run what every worker refuses.
+ */
+export function assertRunnableProfile(profile: ProfileRow): void {
+  const v = checkProfile(profile);
+  if (v) throw invalid(profile, v);
+}
+
+/** The spec for `encoder`, which the scheduler chose because it makes the profile's codec. */
+export function buildTranscodeSpec(profile: ProfileRow, encoder: string): TranscodeSpec {
+  const spec: TranscodeSpec = {
     encoder,
     width: profile.width,
     height: profile.height,
@@ -20,6 +31,10 @@ export function buildTranscodeSpec(profile: ProfileRow, encoder: string, family:
     audioCodec: profile.audioCodec,
     audioBitrateKbps: profile.audioBitrateKbps,
     gopFrames: profile.gopFrames,
-    preset: profile.preset ?? defaultPreset(encoder, family),
+    // The profile's preset when this encoder takes it, else the encoder's default.
+    preset: encoder === 'copy' ? '' : fitPreset(encoder, profile.preset),
   };
+  const v = checkSpec(spec, profile.videoCodec);
+  if (v) throw invalid(profile, v);
+  return spec;
 }

@@ -55,7 +55,11 @@ export class VariantRegistry implements JobMover {
       const started = run.start();
       entry = { run, started, waiting: 0 };
       this.runs.set(key, entry);
-      started.catch(() => run.stop('start failed'));
+      started.catch((err: unknown) => {
+        // The reason stays visible in /api/variants (recentlyEnded) and on the page.
+        run.lastError = err instanceof Error ? err.message : String(err);
+        run.stop(`start failed: ${run.lastError}`);
+      });
     }
     // Counted from the check above to the moment it becomes a reader (same tick), so no
     // other request can slip in between.

@@ -357,3 +357,10 @@ export class VariantRun {
 export function variantKey(sourceId: string, profileId: string): string {
   return `${sourceId}/${profileId}`;
 }
+      if (err instanceof AppError && err.code === 'invalid_spec') {
+        // No worker would run this profile: retrying cannot help, and no worker is to blame.
+        this.deps.ctx.log.error('variant failed', { variant: this.key, runId: this.runId, reason: this.lastError });
+        this.deps.ctx.events.emit('run:failed', { runId: this.runId ?? this.key, reason: this.lastError });
+        this.stop(this.lastError);
+        return;
+      }

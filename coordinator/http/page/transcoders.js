@@ -146,9 +146,15 @@
     const actions = el('div', { class: 'actions' });
     if (w.state === 'online') actions.append(el('button', { type: 'button', data: { action: 'drain', workerId: w.id } }, 'Drain'));
     if (w.state === 'draining') actions.append(el('button', { type: 'button', data: { action: 'resume', workerId: w.id } }, 'Resume'));
+    // Quarantine is for worker faults only; a reason without a quarantine means the breaker
+    // was withheld (the last worker able to serve a codec). The admin can lift either.
+    const withheld = !w.quarantined && Boolean(w.quarantineReason);
     const quarantine = w.quarantined
       ? el('span', { class: 'badge quarantine', title: w.quarantineReason || '' }, `quarantined ${duration(w.quarantinedUntil - now)}`)
-      : null;
+      : withheld
+        ? el('span', { class: 'badge quarantine withheld', title: w.quarantineReason }, 'faulty, kept in service')
+        : null;
+    if (w.quarantined || withheld) actions.append(el('button', { type: 'button', data: { action: 'unquarantine', workerId: w.id } }, 'Lift quarantine'));
     const gpus = (w.gpus || []).map((g) => el('li', {}, `${g.vendor || ''} ${g.name || ''} ${g.device ? `(${g.device})` : ''} ${g.memoryBytes ? bytes(g.memoryBytes) : ''}`.trim()));
     const rejected = (w.rejectedEncoders || []).map((e) => el('li', {}, el('strong', {}, e.name), `: ${e.reason}`));
     return el(
@@ -161,7 +167,7 @@
         { class: 'meta' },
         [w.hostname, w.address, w.version && `v${w.version}`, w.ffmpegVersion && `FFmpeg ${w.ffmpegVersion}`].filter(Boolean).join(' · '),
         ` · seen ${ago(now - w.lastSeenAt)}`,
-        w.quarantined && w.quarantineReason ? ` · quarantine: ${w.quarantineReason}` : '',
+        w.quarantineReason ? el('span', { class: 'quarantine-reason' }, ` · ${w.quarantined ? 'quarantine' : 'breaker'}: ${w.quarantineReason}`) : '',
       ),
       usageStats(w),
       encoderList(w),
@@ -227,6 +233,7 @@
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       last = await res.json();
       render(last);
+      void refreshVariantFailures();
       const status = $('status');
       status.textContent = `updated ${new Date(last.generatedAt).toLocaleTimeString()}`;
       status.classList.remove('stale');
@@ -237,6 +244,35 @@
     } finally {
       inFlight = false;
       if (!document.hidden) timer = setTimeout(refresh, POLL_MS);
+    }
+  }
+
+  // Variants that ended with a failure (an invalid profile, FFmpeg failing everywhere, no
+  // worker): the variant's fault is shown here with its reason, not on a worker.
+  async function refreshVariantFailures() {
+    let section = $('variant-failures');
+    if (!section) {
+      section = el('section', { id: 'variant-failures', class: 'variant-failures', 'aria-label': 'Recently failed variants' });
+      $('workers').before(section);
+    }
+    try {
+      const res = await fetch('/api/variants', { cache: 'no-store', headers: authHeaders({ accept: 'application/json' }) });
+      if (!res.ok) return;
+      const body = await res.json();
+      const failed = (body.recentlyEnded || []).filter((v) => !/^(no clients left|source ended|coordinator shutting down)/.test(v.reason)).slice(0, 10);
+      const sig = JSON.stringify(failed);
+      if (section.dataset.sig === sig) return;
+      section.dataset.sig = sig;
+      section.replaceChildren(
+        ...(failed.length
+          ? [
+              el('h2', {}, 'Recently failed variants'),
+              el('ul', {}, failed.map((v) => el('li', { class: 'variant-failure', data: { variant: v.variant } }, el('strong', {}, v.variant), ` ${new Date(v.endedAt).toLocaleTimeString()}: ${v.reason}`))),
+            ]
+          : []),
+      );
+    } catch {
+      // the next poll tries again
     }
   }
 

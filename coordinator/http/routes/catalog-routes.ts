@@ -3,6 +3,7 @@
 // A URL must pass the source policy (coordinator/streams/source-policy.ts) to be stored.
 import { Elysia, t } from 'elysia';
 import * as catalog from '../../catalog/catalog-store';
+import { createCheckedProfile, updateCheckedProfile } from '../../catalog/profile-checks';
 import type { CoreContext } from '../../context';
 import { maskUrl, sourceUrlProblem } from '../../streams/source-policy';
 import type { IsAdmin } from '../app';
@@ -48,7 +49,7 @@ export function catalogRoutes(ctx: CoreContext, isAdmin: IsAdmin) {
       detail: { tags: ['sources'], summary: 'Delete a source' },
     })
     .get('/profiles', () => catalog.listProfiles(db), { response: { 200: t.Array(Profile) }, detail: { tags: ['profiles'], summary: 'List profiles' } })
-    .post('/profiles', ({ body, set }) => ((set.status = 201), catalog.createProfile(db, body, now())), {
+    .post('/profiles', ({ body, set }) => ((set.status = 201), createCheckedProfile(db, body, now())), {
       body: ProfileBody,
       response: { 201: Profile, ...errors },
       detail: { tags: ['profiles'], summary: 'Create a profile' },
@@ -58,7 +59,7 @@ export function catalogRoutes(ctx: CoreContext, isAdmin: IsAdmin) {
       response: { 200: Profile, ...errors },
       detail: { tags: ['profiles'], summary: 'Get a profile' },
     })
-    .patch('/profiles/:id', ({ params, body }) => catalog.updateProfile(db, params.id, body), {
+    .patch('/profiles/:id', ({ params, body }) => updateCheckedProfile(db, params.id, body), {
       params: IdParams,
       body: ProfilePatch,
       response: { 200: Profile, ...errors },
