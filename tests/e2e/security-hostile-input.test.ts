@@ -64,7 +64,7 @@ describe('hostile input', () => {
     env: {
       TVARR_GRPC_AUTH_TOKEN: TOKEN,
       TVARR_AUTH_TOKEN: TOKEN,
-      TVARR_UPSTREAM_TIMEOUT_MS: '1500',
+      TVARR_UPSTREAM_TIMEOUT_MS: '4000', // the test pattern's FFmpeg needs ~2 s to its first packet on a loaded 2-core host
       TVARR_MAX_ATTEMPTS: '2',
       TVARR_RETRY_BACKOFF_MS: '100',
     },
