@@ -112,6 +112,7 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
           return;
         }
         case 'pong':
+          registry.sawMessage(session);
           session.link.pong(Number(msg.pong?.nonce ?? 0));
           return;
         case 'drain_started':
