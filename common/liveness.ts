@@ -10,12 +10,13 @@
 // heartbeat every interval, and every job it runs streams output in between, so a false
 // loss needs its event loop (or the coordinator's) stalled for deadline - interval.
 //
-// Two paths detect the freeze, and both fit in the deadline:
-//   - the sweep: no message for `workerLossDeadlineMs`;
-//   - the coordinator's gRPC keepalive: a ping every `keepaliveTimeMs` after the last
-//     ack, and the connection is dropped when an ack is `keepaliveTimeoutMs` late, so
-//     time + timeout = the deadline. A dropped connection closes every call at once.
-// The worker uses the same pair to notice a frozen coordinator within the deadline.
+// The sweep finds the freeze: no message for `workerLossDeadlineMs`. gRPC keepalive
+// backs it up (a ping every `keepaliveTimeMs` after the last ack; the connection is
+// dropped when an ack is `keepaliveTimeoutMs` late, closing every call at once). Its ack
+// allowance is the loss deadline itself, so a loaded peer whose acks are slow is never
+// dropped sooner than the sweep would drop it (a 750 ms allowance did drop healthy
+// workers while other processes kept a 2-core machine at load 25). The worker uses the
+// same pair to notice a frozen coordinator.
 
 /** Heartbeat interval when TVARR_HEARTBEAT_INTERVAL_MS is unset. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 250;
@@ -31,7 +32,7 @@ export interface LivenessTimings {
   sweepIntervalMs: number;
   /** gRPC keepalive ping interval (after the previous ack), either side. */
   keepaliveTimeMs: number;
-  /** gRPC keepalive ack deadline, either side; time + timeout = the loss deadline. */
+  /** gRPC keepalive ack deadline, either side: the loss deadline. */
   keepaliveTimeoutMs: number;
   /** Worst case from a freeze to the coordinator's "worker lost" (sweep path). */
   detectionBoundMs: number;
@@ -51,11 +52,10 @@ export function deriveLiveness(
   }
   // A twentieth of the deadline: detection overshoots it by at most 5%.
   const sweepIntervalMs = clamp(Math.floor(workerLossDeadlineMs / 20), 25, 1000);
-  // Two heartbeats between pings (pings are cheap, but the acks need the peer's event
-  // loop just as heartbeats do, so pinging more often buys nothing); the rest of the
-  // deadline is the ack's allowance.
-  const keepaliveTimeMs = clamp(2 * heartbeatIntervalMs, 100, Math.floor(workerLossDeadlineMs / 2));
-  const keepaliveTimeoutMs = workerLossDeadlineMs - keepaliveTimeMs;
+  // Two heartbeats between pings (the acks need the peer's event loop just as heartbeats
+  // do, so pinging more often buys nothing), and the deadline as the ack's allowance.
+  const keepaliveTimeMs = clamp(2 * heartbeatIntervalMs, 100, workerLossDeadlineMs);
+  const keepaliveTimeoutMs = workerLossDeadlineMs;
   return {
     heartbeatIntervalMs,
     workerLossDeadlineMs,

@@ -95,5 +95,7 @@ export interface TranscodeSpec {
   audioBitrateKbps: number;
   gopFrames: number;
   preset: string;
+  /** Failover splice: keyframe at the first frame at or after this PTS (coordinator/streams/splice-point.ts). */
+  spliceKeyframePts?: number;
 }
 

@@ -151,5 +151,6 @@ export function specToProto(spec: TranscodeSpec): ProtoSpec {
     audio_bitrate_kbps: spec.audioBitrateKbps,
     gop_frames: spec.gopFrames,
     preset: spec.preset,
+    splice_keyframe_pts: spec.spliceKeyframePts ?? 0,
   };
 }

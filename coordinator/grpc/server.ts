@@ -4,10 +4,12 @@ import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { loadTranscodeProto } from '../../proto/load';
 import { deriveLiveness } from '../../common/liveness';
+import { deriveLiveness } from '../../common/liveness';
 import type { CoreContext } from '../context';
 import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { DrainController } from '../workers/drain-controller';
 import type { WorkerRegistry } from '../workers/worker-registry';
+import { acceptWorkerCall } from './accept-worker-call';
 import { handleControlStream } from './control-stream';
 import { handleJobStream } from './job-stream';
 
@@ -48,8 +50,8 @@ function serverCredentials(ctx: CoreContext): grpc.ServerCredentials {
 
 /** The server's channel options (exported so bench/remote-worker.ts measures the real ones). */
 export function grpcServerOptions(o: { heartbeatIntervalMs: number; workerLossDeadlineMs: number; maxMessageBytes: number }): grpc.ServerOptions {
-  // Keepalive time + timeout = the loss deadline (common/liveness.ts): a frozen worker's
-  // connection is dropped, closing its calls, no later than the sweep would find it.
+  // Keepalive from common/liveness.ts: the ack allowance is the loss deadline, so a slow
+  // (loaded) worker is never dropped sooner than the registry's sweep would drop it.
   const { keepaliveTimeMs, keepaliveTimeoutMs } = deriveLiveness(o.heartbeatIntervalMs, o.workerLossDeadlineMs);
   return {
     'grpc.keepalive_time_ms': keepaliveTimeMs,
@@ -62,13 +64,28 @@ export function grpcServerOptions(o: { heartbeatIntervalMs: number; workerLossDe
   };
 }
 
+/**
+ * A busy worker's job output proves it alive as much as a heartbeat (common/liveness.ts):
+ * a heartbeat stuck behind a loaded event loop must not lose a worker that is streaming.
+ * Only authenticated calls count.
+ */
+function countJobStreamAsLife(deps: GrpcDeps, call: Parameters<typeof handleJobStream>[2]): void {
+  // The same checks as the handler's; a refused call was answered by the handler already.
+  const quiet = { metadata: call.metadata, getAuthContext: () => call.getAuthContext(), emit: () => true };
+  const workerId = acceptWorkerCall(quiet, deps.ctx.config);
+  if (workerId !== null) call.on('data', () => deps.registry.seen(workerId));
+}
+
 export async function startGrpcServer(deps: GrpcDeps, host: string, port: number): Promise<RunningGrpcServer> {
   const { heartbeatIntervalMs, workerLossDeadlineMs } = deps.ctx.config.liveness;
   const server = new grpc.Server(grpcServerOptions({ heartbeatIntervalMs, workerLossDeadlineMs, maxMessageBytes: deps.ctx.config.grpcMaxMessageBytes }));
   const proto = loadTranscodeProto();
   server.addService(proto.tvarr.transcode.v1.TranscodeCoordinator.service, {
     Control: (call: Parameters<typeof handleControlStream>[1]) => handleControlStream(deps, call),
-    JobStream: (call: Parameters<typeof handleJobStream>[2]) => handleJobStream(deps.ctx, deps.supervisor, call),
+    JobStream: (call: Parameters<typeof handleJobStream>[2]) => {
+      handleJobStream(deps.ctx, deps.supervisor, call);
+      countJobStreamAsLife(deps, call);
+    },
   });
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`${host}:${port}`, serverCredentials(deps.ctx), (err, p) => (err ? reject(err) : resolve(p))),

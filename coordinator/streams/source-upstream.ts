@@ -6,6 +6,7 @@ import type { Logger } from '../../common/log';
 import { PacketAligner, PacketKind, ProgramTracker, TS_PACKET_SIZE } from '../../common/mpegts';
 import { AppError } from '../errors';
 import { ThroughputMeter } from '../jobs/throughput-meter';
+import { pesPts, ptsAfter } from './splice-point';
 import { openSourceInput, type SourceInput } from './source-input';
 import { maskSecrets } from './source-policy';
 
@@ -23,11 +24,16 @@ export interface UpstreamOptions {
 const MAX_RECONNECTS = 5;
 // The current GOP is kept for a job that starts now; a longer GOP is not worth holding.
 const MAX_GOP_BYTES = 8 << 20;
+// Older GOPs kept for a failover's splice (a partition is found within ~1.5 s).
+const MAX_PREVIOUS_GOPS = 3;
 
 /**
- * The source's latest PAT, PMT and the packets since its latest video keyframe. A new
- * job fed from here decodes from its first bytes instead of discarding input until the
- * source's next keyframe (up to a GOP of start-up time).
+ * The source's latest PAT, PMT and the packets since its latest video keyframe, plus the
+ * GOPs before it (as many as fit in a partition's detection time, MAX_PREVIOUS_GOPS). A
+ * new job fed from here decodes from its first bytes instead of discarding input until
+ * the source's next keyframe (up to a GOP of start-up time). A failover attempt starts
+ * from the GOP that holds the first frame its clients have not had yet, which after a
+ * partition's loss deadline may be an older one (streams/splice-point.ts).
  */
 class LatestGop {
   private readonly tracker = new ProgramTracker();
@@ -35,6 +41,9 @@ class LatestGop {
   private pmt: Uint8Array | null = null;
   private chunks: Uint8Array[] = [];
   private bytes = 0;
+  /** PTS of the current GOP's keyframe (-1 unknown), and the GOPs before it, oldest first. */
+  private keyPts = -1;
+  private previous: { chunks: Uint8Array[]; keyPts: number; bytes: number }[] = [];
 
   add(span: Uint8Array): void {
     let from = 0;
@@ -43,8 +52,16 @@ class LatestGop {
       if (kind === PacketKind.Pat) this.pat = span.slice(off, off + TS_PACKET_SIZE);
       else if (kind === PacketKind.Pmt) this.pmt = span.slice(off, off + TS_PACKET_SIZE);
       else if (kind === PacketKind.Keyframe && this.pat && this.pmt) {
+        // The GOP that ends here, up to this keyframe, becomes the latest previous one.
+        if (this.chunks.length > 0) {
+          if (from < off) this.chunks.push(span.subarray(from, off));
+          this.previous.push({ chunks: this.chunks, keyPts: this.keyPts, bytes: this.bytes + off - from });
+          let kept = this.previous.reduce((n, g) => n + g.bytes, 0);
+          while (this.previous.length > MAX_PREVIOUS_GOPS || kept > MAX_GOP_BYTES) kept -= this.previous.shift()!.bytes;
+        }
         this.chunks = [this.pat, this.pmt];
         this.bytes = 2 * TS_PACKET_SIZE;
+        this.keyPts = pesPts(span, off);
         from = off;
       }
     }
@@ -52,19 +69,32 @@ class LatestGop {
     const tail = from === 0 ? span : span.subarray(from);
     this.chunks.push(tail);
     this.bytes += tail.byteLength;
-    if (this.bytes > MAX_GOP_BYTES) {
-      this.chunks = [];
-      this.bytes = 0;
-    }
+    if (this.bytes > MAX_GOP_BYTES) this.reset();
   }
 
-  snapshot(): Uint8Array[] {
-    return [...this.chunks];
+  /**
+   * The current GOP; with `atOrBeforePts`, starting instead at the latest kept GOP whose
+   * keyframe is not after that frame (the current GOP if none is).
+   */
+  snapshot(atOrBeforePts?: number): Uint8Array[] {
+    const out = [...this.chunks];
+    if (atOrBeforePts === undefined || this.keyPts < 0 || !ptsAfter(this.keyPts, atOrBeforePts)) return out;
+    const older: Uint8Array[][] = [];
+    for (let i = this.previous.length - 1; i >= 0; i--) {
+      const g = this.previous[i]!;
+      if (g.keyPts < 0) break;
+      older.unshift(g.chunks);
+      // Each GOP starts with its own PAT and PMT, so the bytes stay decodable throughout.
+      if (!ptsAfter(g.keyPts, atOrBeforePts)) return [...older.flat(), ...out];
+    }
+    return out;
   }
 
   reset(): void {
     this.chunks = [];
     this.bytes = 0;
+    this.keyPts = -1;
+    this.previous = [];
   }
 }
 
@@ -170,8 +200,11 @@ export class SourceUpstream {
     return this.firstBytes!;
   }
 
-  /** With fromLatestKeyframe the subscriber first gets the source's current GOP. */
-  subscribe(opts: { fromLatestKeyframe?: boolean } = {}): UpstreamSubscription {
+  /**
+   * With fromLatestKeyframe the subscriber first gets the source's current GOP; with
+   * atOrBeforePts too, the GOP before it when the current one starts after that frame.
+   */
+  subscribe(opts: { fromLatestKeyframe?: boolean; atOrBeforePts?: number } = {}): UpstreamSubscription {
     // A subscriber always gets a running upstream; connection errors end its stream.
     void this.ensureStarted().catch(() => {});
     if (this.idleTimer) clearTimeout(this.idleTimer);
@@ -181,7 +214,7 @@ export class SourceUpstream {
       (s) => this.unsubscribe(s),
       () => this.wakeReader(),
     );
-    if (opts.fromLatestKeyframe) for (const chunk of this.gop.snapshot()) sub.push(chunk);
+    if (opts.fromLatestKeyframe) for (const chunk of this.gop.snapshot(opts.atOrBeforePts)) sub.push(chunk);
     this.subs.add(sub);
     return sub;
   }

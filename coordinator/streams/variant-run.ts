@@ -8,6 +8,7 @@ import type { ActiveJob, JobEnd } from '../jobs/active-job';
 import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { ProfileRow } from '../catalog/catalog-store';
 import { SharedBuffer } from './shared-buffer';
+import { DeliveredMedia, SpliceGate } from './splice-point';
 import type { SourceUpstream, UpstreamSubscription } from './source-upstream';
 
 
@@ -55,6 +56,9 @@ export class VariantRun {
   // A drain's handover in progress: at most one per run (the primary's).
   private handover: Handover | null = null;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  // What the clients have been given (latest PTS per stream), for a failover's splice point.
+  private readonly delivered = new DeliveredMedia();
+  private deliveredFrom: ActiveJob | null = null;
   lastError: string | null = null;
 
   constructor(
@@ -155,7 +159,7 @@ export class VariantRun {
         this.buffer.beginSegment();
         this.deps.supervisor.cancel(old.jobId, reason);
       }
-      if (this.job === replacement) this.buffer.write(chunk);
+      if (this.job === replacement) this.deliver(replacement, chunk);
       else this.deps.supervisor.cancel(replacement.jobId, 'handover superseded');
     };
     this.feedInput(replacement);
@@ -188,17 +192,33 @@ export class VariantRun {
     this.timers.add(timer);
   }
 
-  private adopt(job: ActiveJob, input: { fromLatestKeyframe?: boolean } = {}): void {
+  private adopt(job: ActiveJob, input: { fromLatestKeyframe?: boolean; atOrBeforePts?: number } = {}, gate?: SpliceGate): void {
     this.job = job;
     job.onOutput = (chunk) => {
-      if (this.job === job) this.buffer.write(chunk);
+      if (this.job !== job) return;
+      if (!gate) return this.deliver(job, chunk);
+      const wasOpen = gate.isOpen;
+      for (const piece of gate.push(chunk)) this.deliver(job, piece);
+      if (!wasOpen && gate.isOpen) {
+        this.deps.ctx.log.info('failover spliced', { variant: this.key, jobId: job.jobId, droppedBytes: gate.droppedBytes });
+      }
     };
     this.feedInput(job, input);
     job.onEnd((end) => this.jobEnded(job, end));
   }
 
+  /** A producer's bytes into the shared buffer, noting what the clients now have. */
+  private deliver(job: ActiveJob, chunk: Uint8Array): void {
+    if (this.deliveredFrom !== job) {
+      this.deliveredFrom = job;
+      this.delivered.beginProducer();
+    }
+    this.delivered.observe(chunk);
+    this.buffer.write(chunk);
+  }
+
   /** Source bytes -> the job's stream, waiting on gRPC flow control. */
-  private feedInput(job: ActiveJob, input: { fromLatestKeyframe?: boolean } = {}): void {
+  private feedInput(job: ActiveJob, input: { fromLatestKeyframe?: boolean; atOrBeforePts?: number } = {}): void {
     const sub: UpstreamSubscription = this.deps.upstreamFor(this.source).subscribe(input);
     job.onEnd(() => sub.close());
     void (async () => {
@@ -288,7 +308,7 @@ export class VariantRun {
     }
     this.standby = standby;
     standby.onOutput = (chunk) => {
-      if (this.job === standby) this.buffer.write(chunk);
+      if (this.job === standby) this.deliver(standby, chunk);
     };
     this.feedInput(standby);
     standby.onEnd((end) => {
@@ -319,7 +339,11 @@ export class VariantRun {
   private async retry(previous: ActiveJob | null, lastWorkerId: string | null): Promise<void> {
     if (this.stopped) return;
     this.attempt += 1;
-    const request = { runId: this.runId, sourceId: this.source.id, profile: this.profile, attempt: this.attempt };
+    // Splice right after what the clients got: the new attempt starts from the source GOP
+    // holding that point, with a keyframe asked for just after it (streams/splice-point.ts).
+    const spliceKeyframePts = this.delivered.spliceKeyframePts();
+    const splice = spliceKeyframePts > 0 ? { spliceKeyframePts } : {};
+    const request = { runId: this.runId, sourceId: this.source.id, profile: this.profile, attempt: this.attempt, ...splice };
     try {
       // The source may have gone idle and closed while no job read it: reconnect first.
       const upstream = this.deps.upstreamFor(this.source);
@@ -343,7 +367,11 @@ export class VariantRun {
         return;
       }
       this.buffer.beginSegment();
-      this.adopt(job);
+      if (spliceKeyframePts > 0) {
+        this.adopt(job, { fromLatestKeyframe: true, atOrBeforePts: spliceKeyframePts }, new SpliceGate(new Map(this.delivered.lastPts)));
+      } else {
+        this.adopt(job);
+      }
       this.deps.ctx.events.emit('job:reassigned', { runId: this.runId!, fromJobId: previous?.jobId ?? '', attempt: this.attempt });
       this.deps.ctx.log.info('variant resumed on a new worker', { variant: this.key, jobId: job.jobId, workerId: job.info.workerId, attempt: this.attempt });
     } catch (err) {

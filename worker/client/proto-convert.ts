@@ -39,6 +39,7 @@ export function specFromProto(s: TranscodeSpec__Output | null | undefined): Tran
     audioBitrateKbps: s?.audio_bitrate_kbps ?? 0,
     gopFrames: s?.gop_frames ?? 0,
     preset: s?.preset ?? '',
+    spliceKeyframePts: Number(s?.splice_keyframe_pts ?? 0),
   };
 }
 

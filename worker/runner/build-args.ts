@@ -43,6 +43,10 @@ function videoArgs(spec: TranscodeSpec, o: BuildArgsOptions): { global: string[]
     video.push('-b:v', `${k}k`, '-maxrate', `${k}k`, '-bufsize', `${k * 2}k`);
   }
   if (spec.gopFrames > 0) video.push('-g', String(spec.gopFrames));
+  // A failover attempt fed from the source's current GOP puts a keyframe right after the
+  // last frame the clients got; the coordinator drops what comes before it.
+  const splice = spec.spliceKeyframePts ?? 0;
+  if (Number.isSafeInteger(splice) && splice > 0 && splice < 2 ** 33) video.push('-force_key_frames', (splice / 90_000).toFixed(6));
   if (spec.preset && acceptsPreset(spec.encoder, spec.preset)) video.push('-preset', spec.preset);
   return { global, video };
 }
@@ -83,6 +87,9 @@ export function buildFfmpegArgs(spec: TranscodeSpec, o: BuildArgsOptions = {}): 
     ...video,
     ...audioArgs(spec),
     '-flush_packets', '1',
+    // No mux delay: with -copyts the output's timestamps are then exactly the source's,
+    // which is what the coordinator compares at a failover splice.
+    '-muxdelay', '0', '-muxpreload', '0',
     '-f', 'mpegts', 'pipe:1',
   ];
 }

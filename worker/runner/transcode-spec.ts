@@ -20,6 +20,11 @@ export interface TranscodeSpec {
   gopFrames: number;
   /** Encoder preset, one this encoder takes; empty = encoder default. */
   preset: string;
+  /**
+   * Failover splice (coordinator/streams/splice-point.ts): a keyframe on the first frame
+   * at or after this PTS (90 kHz, the source's timeline); absent or 0 = none.
+   */
+  spliceKeyframePts?: number;
 }
 
 /**

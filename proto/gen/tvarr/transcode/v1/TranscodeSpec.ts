@@ -1,5 +1,6 @@
 // Original file: proto/transcode.proto
 
+import type { Long } from '@grpc/proto-loader';
 
 export interface TranscodeSpec {
   'encoder'?: (string);
@@ -10,6 +11,7 @@ export interface TranscodeSpec {
   'audio_bitrate_kbps'?: (number);
   'gop_frames'?: (number);
   'preset'?: (string);
+  'splice_keyframe_pts'?: (number | string | Long);
 }
 
 export interface TranscodeSpec__Output {
@@ -21,4 +23,5 @@ export interface TranscodeSpec__Output {
   'audio_bitrate_kbps': (number);
   'gop_frames': (number);
   'preset': (string);
+  'splice_keyframe_pts': (number);
 }
