@@ -13,6 +13,7 @@ import { status as grpcStatus, Metadata } from '@grpc/grpc-js';
 
 /** The first message (`register`) must arrive this soon after the call opens (DEADLINE_EXCEEDED). */
 export const REGISTER_TIMEOUT_MS = 10_000;
+const PING_INTERVAL_MS = 2000;
 
 /**
  * Per-stream token bucket over control messages: CONTROL_BURST at once, refilled at
@@ -83,8 +84,9 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
             cancel_jobs: stale.map((j) => ({ job_id: j.jobId, attempt: j.attempt })),
           },
         });
-        // The link's RTT: a Ping now (lanes for the first job need it) and once per heartbeat interval.
-        s.link.start((nonce) => s.send({ ping: { nonce } }), ctx.config.liveness.heartbeatIntervalMs);
+        // The link's RTT: a Ping now (lanes for the first job need it), then every 2 s at most
+        // as often as heartbeats (a path's RTT changes slowly; thousands of workers ping too).
+        s.link.start((nonce) => s.send({ ping: { nonce } }), Math.max(PING_INTERVAL_MS, ctx.config.liveness.heartbeatIntervalMs));
         return;
       }
       switch (msg.event) {
