@@ -4,7 +4,6 @@ import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { loadTranscodeProto } from '../../proto/load';
 import { deriveLiveness } from '../../common/liveness';
-import { deriveLiveness } from '../../common/liveness';
 import type { CoreContext } from '../context';
 import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { DrainController } from '../workers/drain-controller';
