@@ -35,7 +35,7 @@ const MAX_PREVIOUS_GOPS = 3;
  * from the GOP that holds the first frame its clients have not had yet, which after a
  * partition's loss deadline may be an older one (streams/splice-point.ts).
  */
-class LatestGop {
+export class LatestGop {
   private readonly tracker = new ProgramTracker();
   private pat: Uint8Array | null = null;
   private pmt: Uint8Array | null = null;
@@ -85,9 +85,10 @@ class LatestGop {
       if (g.keyPts < 0) break;
       older.unshift(g.chunks);
       // Each GOP starts with its own PAT and PMT, so the bytes stay decodable throughout.
-      if (!ptsAfter(g.keyPts, atOrBeforePts)) return [...older.flat(), ...out];
+      if (!ptsAfter(g.keyPts, atOrBeforePts)) break;
     }
-    return out;
+    // From the GOP holding that frame, or else the oldest kept (the least missing).
+    return [...older.flat(), ...out];
   }
 
   reset(): void {
