@@ -9,6 +9,8 @@
 
 const SAMPLES = 8;
 const MAX_OUTSTANDING = 4;
+const WARMUP_PINGS = 4;
+const WARMUP_MS = 250;
 
 export interface LinkView {
   /** min RTT over the last samples, ms; null until the first Pong (or an older worker) */
@@ -22,27 +24,33 @@ export class LinkStats {
   private readonly outstanding = new Map<number, number>();
   private readonly rtts: number[] = [];
   private nonce = 0;
-  private timer: ReturnType<typeof setInterval> | undefined;
+  private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly clock: () => number = () => performance.now()) {}
 
-  /** Pings now and then every `intervalMs` until stop(); `send` false = stream gone. */
+  /**
+   * Pings now, then WARMUP_PINGS more every WARMUP_MS (a first sample taken while the
+   * worker is still starting up reads high, and the first job's lanes come from this),
+   * then every `intervalMs` until stop(). `send` false = the stream is gone.
+   */
   start(send: (nonce: number) => boolean, intervalMs: number): void {
     this.stop();
+    let sent = 0;
     const ping = () => {
       const nonce = ++this.nonce;
       this.outstanding.set(nonce, this.clock());
       // Oldest first in a Map: forget pings that were never answered.
       while (this.outstanding.size > MAX_OUTSTANDING) this.outstanding.delete(this.outstanding.keys().next().value!);
-      if (!send(nonce)) this.stop();
+      if (!send(nonce)) return this.stop();
+      sent++;
+      this.timer = setTimeout(ping, sent <= WARMUP_PINGS ? WARMUP_MS : Math.max(100, intervalMs));
+      this.timer.unref?.();
     };
     ping();
-    this.timer = setInterval(ping, Math.max(100, intervalMs));
-    this.timer.unref?.();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    clearTimeout(this.timer);
     this.timer = undefined;
   }
 

@@ -174,6 +174,7 @@ describe.skipIf(cannot !== null)('remote worker throughput: 100 ms RTT, 0.1% los
         console.log('WORKER', worker!.lines.filter((l) => l.level !== 'debug').map((l) => JSON.stringify(l)).join('\n'));
         console.log('COORD', cluster.coordinator.proc.lines.filter((l) => /lost|control|job stream/.test(String(l.msg))).map((l) => JSON.stringify(l)).join('\n'));
       }
+      console.log(JSON.stringify(cluster.coordinator.proc.lines.filter((l) => l.msg === 'job stream lanes suggested')));
       console.log(`source ${made} B, client ${got} B (${(got / made).toFixed(3)}); link ${JSON.stringify(row?.link)}`);
       expect(got / made).toBeGreaterThanOrEqual(0.95);
       // The job runs on several lanes, chosen without any setting, and its throughput is shown.
