@@ -131,6 +131,8 @@ describe('format negotiation', () => {
     expect([apple, safari, chrome, 'VLC/3.0.20 LibVLC/3.0.20', 'curl/8.5.0', null].map(isApplePlayer)).toEqual([true, true, false, false, false, false]);
     expect(chooseFormat(null, apple, 'h264')).toBe('hls');
     expect(chooseFormat(null, apple, 'vp9')).toBe('ts');
+    expect(chooseFormat(null, apple, 'mpeg2video')).toBe('ts');
+    expect(chooseFormat(null, apple, 'copy')).toBe('hls');
     expect(chooseFormat(null, 'curl/8.5.0', 'h264')).toBe('ts');
     expect(chooseFormat('ts', apple, 'h264')).toBe('ts');
     expect(parseFormat('hls')).toBe('hls');

@@ -12,6 +12,7 @@ import { Elysia, t } from 'elysia';
 import { getProfile } from '../../catalog/catalog-store';
 import type { CoreContext } from '../../context';
 import type { HlsService } from '../../streams/hls/hls-service';
+import type { TsSegment } from '../../streams/hls/ts-segmenter';
 import { chooseFormat, hlsAcceptsProfileCodec, hlsAcceptsStreamCodec, parseFormat } from '../../streams/hls/negotiate';
 import { ErrorBody } from '../schemas';
 
@@ -89,12 +90,24 @@ async function playlistResponse(hls: HlsService, sourceId: string, profileId: st
   });
 }
 
+const blobs = new WeakMap<TsSegment, Blob>();
+function segmentBlob(segment: TsSegment): Blob {
+  let blob = blobs.get(segment);
+  if (!blob) {
+    blob = new Blob([segment.data], { type: 'video/mp2t' });
+    blobs.set(segment, blob);
+  }
+  return blob;
+}
+
 export function hlsRoutes(hls: HlsService) {
   return new Elysia().get(
     '/stream/:source/:profile/:segment',
     ({ params, request, server }) => {
       const segment = hls.segment(params.source, params.profile, params.segment, viewerKey({ request, ip: requestIp(server, request) }));
-      return new Response(segment.data, {
+      // A Blob made once per segment: every response shares its bytes. A Uint8Array body
+      // is copied per response (2,000 viewers of a 250 KB segment held ~300 MB more RSS).
+      return new Response(segmentBlob(segment), {
         headers: {
           'content-type': 'video/mp2t',
           'cache-control': `public, max-age=${SEGMENT_MAX_AGE_S}, immutable`,

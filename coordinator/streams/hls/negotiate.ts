@@ -2,6 +2,7 @@
 // ffplay, Jellyfin, TiviMate, curl) send no hint and keep continuous MPEG-TS; Apple's
 // media stack (AppleCoreMedia, Safari, any iOS browser, which all use it) cannot play
 // raw MPEG-TS over HTTP and gets HLS. `?format=` always wins.
+import { codecFitsContainer } from '../../../common/transcode-rules.ts';
 
 export type StreamFormat = 'ts' | 'hls' | 'hls-fmp4';
 export const STREAM_FORMATS: readonly StreamFormat[] = ['ts', 'hls', 'hls-fmp4'];
@@ -22,21 +23,21 @@ export function isApplePlayer(userAgent: string | null): boolean {
 }
 
 /**
- * Video codecs HLS players decode in MPEG-TS segments (RFC 8216 and Apple's HLS
- * authoring spec name H.264 and HEVC; hls.js plays the same). VP9 and AV1 in MPEG-TS,
- * or MPEG-2 video, are written by FFmpeg but played by no HLS client.
- * (Local rule: common/transcode-rules.ts, when it lands, should own codec -> container.)
+ * Video codecs HLS players decode in MPEG-TS segments, on top of what MPEG-TS carries at
+ * all (common/transcode-rules.ts): RFC 8216 and Apple's HLS authoring spec name H.264 and
+ * HEVC, and hls.js plays the same. MPEG-2 video fits MPEG-TS for VLC or a tuner app, but
+ * no HLS client decodes it.
  */
 const HLS_TS_VIDEO = new Set(['h264', 'hevc']);
 
 /** Whether a profile's video codec can go out as HLS; 'copy' is decided on the real stream. */
 export function hlsAcceptsProfileCodec(videoCodec: string): boolean {
-  return videoCodec === 'copy' || HLS_TS_VIDEO.has(videoCodec);
+  return videoCodec === 'copy' || hlsAcceptsStreamCodec(videoCodec);
 }
 
 /** Whether HLS clients can decode this stream's video (codec from the PMT). */
 export function hlsAcceptsStreamCodec(videoCodec: string | null): boolean {
-  return videoCodec !== null && HLS_TS_VIDEO.has(videoCodec);
+  return videoCodec !== null && codecFitsContainer(videoCodec, 'mpegts') && HLS_TS_VIDEO.has(videoCodec);
 }
 
 /**
