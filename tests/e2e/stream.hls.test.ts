@@ -120,6 +120,17 @@ describe('HLS per variant', () => {
     await forcedTs.body!.cancel();
     const forcedHls = await fetch(`${base}/stream/${VARIANT}?format=hls`, { redirect: 'manual' });
     expect(forcedHls.status).toBe(302);
+
+    // MPEG-2 video fits MPEG-TS (VLC, tuner apps) but no HLS player decodes it: an Apple
+    // player keeps MPEG-TS rather than get HLS it cannot play, and asking for HLS is refused.
+    await cluster.createProfile({ ...TINY_H264_PROFILE, id: 'mpeg2-240p', videoCodec: 'mpeg2video', preset: null });
+    const refused = await fetch(`${base}/stream/pattern/mpeg2-240p?format=hls`);
+    expect(refused.status).toBe(406);
+    expect(((await refused.json()) as { error: { code: string; message: string } }).error.message).toContain('mpeg2video');
+    const appleMpeg2 = await fetch(`${base}/stream/pattern/mpeg2-240p`, { headers: { 'user-agent': APPLE_UA }, redirect: 'manual' });
+    expect(appleMpeg2.status).toBe(200);
+    expect(appleMpeg2.headers.get('content-type')).toBe('video/mp2t');
+    await appleMpeg2.body!.cancel();
   });
 
   test('/playlist.m3u?format=hls lists .m3u8 URLs; the default still lists MPEG-TS URLs', async () => {
