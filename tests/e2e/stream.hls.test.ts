@@ -4,7 +4,7 @@
 // gets JSON errors, and HLS viewers count as clients (limits, /api/variants, leaving).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
-import { parseMediaPlaylist, segmentOpening } from '../helpers/hls-client';
+import { fragmentDecodeTimes, parseMediaPlaylist, segmentOpening } from '../helpers/hls-client';
 import { decodeErrors, ffprobeBytes, readBytes } from '../helpers/media';
 import { eventually } from '../helpers/processes';
 
@@ -92,6 +92,50 @@ describe('HLS per variant', () => {
       // Length from the GOP: 25 frames at 25 fps is 1 s, so two GOPs (2 s) per segment.
       expect(segment.duration).toBeCloseTo(2, 1);
     }
+  });
+
+  test('fMP4 (CMAF): ?format=hls-fmp4 lists fragments with an init segment; ffprobe reads it; decode times increase', async () => {
+    const { res, text } = await eventually('an fMP4 playlist with 3 segments', async () => {
+      const r = await fetch(`${playlistUrl()}?format=hls-fmp4&session=main`);
+      expect(r.status).toBe(200);
+      const t = await r.text();
+      return parseMediaPlaylist(t).segments.length >= 3 ? { res: r, text: t } : undefined;
+    }, 60_000);
+    expect(text).toContain('#EXT-X-VERSION:7');
+    const map = /#EXT-X-MAP:URI="([^"]+)"/.exec(text)![1]!;
+    const playlist = parseMediaPlaylist(text);
+    expect(playlist.segments.every((s) => s.uri.endsWith('.m4s'))).toBe(true);
+    const init = await fetch(new URL(map, res.url));
+    expect(init.headers.get('content-type')).toBe('video/mp4');
+    expect(init.headers.get('cache-control')).toMatch(/immutable/);
+    const parts = [new Uint8Array(await init.arrayBuffer())];
+    for (const segment of playlist.segments.slice(-3)) {
+      const s = await fetch(new URL(segment.uri, res.url));
+      expect(s.status).toBe(200);
+      expect(s.headers.get('content-type')).toBe('video/iso.segment');
+      parts.push(new Uint8Array(await s.arrayBuffer()));
+    }
+    const times = parts.slice(1).map((p) => fragmentDecodeTimes(p).get(1)!);
+    expect(times[1]!).toBeGreaterThan(times[0]!);
+    expect(times[2]!).toBeGreaterThan(times[1]!);
+    // From a file: ffprobe stops reading an MP4 pipe early.
+    const file = `${cluster.temp.dir}/fmp4.mp4`;
+    await Bun.write(file, Buffer.concat(parts));
+    const probe = Bun.spawn(['ffprobe', '-v', 'error', '-show_streams', '-of', 'json', file], { stdout: 'pipe', stderr: 'pipe' });
+    const streams = (JSON.parse(await new Response(probe.stdout).text()) as { streams: { codec_type: string; codec_name: string; width?: number; height?: number }[] }).streams;
+    const video = streams.find((s) => s.codec_type === 'video')!;
+    expect([video.codec_name, video.width, video.height]).toEqual(['h264', TINY_H264_PROFILE.width, TINY_H264_PROFILE.height]);
+    expect(streams.find((s) => s.codec_type === 'audio')?.codec_name).toBe('aac');
+    const decode = Bun.spawn(['ffmpeg', '-v', 'error', '-i', file, '-f', 'null', '-'], { stdout: 'ignore', stderr: 'pipe' });
+    expect((await new Response(decode.stderr).text()).trim()).toBe('');
+    // ffprobe plays the fMP4 playlist URL too, and the stream URL negotiates to it.
+    const proc = Bun.spawn(['ffprobe', '-v', 'error', '-show_streams', '-of', 'json', `${playlistUrl()}?format=hls-fmp4`], { stdout: 'pipe', stderr: 'pipe' });
+    const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
+    expect(code).toBe(0);
+    expect((JSON.parse(out) as { streams: { codec_name: string }[] }).streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
+    const redirect = await fetch(`${base}/stream/${VARIANT}?format=hls-fmp4`, { redirect: 'manual' });
+    expect(redirect.status).toBe(302);
+    expect(redirect.headers.get('location')).toBe(`/stream/${VARIANT}.m3u8?format=hls-fmp4`);
   });
 
   test('negotiation: AppleCoreMedia and Safari get HLS, curl and ffmpeg keep MPEG-TS, ?format= wins', async () => {

@@ -70,6 +70,26 @@ export function firstVideoTime(bytes: Uint8Array): number | null {
   return null;
 }
 
+/** tfdt base media decode times of each traf in a fragment, by track id. */
+export function fragmentDecodeTimes(fragment: Uint8Array): Map<number, number> {
+  const view = new DataView(fragment.buffer, fragment.byteOffset, fragment.byteLength);
+  const out = new Map<number, number>();
+  let track = 0;
+  const walk = (start: number, end: number) => {
+    for (let o = start; o + 8 <= end; ) {
+      const size = view.getUint32(o);
+      const type = String.fromCharCode(...fragment.subarray(o + 4, o + 8));
+      if (type === 'moof' || type === 'traf') walk(o + 8, o + size);
+      if (type === 'tfhd') track = view.getUint32(o + 12);
+      if (type === 'tfdt') out.set(track, Number(view.getBigUint64(o + 12)));
+      if (size < 8) return;
+      o += size;
+    }
+  };
+  walk(0, fragment.length);
+  return out;
+}
+
 export interface FetchedSegment extends PlaylistSegment {
   bytes: Uint8Array;
 }

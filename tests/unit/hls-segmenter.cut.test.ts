@@ -120,6 +120,11 @@ describe('SegmentWindow', () => {
     expect(window.get(4)).toBeNull();
     expect(window.get(10)).toBeNull();
     expect(window.count).toBe(5);
+    // fMP4: fragments, an init segment first and again after the discontinuity.
+    const fmp4 = window.renderPlaylist('p/', 'fmp4');
+    expect(fmp4).toContain('#EXT-X-VERSION:7');
+    expect(fmp4.match(/#EXT-X-MAP:URI="[^"]+"/g)).toEqual(['#EXT-X-MAP:URI="p/ep0-7.init.mp4"', '#EXT-X-MAP:URI="p/ep0-8.init.mp4"']);
+    expect(parseMediaPlaylist(fmp4).segments.map((x) => x.uri)).toEqual(['p/ep0-7.m4s', 'p/ep0-8.m4s', 'p/ep0-9.m4s']);
   });
 });
 

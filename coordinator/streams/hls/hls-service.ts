@@ -28,7 +28,11 @@ export interface PlaylistResult {
   body: string;
   targetDuration: number;
   videoCodec: string | null;
+  audioStreamTypes: number[];
 }
+
+/** What a segment URL names: the MPEG-TS segment, its fMP4 fragment, or the init segment for it. */
+export type SegmentKind = 'ts' | 'm4s' | 'init.mp4';
 
 export class HlsService {
   private readonly variants = new Map<string, HlsVariant>();
@@ -47,20 +51,26 @@ export class HlsService {
    * for its first segment when needed. `segmentPrefix` is the path from the playlist to
    * its segment folder.
    */
-  async playlist(sourceId: string, profileId: string, viewer: string, segmentPrefix: string): Promise<PlaylistResult> {
+  async playlist(sourceId: string, profileId: string, viewer: string, segmentPrefix: string, container: 'ts' | 'fmp4' = 'ts'): Promise<PlaylistResult> {
     const variant = await this.variantFor(sourceId, profileId, viewer);
     await variant.admit(viewer);
     if (!(await variant.waitForSegment(this.options.firstSegmentTimeoutMs))) {
       throw new AppError('unavailable', `variant ${variant.key} produced no HLS segment (${variant.ended ? 'it ended' : 'no keyframe in time'})`);
     }
-    return { body: variant.window.renderPlaylist(segmentPrefix), targetDuration: variant.window.targetDuration, videoCodec: variant.latest!.videoCodec };
+    const latest = variant.latest!;
+    return {
+      body: variant.window.renderPlaylist(segmentPrefix, container),
+      targetDuration: variant.window.targetDuration,
+      videoCodec: latest.videoCodec,
+      audioStreamTypes: latest.audioStreamTypes,
+    };
   }
 
-  /** A retained segment by file name (`<epoch>-<n>.ts`); 404 when unknown or expired. */
-  segment(sourceId: string, profileId: string, name: string, viewer: string): TsSegment {
+  /** A retained segment by file name (`<epoch>-<n>.ts|.m4s|.init.mp4`); 404 when unknown or expired. */
+  segment(sourceId: string, profileId: string, name: string, viewer: string): { segment: TsSegment; kind: SegmentKind } {
     const key = `${sourceId}/${profileId}`;
-    const match = /^([a-z0-9]{1,24})-(\d{1,12})\.ts$/.exec(name);
-    if (!match) throw new AppError('not_found', `no segment named ${JSON.stringify(name.slice(0, 64))}: expected <epoch>-<number>.ts`);
+    const match = /^([a-z0-9]{1,24})-(\d{1,12})\.(ts|m4s|init\.mp4)$/.exec(name);
+    if (!match) throw new AppError('not_found', `no segment named ${JSON.stringify(name.slice(0, 64))}: expected <epoch>-<number>.ts, .m4s or .init.mp4`);
     const variant = this.variants.get(key);
     if (!variant || variant.window.epoch !== match[1]) {
       throw new AppError('not_found', `segment ${name} is not from the live run of ${key}; reload the playlist`);
@@ -68,7 +78,7 @@ export class HlsService {
     const segment = variant.window.get(Number(match[2]));
     if (!segment) throw new AppError('not_found', `segment ${name} is not in the live window of ${key} (expired or not produced yet)`);
     variant.touch(viewer);
-    return segment;
+    return { segment, kind: match[3] as SegmentKind };
   }
 
   /** HLS viewers of a variant (`source/profile`), 0 when it is not served as HLS. */

@@ -58,8 +58,12 @@ export class SegmentWindow {
     return `${this.epoch}-${index}.${extension}`;
   }
 
-  /** Live media playlist (no EXT-X-ENDLIST). `prefix` is the path from the playlist to its segments. */
-  renderPlaylist(prefix: string): string {
+  /**
+   * Live media playlist (no EXT-X-ENDLIST). `prefix` is the path from the playlist to its
+   * segments. fMP4 lists `.m4s` fragments with an EXT-X-MAP init segment, repeated after
+   * each discontinuity (the codec's parameter sets may have changed there).
+   */
+  renderPlaylist(prefix: string, container: 'ts' | 'fmp4' = 'ts'): string {
     const listed = this.segments.slice(-this.options.listed);
     const first = listed[0];
     if (!first) throw new Error('no segment to list yet');
@@ -72,7 +76,7 @@ export class SegmentWindow {
     }
     const lines = [
       '#EXTM3U',
-      '#EXT-X-VERSION:3',
+      `#EXT-X-VERSION:${container === 'fmp4' ? 7 : 3}`,
       `#EXT-X-TARGETDURATION:${this.targetDuration}`,
       `#EXT-X-MEDIA-SEQUENCE:${first.index}`,
       `#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuitySequence}`,
@@ -80,7 +84,8 @@ export class SegmentWindow {
     ];
     for (const s of listed) {
       if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
-      lines.push(`#EXTINF:${s.duration.toFixed(3)},`, `${prefix}${this.segmentName(s.index)}`);
+      if (container === 'fmp4' && (s === first || s.discontinuity)) lines.push(`#EXT-X-MAP:URI="${prefix}${this.segmentName(s.index, 'init.mp4')}"`);
+      lines.push(`#EXTINF:${s.duration.toFixed(3)},`, `${prefix}${this.segmentName(s.index, container === 'fmp4' ? 'm4s' : 'ts')}`);
     }
     return lines.join('\n') + '\n';
   }
