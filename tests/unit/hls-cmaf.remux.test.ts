@@ -41,6 +41,18 @@ async function decodeErrors(path: string): Promise<string> {
 }
 
 describe('CMAF remux of HLS segments', () => {
+  test('garbage or a truncated SPS gives null (406 at the route), not an exception', async () => {
+    const segments: TsSegment[] = [];
+    const segmenter = new TsSegmenter((s) => segments.push(s), { targetSeconds: 1, maxGapSeconds: 5, maxSegmentBytes: 8 << 20 });
+    segmenter.push(await clip('libx264'));
+    const data = segments[0]!.data.slice();
+    // Cut the first video PES short right after its SPS start code: the SPS fields run out.
+    const sps = data.findIndex((_, i) => data[i] === 0 && data[i + 1] === 0 && data[i + 2] === 1 && (data[i + 3]! & 0x1f) === 7);
+    data.fill(0xff, sps + 6, Math.min(data.length, sps + 188));
+    expect(() => remuxToCmaf(data, 1)).not.toThrow();
+    expect(remuxToCmaf(new Uint8Array(188 * 10).fill(0x47), 1)).toBeNull();
+  });
+
   for (const [encoder, codec] of [['libx264', 'h264'], ['libx265', 'hevc']] as const) {
     test(`${codec} + AAC: init names the codec and size, fragments decode, decode times increase`, async () => {
       const segments: TsSegment[] = [];

@@ -55,12 +55,12 @@ export function tracksOf(streams: SegmentStreams): CmafTracks | null {
     if (streams.videoCodec === 'h264') {
       const sps = nals.find((n) => (n[0]! & 0x1f) === 7);
       const pps = nals.find((n) => (n[0]! & 0x1f) === 8);
-      if (!sps || !pps) return null;
+      if (!sps || !pps || sps.length > 0xffff || pps.length > 0xffff) return null;
       video = h264Config(sps, pps);
     } else if (streams.videoCodec === 'hevc') {
       const type = (n: Uint8Array) => (n[0]! >> 1) & 0x3f;
       const [vps, sps, pps] = [32, 33, 34].map((t) => nals.find((n) => type(n) === t));
-      if (!vps || !sps || !pps) return null;
+      if (!vps || !sps || !pps || vps.length + sps.length + pps.length > 0xffff) return null;
       video = hevcConfig(vps, sps, pps);
     } else return null;
   }
@@ -186,11 +186,18 @@ export function mediaFragment(streams: SegmentStreams, tracks: CmafTracks, seque
 
 /** Init segment and fragment for one MPEG-TS segment, or null when it cannot be carried in fMP4. */
 export function remuxToCmaf(ts: Uint8Array, sequence: number): { init: Uint8Array; fragment: Uint8Array; codecs: string } | null {
-  const streams = demuxSegment(ts);
-  const tracks = tracksOf(streams);
-  if (!tracks || (!tracks.video && !tracks.audio)) return null;
-  const codecs = [tracks.video?.codecString, tracks.audio && `mp4a.40.${tracks.audio.objectType}`].filter(Boolean).join(',');
-  return { init: initSegment(tracks), fragment: mediaFragment(streams, tracks, sequence), codecs };
+  // The bytes come from a worker: a malformed SPS (truncated exp-Golomb fields) or an
+  // oversized parameter set means "cannot carry this in fMP4", never a crash.
+  try {
+    const streams = demuxSegment(ts);
+    const tracks = tracksOf(streams);
+    if (!tracks || (!tracks.video && !tracks.audio)) return null;
+    if (tracks.video && tracks.video.record.length > 0xffff) return null;
+    const codecs = [tracks.video?.codecString, tracks.audio && `mp4a.40.${tracks.audio.objectType}`].filter(Boolean).join(',');
+    return { init: initSegment(tracks), fragment: mediaFragment(streams, tracks, sequence), codecs };
+  } catch {
+    return null;
+  }
 }
 
 function concatAll(parts: Uint8Array[]): Uint8Array {
