@@ -19,6 +19,8 @@ export interface DispatchRequest {
   attempt: number;
   role?: 'primary' | 'standby';
   excludeWorkerIds?: readonly string[];
+  /** A failover attempt: keyframe right after what the clients got (streams/splice-point.ts). */
+  spliceKeyframePts?: number;
 }
 
 export class JobSupervisor {
@@ -45,13 +47,13 @@ export class JobSupervisor {
    * Claims a slot on the best candidate, sends StartJob and waits until the worker opens
    * the job stream. A refusal or a start timeout fails that attempt row (with the reason)
    * and the next candidate is tried; no candidate left gives no_capacity with reasons.
-   */
-  async dispatch(req: DispatchRequest): Promise<ActiveJob> {
    * A spec the shared rules refuse (here, or on a worker as REJECT_REASON_INVALID_SPEC)
    * is the profile's fault: invalid_spec at once, no other worker is tried.
+   */
+  async dispatch(req: DispatchRequest): Promise<ActiveJob> {
+    assertRunnableProfile(req.profile);
     const excluded = new Set(req.excludeWorkerIds ?? []);
     const refusals: string[] = [];
-    assertRunnableProfile(req.profile);
     // Attempts after a refusal belong to the same run, so the history shows where it went.
     let runId = req.runId;
     const sourceKbps = this.sourceKbps(req.sourceId);
@@ -98,13 +100,11 @@ export class JobSupervisor {
         attempt: claim.attempt,
       });
       try {
-        await this.startOnWorker(job, buildTranscodeSpec(req.profile, candidate.encoder, candidate.family), sourceKbps);
+        const spec = buildTranscodeSpec(req.profile, candidate.encoder);
+        await this.startOnWorker(job, req.spliceKeyframePts ? { ...spec, spliceKeyframePts: req.spliceKeyframePts } : spec, sourceKbps);
         return job;
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
-        refusals.push(`${candidate.workerId}: ${reason}`);
-        excluded.add(candidate.workerId);
-        job.finish({ state: 'failed', reason });
         if (err instanceof AppError && err.code === 'invalid_spec') {
           job.finish({ state: 'failed', reason, cause: 'invalid_spec' });
           throw err;
@@ -112,6 +112,9 @@ export class JobSupervisor {
         if (job.ended?.cause === 'invalid_spec') {
           throw new AppError('invalid_spec', `profile '${req.profile.id}' cannot be run: ${candidate.workerId} ${reason}`);
         }
+        refusals.push(`${candidate.workerId}: ${reason}`);
+        excluded.add(candidate.workerId);
+        job.finish({ state: 'failed', reason });
       }
     }
   }
@@ -121,7 +124,6 @@ export class JobSupervisor {
     if (!session) throw new Error('worker is not connected');
     // Lanes from the link's RTT and the source's bitrate: a far worker gets enough calls to keep pace.
     const streamLanes = chooseLanes(session.link.rttMs, sourceKbps);
-    if (streamLanes > 1) this.ctx.log.info('job stream lanes suggested', { jobId: job.jobId, workerId: job.info.workerId, lanes: streamLanes, rttMs: session.link.rttMs, sourceKbps });
     const sent = session.send({ start_job: { job_id: job.jobId, attempt: job.info.attempt, spec: specToProto(spec), stream_lanes: streamLanes } });
     if (!sent) throw new Error('control stream closed');
     const timeoutMs = this.ctx.config.liveness.jobStartTimeoutMs;

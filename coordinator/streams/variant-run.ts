@@ -377,6 +377,13 @@ export class VariantRun {
     } catch (err) {
       this.failures += 1;
       this.lastError = err instanceof Error ? err.message : String(err);
+      if (err instanceof AppError && err.code === 'invalid_spec') {
+        // No worker would run this profile: retrying cannot help, and no worker is to blame.
+        this.deps.ctx.log.error('variant failed', { variant: this.key, runId: this.runId, reason: this.lastError });
+        this.deps.ctx.events.emit('run:failed', { runId: this.runId ?? this.key, reason: this.lastError });
+        this.stop(this.lastError);
+        return;
+      }
       this.scheduleRetry(null);
     }
   }
@@ -385,10 +392,3 @@ export class VariantRun {
 export function variantKey(sourceId: string, profileId: string): string {
   return `${sourceId}/${profileId}`;
 }
-      if (err instanceof AppError && err.code === 'invalid_spec') {
-        // No worker would run this profile: retrying cannot help, and no worker is to blame.
-        this.deps.ctx.log.error('variant failed', { variant: this.key, runId: this.runId, reason: this.lastError });
-        this.deps.ctx.events.emit('run:failed', { runId: this.runId ?? this.key, reason: this.lastError });
-        this.stop(this.lastError);
-        return;
-      }
