@@ -102,6 +102,36 @@ test('the preview plays a running variant for an anonymous viewer: time advances
   }, 30_000);
 });
 
+test('hls.js in chromium plays the fMP4 (CMAF) playlist too: MSE accepts the init segment and fragments', async () => {
+  await page.goto(`${base}/transcoders`);
+  await page.waitForFunction(() => typeof (window as unknown as { Hls?: unknown }).Hls === 'function');
+  const played = await page.evaluate(async (url) => {
+    const Hls = (window as unknown as { Hls: any }).Hls;
+    const video = document.createElement('video');
+    video.muted = true;
+    document.body.append(video);
+    const hls = new Hls({ enableWorker: false });
+    const errors: string[] = [];
+    hls.on(Hls.Events.ERROR, (_e: unknown, d: { fatal: boolean; details: string }) => d.fatal && errors.push(d.details));
+    hls.loadSource(url);
+    hls.attachMedia(video);
+    void video.play().catch(() => {});
+    // Resolve on the media clock: 2 s of fMP4 played, or a fatal error.
+    const start = await new Promise<number>((resolve) => video.addEventListener('playing', () => resolve(video.currentTime), { once: true }));
+    await new Promise<void>((resolve) => {
+      const check = () => (video.currentTime >= start + 2 || errors.length ? resolve() : requestAnimationFrame(check));
+      check();
+    });
+    const result = { advanced: video.currentTime - start, errors, width: video.videoWidth };
+    hls.destroy();
+    video.remove();
+    return result;
+  }, `${base}/stream/${VARIANT}.m3u8?format=hls-fmp4&session=fmp4`);
+  expect(played.errors).toEqual([]);
+  expect(played.advanced).toBeGreaterThanOrEqual(2);
+  expect(played.width).toBe(TINY_H264_PROFILE.width);
+}, 120_000);
+
 /** Number of hue buckets (of 12) holding at least 1% of the saturated pixels of a PNG. */
 async function colourfulness(png: Uint8Array): Promise<number> {
   const proc = Bun.spawn(['ffmpeg', '-v', 'error', '-i', 'pipe:0', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { stdin: 'pipe', stdout: 'pipe', stderr: 'ignore' });
