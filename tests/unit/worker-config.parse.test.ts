@@ -22,7 +22,7 @@ describe('parseWorkerConfig', () => {
     expect([c.maxCpuJobs, c.maxGpuJobs, c.maxJobs]).toEqual([4, 5, 9]);
     expect(c.logLevel).toBe('info');
     expect(c.tls).toBeUndefined();
-    expect([c.probeTimeoutMs, c.reconnectBaseMs, c.reconnectMaxMs, c.drainTimeoutMs]).toEqual([5000, 250, 10000, 30000]);
+    expect([c.probeTimeoutMs, c.reconnectBaseMs, c.reconnectMaxMs, c.drainTimeoutMs]).toEqual([20000, 250, 10000, 30000]);
     expect(Object.isFrozen(c)).toBe(true);
   });
 

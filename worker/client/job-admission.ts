@@ -15,8 +15,8 @@ export interface SlotUsage {
 export type Admission = { accept: true; kind: EncoderKind } | { accept: false; reason: RejectReason; message: string };
 
 /**
- * Checks run in this order: draining, a malformed spec, an encoder this worker does
- * not have (or whose test encode failed), then capacity. "copy" needs no encoder and
+ * Checks run in this order: draining, an encoder this worker does not have (or whose
+ * test encode failed), a malformed spec, then capacity. "copy" needs no encoder and
  * takes a CPU slot (it still costs a process and the I/O).
  */
 export function decideAdmission(input: {
@@ -30,14 +30,16 @@ export function decideAdmission(input: {
   // The coordinator reads Limits the same way (both slot fields 0 = each up to max_jobs).
   const limits = resolveSlotLimits(input.limits);
   if (draining) return { accept: false, reason: 'draining', message: 'worker is draining and takes no new jobs' };
-  const invalid = validateSpec(spec);
-  if (invalid) return { accept: false, reason: 'invalid_spec', message: invalid };
+  // The encoder first: a worker without it cannot judge the encoder's options, and
+  // "unavailable" is about this worker, while "invalid spec" blames the variant.
   let kind: EncoderKind = 'cpu';
   if (spec.encoder !== 'copy') {
     const enc = encoders.find((e) => e.name === spec.encoder);
-    if (!enc) return { accept: false, reason: 'encoder_unavailable', message: `encoder ${spec.encoder} is not available on this worker` };
+    if (!enc) return { accept: false, reason: 'encoder_unavailable', message: `encoder ${String(spec.encoder).slice(0, 64)} is not available on this worker` };
     kind = enc.kind;
   }
+  const invalid = validateSpec(spec);
+  if (invalid) return { accept: false, reason: 'invalid_spec', message: invalid };
   if (usage.total >= limits.maxJobs) {
     return { accept: false, reason: 'at_capacity', message: `running ${usage.total} of max ${limits.maxJobs} jobs` };
   }
