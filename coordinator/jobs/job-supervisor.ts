@@ -124,6 +124,7 @@ export class JobSupervisor {
     if (!session) throw new Error('worker is not connected');
     // Lanes from the link's RTT and the source's bitrate: a far worker gets enough calls to keep pace.
     const streamLanes = chooseLanes(session.link.rttMs, sourceKbps);
+    if (streamLanes > 1) this.ctx.log.info('job stream lanes suggested', { jobId: job.jobId, workerId: job.info.workerId, lanes: streamLanes, rttMs: session.link.rttMs, sourceKbps });
     const sent = session.send({ start_job: { job_id: job.jobId, attempt: job.info.attempt, spec: specToProto(spec), stream_lanes: streamLanes } });
     if (!sent) throw new Error('control stream closed');
     const timeoutMs = this.ctx.config.liveness.jobStartTimeoutMs;
