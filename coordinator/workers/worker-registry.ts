@@ -153,10 +153,15 @@ export class WorkerRegistry {
 
   /** Closes sessions whose last message is older than the loss deadline. */
   sweepStale(now: number): void {
-    const deadline = this.ctx.config.liveness.workerLossDeadlineMs;
+    const base = this.ctx.config.liveness.workerLossDeadlineMs;
     for (const session of this.sessions.values()) {
-      if (now - session.lastSeenAt > deadline) {
-        this.handleLost(session, `no message for ${now - session.lastSeenAt} ms (deadline ${deadline} ms)`);
+      // A far worker's messages arrive later and a lost packet costs it a retransmission
+      // (about one RTT more): allow two measured RTTs on top, capped at one second, so a
+      // worker in another datacenter is not judged by a LAN deadline.
+      const forRtt = Math.min(1000, Math.round(2 * (session.link.rttMs ?? 0)));
+      if (now - session.lastSeenAt > base + forRtt) {
+        const extra = forRtt > 0 ? ` + ${forRtt} ms for the link's RTT` : '';
+        this.handleLost(session, `no message for ${now - session.lastSeenAt} ms (deadline ${base} ms${extra})`);
       }
     }
   }
