@@ -91,6 +91,12 @@ test('the preview plays a running variant for an anonymous viewer: time advances
   const { body } = await cluster.coordinator.api<VariantsView>('/api/variants');
   expect(body.live.find((v) => v.variant === VARIANT)?.viewers).toEqual({ ts: 1, hls: 1 });
   expect(await page.textContent('[data-preview="viewers"]')).toMatch(/1 TS · 1 HLS/);
+  // The job's row on the page shows its viewers by format too (after the next poll).
+  await page.waitForFunction(
+    (variant) => Array.from(document.querySelectorAll('tr.job')).some((r) => (r as HTMLElement).dataset.variant === variant && /TS 1 · HLS 1/.test(r.textContent || '')),
+    VARIANT,
+    { timeout: 30_000 },
+  );
   expect(foreignRequests).toEqual([]);
   expect(cspErrors).toEqual([]);
 

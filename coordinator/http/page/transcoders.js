@@ -133,7 +133,7 @@
         el('td', { class: 'job-speed' }, p ? `${num(p.speed, 2)}×` : '–'),
         el('td', {}, p ? `${num(p.bitrateKbps)} kb/s` : '–'),
         el('td', { class: 'job-uptime' }, duration(now - j.startedAt)),
-        el('td', {}, num(j.clients)),
+        el('td', { class: 'job-clients' }, num(j.clients), viewersByFormat(j.variant)),
         el('td', {}, bytes(j.bytesOut)),
         el('td', { class: 'job-link', title: l ? `${l.lanes} job stream lane(s)` : '' }, l ? `${num(l.inKbps)} / ${num(l.outKbps)} kb/s` : '–'),
       );
@@ -247,6 +247,13 @@
     }
   }
 
+  // Viewers of each live variant by format (MPEG-TS, HLS), from /api/variants.
+  let viewersByVariant = new Map();
+  function viewersByFormat(variant) {
+    const v = viewersByVariant.get(variant);
+    return v ? el('span', { class: 'viewers-by-format' }, ` (TS ${num(v.ts)} · HLS ${num(v.hls)})`) : '';
+  }
+
   // Variants that ended with a failure (an invalid profile, FFmpeg failing everywhere, no
   // worker): the variant's fault is shown here with its reason, not on a worker.
   async function refreshVariantFailures() {
@@ -259,6 +266,7 @@
       const res = await fetch('/api/variants', { cache: 'no-store', headers: authHeaders({ accept: 'application/json' }) });
       if (!res.ok) return;
       const body = await res.json();
+      viewersByVariant = new Map((body.live || []).map((v) => [v.variant, v.viewers]));
       const failed = (body.recentlyEnded || []).filter((v) => !/^(no clients left|source ended|coordinator shutting down)/.test(v.reason)).slice(0, 10);
       const sig = JSON.stringify(failed);
       if (section.dataset.sig === sig) return;
