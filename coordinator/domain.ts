@@ -1,5 +1,6 @@
 // Domain types shared inside the coordinator. Row types (typeof x.$inferSelect) stay in
 // the db layer; these are what the rest of the code talks in.
+import type { SpecFields } from '../common/transcode-rules';
 
 /**
  * Worker states:
@@ -86,15 +87,8 @@ export interface JobProgress {
   outTimeUs: number;
 }
 
-export interface TranscodeSpec {
-  encoder: string;
-  width: number;
-  height: number;
-  videoBitrateKbps: number;
-  audioCodec: string;
-  audioBitrateKbps: number;
-  gopFrames: number;
-  preset: string;
+/** The spec fields and their rules live in common/transcode-rules.ts, shared with the worker. */
+export interface TranscodeSpec extends SpecFields {
   /** Failover splice: keyframe at the first frame at or after this PTS (coordinator/streams/splice-point.ts). */
   spliceKeyframePts?: number;
 }
