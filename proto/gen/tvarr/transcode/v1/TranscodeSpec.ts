@@ -12,6 +12,7 @@ export interface TranscodeSpec {
   'gop_frames'?: (number);
   'preset'?: (string);
   'splice_keyframe_pts'?: (number | string | Long);
+  'keyframe_align_ms'?: (number);
 }
 
 export interface TranscodeSpec__Output {
@@ -24,4 +25,5 @@ export interface TranscodeSpec__Output {
   'gop_frames': (number);
   'preset': (string);
   'splice_keyframe_pts': (number);
+  'keyframe_align_ms': (number);
 }
