@@ -31,6 +31,31 @@ export function pesPts(buf: Uint8Array, off: number): number {
   return high * 2 ** 30 + low;
 }
 
+/**
+ * Decode timestamp (90 kHz) of the PES that starts in the packet at `off`: its DTS, or its
+ * PTS when it carries none (then both are the same); -1 if no PES with a PTS starts there.
+ */
+export function pesDts(buf: Uint8Array, off: number): number {
+  const pts = pesPts(buf, off);
+  if (pts < 0) return -1;
+  const b3 = buf[off + 3]!;
+  let p = off + 4;
+  if ((b3 & 0x20) !== 0) p += 1 + buf[off + 4]!;
+  if ((buf[p + 7]! & 0xc0) !== 0xc0 || p + 19 > off + TS_PACKET_SIZE) return pts;
+  const q = p + 14;
+  const high = (buf[q]! >> 1) & 0x07;
+  const low = ((buf[q + 1]! << 22) | ((buf[q + 2]! >> 1) << 15) | (buf[q + 3]! << 7) | (buf[q + 4]! >> 1)) >>> 0;
+  return high * 2 ** 30 + low;
+}
+
+/** The packet at `off` starts a PES (its payload begins with the 00 00 01 start code). */
+function startsPes(buf: Uint8Array, off: number): boolean {
+  const b3 = buf[off + 3]!;
+  let p = off + 4;
+  if ((b3 & 0x20) !== 0) p += 1 + buf[off + 4]!;
+  return p + 3 <= off + TS_PACKET_SIZE && buf[p] === 0 && buf[p + 1] === 0 && buf[p + 2] === 1;
+}
+
 /** `a` is later than `b` on the 33-bit PTS clock (which wraps every ~26.5 h). */
 export function ptsAfter(a: number, b: number): boolean {
   const d = (((a - b) % PTS_MOD) + PTS_MOD) % PTS_MOD;
@@ -43,6 +68,8 @@ export class DeliveredMedia {
   private tracker = new ProgramTracker();
   /** Latest PTS delivered per PID (elementary streams only). */
   readonly lastPts = new Map<number, number>();
+  /** Decode timestamp of the last PES delivered per PID, in stream (decode) order. */
+  readonly lastDts = new Map<number, number>();
   private videoPid = -1;
   /** Smallest positive step between successive video PTS seen (0 = not yet). */
   private frameTicks = 0;
@@ -60,6 +87,7 @@ export class DeliveredMedia {
         const pts = pesPts(span, o);
         if (pts < 0) continue;
         const pid = ((span[o + 1]! & 0x1f) << 8) | span[o + 2]!;
+        this.lastDts.set(pid, pesDts(span, o));
         const prev = this.lastPts.get(pid);
         if (prev !== undefined && !ptsAfter(pts, prev)) continue; // B-frames: keep the latest
         if (pid === this.tracker.videoPid) {
@@ -93,10 +121,20 @@ export class DeliveredMedia {
 }
 
 /**
- * Holds back a replacement's output until its first video keyframe later than what was
- * delivered (the PAT and PMT seen so far go out just before it); after that, each other
- * stream passes from its first PES later than its own delivered PTS. With nothing
- * delivered for a stream, that stream is not held back.
+ * Where a gate lets a new producer in. `keyframe`: at its first video keyframe later than
+ * what was delivered (a failover attempt, whose encoder was asked for a keyframe there).
+ * `frame`: on each stream at its first PES whose decode timestamp is later than the last
+ * one delivered, keyframe or not: only for a producer whose frames share the delivered
+ * one's structure (a hot standby with aligned keyframes, proto keyframe_align_ms), so a
+ * frame from it may follow the other's frames and references what the client decoded.
+ */
+export type SpliceAt = 'keyframe' | 'frame';
+
+/**
+ * Holds back a replacement's output until its splice point (see SpliceAt; the PAT and PMT
+ * seen so far go out just before it); after that, each other stream passes from its
+ * first PES later than its own delivered PTS. With nothing delivered for a stream, that
+ * stream is not held back.
  */
 export class SpliceGate {
   private readonly aligner = new PacketAligner();
@@ -108,7 +146,14 @@ export class SpliceGate {
   /** Bytes dropped because they repeated what was delivered (or preceded the splice keyframe). */
   droppedBytes = 0;
 
-  constructor(private readonly delivered: ReadonlyMap<number, number>) {}
+  /**
+   * `delivered`: latest PTS per PID (DeliveredMedia.lastPts); in `frame` mode the decode
+   * timestamps of the last PES per PID (DeliveredMedia.lastDts).
+   */
+  constructor(
+    private readonly delivered: ReadonlyMap<number, number>,
+    private readonly at: SpliceAt = 'keyframe',
+  ) {}
 
   get isOpen(): boolean {
     return this.open;
@@ -142,6 +187,7 @@ export class SpliceGate {
     if (!this.open) {
       if (kind === PacketKind.Pat) this.pat = buf.slice(o, o + TS_PACKET_SIZE);
       else if (kind === PacketKind.Pmt) this.pmt = buf.slice(o, o + TS_PACKET_SIZE);
+      if (this.at === 'frame') return this.openAtFrame(buf, o, pid);
       if (kind !== PacketKind.Keyframe || !this.pat || !this.pmt) return false;
       const last = this.delivered.get(pid);
       const pts = pesPts(buf, o);
@@ -152,11 +198,35 @@ export class SpliceGate {
     }
     if (kind === PacketKind.Pat || kind === PacketKind.Pmt || pid === this.tracker.pmtPid || this.passing.has(pid)) return true;
     if ((buf[o + 1]! & 0x40) === 0) return false; // the rest of a unit that was dropped
+    if (this.at === 'frame') return this.laterPes(buf, o, pid);
     // Tables (SDT, ...) pass from their next section; a PES from the first one later than
     // what was delivered on this PID.
     const pts = pesPts(buf, o);
     const last = this.delivered.get(pid);
     if (pts >= 0 && last !== undefined && !ptsAfter(pts, last)) return false;
+    this.passing.add(pid);
+    return true;
+  }
+
+  /** Frame mode, before the splice: opens on the first elementary-stream PES later than delivered. */
+  private openAtFrame(buf: Uint8Array, o: number, pid: number): boolean {
+    if (!this.pat || !this.pmt || this.tracker.videoPid < 0 || (buf[o + 1]! & 0x40) === 0) return false;
+    if (pesDts(buf, o) < 0 || !this.laterPes(buf, o, pid)) return false;
+    this.open = true;
+    return true;
+  }
+
+  /** Frame mode: a PES (starting here) passes from the first one later than what was delivered on its PID. */
+  private laterPes(buf: Uint8Array, o: number, pid: number): boolean {
+    const dts = pesDts(buf, o);
+    if (dts < 0) {
+      // A table section (SDT, ...) passes from its next section; a PES without timestamps waits.
+      if (startsPes(buf, o)) return false;
+      this.passing.add(pid);
+      return true;
+    }
+    const last = this.delivered.get(pid);
+    if (last !== undefined && !ptsAfter(dts, last)) return false;
     this.passing.add(pid);
     return true;
   }

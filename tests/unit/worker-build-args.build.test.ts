@@ -74,3 +74,17 @@ test('validateSpec applies the shared rules: presets per encoder, ac3, mp2 rates
   const ac3 = buildFfmpegArgs({ ...base, audioCodec: 'ac3', audioBitrateKbps: 0 });
   expect([after(ac3, '-c:a'), after(ac3, '-b:a')]).toEqual(['ac3', '192k']);
 });
+
+test('keyframes following the source (hot standby): forced at source keyframes, no scene cuts, no splice keyframe', () => {
+  const a = buildFfmpegArgs({ ...base, keyframesFollowSource: true, spliceKeyframePts: 900_000 });
+  expect(after(a, '-force_key_frames')).toBe('source');
+  expect(a.filter((x) => x === '-force_key_frames')).toHaveLength(1); // the splice time is not added
+  expect(after(a, '-g')).toBe('500'); // only a backstop for a source without keyframes
+  expect(after(a, '-sc_threshold')).toBe('0');
+  const nvenc = buildFfmpegArgs({ ...base, encoder: 'h264_nvenc', preset: 'p1', keyframesFollowSource: true });
+  expect(after(nvenc, '-forced-idr')).toBe('1');
+  expect(after(nvenc, '-no-scenecut')).toBe('1');
+  expect(after(buildFfmpegArgs({ ...base, encoder: 'h264_qsv', preset: '', keyframesFollowSource: true }), '-forced_idr')).toBe('1');
+  // copy keeps the source's keyframes anyway
+  expect(buildFfmpegArgs({ ...base, encoder: 'copy', width: 0, height: 0, videoBitrateKbps: 0, gopFrames: 0, preset: '', keyframesFollowSource: true })).not.toContain('-force_key_frames');
+});

@@ -40,6 +40,7 @@ export function specFromProto(s: TranscodeSpec__Output | null | undefined): Tran
     gopFrames: s?.gop_frames ?? 0,
     preset: s?.preset ?? '',
     spliceKeyframePts: Number(s?.splice_keyframe_pts ?? 0),
+    keyframesFollowSource: s?.keyframes_follow_source ?? false,
   };
 }
 

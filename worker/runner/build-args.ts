@@ -22,6 +22,24 @@ function scaleFilter(width: number, height: number): string | undefined {
   return `scale=${width || -2}:${height || -2}`;
 }
 
+/**
+ * Keyframes exactly on the source's keyframes (hot standby): FFmpeg's `source` mode keys
+ * each frame that was a keyframe when decoded, so two encoders fed the same source key the
+ * same frames whenever each started. The encoder's own placement is switched off (no
+ * scene cuts; the GOP length only backs up a source without keyframes), so the frames
+ * between two keyframes have the same structure in both outputs.
+ */
+export function sourceKeyframeArgs(encoder: string, gopFrames: number): string[] {
+  const args = ['-force_key_frames', 'source', '-g', String(gopFrames > 0 ? 10 * gopFrames : 250)];
+  // Scene cuts off, and forced keyframes as IDR frames (some encoders otherwise make them
+  // plain I frames, which no decoder can start on). Option names differ per encoder.
+  if (encoder === 'libx264') args.push('-sc_threshold', '0');
+  else if (encoder === 'libx265') args.push('-forced-idr', '1', '-x265-params', 'scenecut=0');
+  else if (encoder.endsWith('_nvenc')) args.push('-forced-idr', '1', '-no-scenecut', '1');
+  else if (encoder.endsWith('_qsv')) args.push('-forced_idr', '1');
+  return args;
+}
+
 function videoArgs(spec: TranscodeSpec, o: BuildArgsOptions): { global: string[]; video: string[] } {
   if (spec.encoder === 'copy') return { global: [], video: ['-c:v', 'copy'] };
   const family = familyOf(spec.encoder);
@@ -42,11 +60,17 @@ function videoArgs(spec: TranscodeSpec, o: BuildArgsOptions): { global: string[]
     const k = spec.videoBitrateKbps;
     video.push('-b:v', `${k}k`, '-maxrate', `${k}k`, '-bufsize', `${k * 2}k`);
   }
-  if (spec.gopFrames > 0) video.push('-g', String(spec.gopFrames));
-  // A failover attempt fed from the source's current GOP puts a keyframe right after the
-  // last frame the clients got; the coordinator drops what comes before it.
-  const splice = spec.spliceKeyframePts ?? 0;
-  if (Number.isSafeInteger(splice) && splice > 0 && splice < 2 ** 33) video.push('-force_key_frames', (splice / 90_000).toFixed(6));
+  if (spec.keyframesFollowSource) {
+    // A switch to this output may happen at any frame (coordinator/streams/splice-point.ts,
+    // frame mode), so no splice keyframe is needed, nor wanted: it would break the alignment.
+    video.push(...sourceKeyframeArgs(spec.encoder, spec.gopFrames));
+  } else {
+    if (spec.gopFrames > 0) video.push('-g', String(spec.gopFrames));
+    // A failover attempt fed from the source's current GOP puts a keyframe right after the
+    // last frame the clients got; the coordinator drops what comes before it.
+    const splice = spec.spliceKeyframePts ?? 0;
+    if (Number.isSafeInteger(splice) && splice > 0 && splice < 2 ** 33) video.push('-force_key_frames', (splice / 90_000).toFixed(6));
+  }
   if (spec.preset && acceptsPreset(spec.encoder, spec.preset)) video.push('-preset', spec.preset);
   return { global, video };
 }

@@ -25,6 +25,11 @@ export interface TranscodeSpec {
    * at or after this PTS (90 kHz, the source's timeline); absent or 0 = none.
    */
   spliceKeyframePts?: number;
+  /**
+   * Hot standby: keyframes exactly on the source's keyframes and nowhere else (proto
+   * TranscodeSpec.keyframes_follow_source), so two encoders key the same frames.
+   */
+  keyframesFollowSource?: boolean;
 }
 
 /**

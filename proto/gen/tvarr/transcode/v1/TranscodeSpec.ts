@@ -12,7 +12,7 @@ export interface TranscodeSpec {
   'gop_frames'?: (number);
   'preset'?: (string);
   'splice_keyframe_pts'?: (number | string | Long);
-  'keyframe_align_ms'?: (number);
+  'keyframes_follow_source'?: (boolean);
 }
 
 export interface TranscodeSpec__Output {
@@ -25,5 +25,5 @@ export interface TranscodeSpec__Output {
   'gop_frames': (number);
   'preset': (string);
   'splice_keyframe_pts': (number);
-  'keyframe_align_ms': (number);
+  'keyframes_follow_source': (boolean);
 }
