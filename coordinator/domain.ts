@@ -91,5 +91,7 @@ export interface JobProgress {
 export interface TranscodeSpec extends SpecFields {
   /** Failover splice: keyframe at the first frame at or after this PTS (coordinator/streams/splice-point.ts). */
   spliceKeyframePts?: number;
+  /** Hot standby: keyframes exactly on the source's keyframes (proto keyframes_follow_source). */
+  keyframesFollowSource?: boolean;
 }
 

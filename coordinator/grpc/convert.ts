@@ -152,5 +152,6 @@ export function specToProto(spec: TranscodeSpec): ProtoSpec {
     gop_frames: spec.gopFrames,
     preset: spec.preset,
     splice_keyframe_pts: spec.spliceKeyframePts ?? 0,
+    keyframes_follow_source: spec.keyframesFollowSource ?? false,
   };
 }

@@ -34,6 +34,9 @@ export function buildTranscodeSpec(profile: ProfileRow, encoder: string): Transc
     // The profile's preset when this encoder takes it, else the encoder's default.
     preset: encoder === 'copy' ? '' : fitPreset(encoder, profile.preset),
   };
+  // Every attempt of a hot-standby run keys the source's keyframes, so the coordinator can
+  // switch between any two of them at any frame (streams/variant-run.ts, splice-point.ts).
+  if (profile.hotStandby && encoder !== 'copy') spec.keyframesFollowSource = true;
   const v = checkSpec(spec, profile.videoCodec);
   if (v) throw invalid(profile, v);
   return spec;

@@ -38,11 +38,12 @@ export class SegmentIngest {
     return this.gating;
   }
 
-  begin(): void {
+  /** A new producer; `anyFrame`: no entry point awaited (SharedBuffer.beginSegment). */
+  begin(anyFrame = false): void {
     this.segment++;
     this.aligner.reset();
     this.tracker = new ProgramTracker();
-    this.gating = true;
+    this.gating = !anyFrame;
     this.gatePat = null;
     this.gatePmt = null;
     this.rewriter.splice();

@@ -95,9 +95,14 @@ export class SharedBuffer {
     this.notify();
   }
 
-  /** A new producer (failover attempt) starts; its output joins at its first clean entry point. */
-  beginSegment(): void {
-    this.ingest.begin();
+  /**
+   * A new producer (failover attempt) starts; its output joins at its first clean entry
+   * point (PAT, PMT, keyframe). `anyFrame`: it joins with its first bytes instead, which
+   * the caller has already cut at a frame that follows what the clients got from a
+   * producer with the same frame structure (splice-point.ts, frame mode).
+   */
+  beginSegment(anyFrame = false): void {
+    this.ingest.begin(anyFrame);
   }
 
   /** Clean end of stream: readers drain what remains, then their streams close. */

@@ -152,7 +152,7 @@ export class SpliceGate {
    */
   constructor(
     private readonly delivered: ReadonlyMap<number, number>,
-    private readonly at: SpliceAt = 'keyframe',
+    readonly at: SpliceAt = 'keyframe',
   ) {}
 
   get isOpen(): boolean {

@@ -9,6 +9,7 @@ import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { ProfileRow } from '../catalog/catalog-store';
 import { SharedBuffer } from './shared-buffer';
 import { DeliveredMedia, SpliceGate } from './splice-point';
+import { StandbyOutput } from './standby-output';
 import type { SourceUpstream, UpstreamSubscription } from './source-upstream';
 
 
@@ -46,8 +47,9 @@ export class VariantRun {
   readonly buffer: SharedBuffer;
   private job: ActiveJob | null = null;
   // Hot standby (per profile): a second worker encoding the same source bytes, whose
-  // output is discarded until the primary is lost.
+  // output is held (the last few seconds) but sent to no one until the primary is lost.
   private standby: ActiveJob | null = null;
+  private standbyOutput: StandbyOutput | null = null;
   private runId: string | undefined;
   private attempt = 0;
   private failures = 0;
@@ -197,14 +199,20 @@ export class VariantRun {
     job.onOutput = (chunk) => {
       if (this.job !== job) return;
       if (!gate) return this.deliver(job, chunk);
-      const wasOpen = gate.isOpen;
-      for (const piece of gate.push(chunk)) this.deliver(job, piece);
-      if (!wasOpen && gate.isOpen) {
-        this.deps.ctx.log.info('failover spliced', { variant: this.key, jobId: job.jobId, droppedBytes: gate.droppedBytes });
-      }
+      this.passGate(job, gate, chunk);
     };
     this.feedInput(job, input);
     job.onEnd((end) => this.jobEnded(job, end));
+  }
+
+  /** A new producer's bytes through its splice gate; logs the splice once it opens. */
+  private passGate(job: ActiveJob, gate: SpliceGate, chunk: Uint8Array): void {
+    if (this.job !== job) return;
+    const wasOpen = gate.isOpen;
+    for (const piece of gate.push(chunk)) this.deliver(job, piece);
+    if (!wasOpen && gate.isOpen) {
+      this.deps.ctx.log.info('failover spliced', { variant: this.key, jobId: job.jobId, droppedBytes: gate.droppedBytes, at: gate.at });
+    }
   }
 
   /** A producer's bytes into the shared buffer, noting what the clients now have. */
@@ -270,13 +278,38 @@ export class VariantRun {
     return true;
   }
 
-  /** The primary is gone: the standby's output goes live from its next keyframe. */
+  /**
+   * Every attempt of a hot-standby run keys exactly the source's keyframes (worker spec
+   * keyframesFollowSource), so any two of them share their frame structure: a switch may
+   * happen at any frame, not only at a keyframe (splice-point.ts, frame mode).
+   */
+  private get switchesAtAnyFrame(): boolean {
+    return this.profile.hotStandby && this.delivered.videoPts >= 0;
+  }
+
+  /**
+   * The primary is gone: the standby's output goes live from the frame after the last one
+   * the clients got, taken from what it made meanwhile (StandbyOutput) and then live.
+   */
   private promoteStandby(failed: ActiveJob): boolean {
     const standby = this.standby;
-    if (!standby || standby.ended || !standby.attached) return false;
+    const held = this.standbyOutput;
+    if (!standby || standby.ended || !standby.attached || !held) return false;
     this.standby = null;
+    this.standbyOutput = null;
     this.job = standby;
-    this.buffer.beginSegment();
+    if (this.switchesAtAnyFrame) {
+      const gate = new SpliceGate(new Map(this.delivered.lastDts), 'frame');
+      this.buffer.beginSegment(true);
+      standby.onOutput = (chunk) => this.passGate(standby, gate, chunk);
+      for (const chunk of held.take()) this.passGate(standby, gate, chunk);
+    } else {
+      // Nothing delivered yet: the standby's output joins at its next keyframe.
+      this.buffer.beginSegment();
+      standby.onOutput = (chunk) => {
+        if (this.job === standby) this.deliver(standby, chunk);
+      };
+    }
     this.deps.ctx.events.emit('job:reassigned', { runId: this.runId!, fromJobId: failed.jobId, attempt: standby.info.attempt });
     this.deps.ctx.log.info('hot standby promoted', { variant: this.key, jobId: standby.jobId, workerId: standby.info.workerId });
     void this.startStandby();
@@ -307,13 +340,16 @@ export class VariantRun {
       return;
     }
     this.standby = standby;
-    standby.onOutput = (chunk) => {
-      if (this.job === standby) this.deliver(standby, chunk);
-    };
-    this.feedInput(standby);
+    const held = new StandbyOutput(() => this.deps.ctx.clock.now());
+    this.standbyOutput = held;
+    standby.onOutput = (chunk) => held.push(chunk);
+    // From the source's current GOP, like the first job: its keyframes are the source's
+    // (keyframesFollowSource), so it makes the same frames as the primary from its first one.
+    this.feedInput(standby, { fromLatestKeyframe: true });
     standby.onEnd((end) => {
       if (this.standby === standby) {
         this.standby = null;
+        this.standbyOutput = null;
         if (!this.stopped) this.later(() => void this.startStandby(), this.deps.ctx.config.liveness.retryBackoffMs);
       }
       this.jobEnded(standby, end);
@@ -366,10 +402,16 @@ export class VariantRun {
         this.deps.supervisor.cancel(job.jobId, 'variant stopped');
         return;
       }
-      this.buffer.beginSegment();
-      if (spliceKeyframePts > 0) {
+      if (this.switchesAtAnyFrame) {
+        // Its keyframes are the source's, like the failed attempt's: it joins at the frame
+        // after the last one delivered, with no keyframe needed there.
+        this.buffer.beginSegment(true);
+        this.adopt(job, { fromLatestKeyframe: true, atOrBeforePts: spliceKeyframePts }, new SpliceGate(new Map(this.delivered.lastDts), 'frame'));
+      } else if (spliceKeyframePts > 0) {
+        this.buffer.beginSegment();
         this.adopt(job, { fromLatestKeyframe: true, atOrBeforePts: spliceKeyframePts }, new SpliceGate(new Map(this.delivered.lastPts)));
       } else {
+        this.buffer.beginSegment();
         this.adopt(job);
       }
       this.deps.ctx.events.emit('job:reassigned', { runId: this.runId!, fromJobId: previous?.jobId ?? '', attempt: this.attempt });
