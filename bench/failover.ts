@@ -116,10 +116,7 @@ function mediaAcross(bytes: Uint8Array): { gapMs: number; repeated: number } {
 
 /** Starts a worker and waits for its new registration (probing takes a minute on a loaded machine). */
 async function startWorker(cluster: TestCluster, name: string): Promise<void> {
-  const log = cluster.coordinator.proc;
-  const registered = log.waitForLog((l) => l.msg === 'worker registered' && l.workerId === `test-${name}`, 300_000, log.lines.length);
-  await cluster.startWorker(name, { TVARR_PROBE_TIMEOUT_MS: '30000' }).catch(() => {});
-  await registered;
+  await cluster.startWorker(name, { TVARR_PROBE_TIMEOUT_MS: '30000' }, { registerTimeoutMs: 300_000 });
 }
 
 async function failOnce(

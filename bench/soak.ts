@@ -195,11 +195,9 @@ async function main(): Promise<void> {
     // (Re)starts a worker; resolves when it has registered. Each worker probes every encoder
     // first, which takes minutes on a loaded machine: longer than the test helper waits.
     const startWorker = async (name: string) => {
-      const from = coordinator.proc.lines.length;
       // A generous test-encode timeout: on a loaded machine the 5 s default can drop
       // libx264 from a worker's encoders (it then registers without h264).
-      void cluster.startWorker(name, { TVARR_MAX_JOBS: '3', TVARR_MAX_CPU_JOBS: '3', TVARR_PROBE_TIMEOUT_MS: '60000' }).catch(() => {});
-      await coordinator.proc.waitForLog((l) => l.msg === 'worker registered' && l.workerId === `test-${name}`, 600_000, from);
+      await cluster.startWorker(name, { TVARR_MAX_JOBS: '3', TVARR_MAX_CPU_JOBS: '3', TVARR_PROBE_TIMEOUT_MS: '60000' }, { registerTimeoutMs: 600_000 });
     };
     await Promise.all(WORKERS.map(startWorker));
     await cluster.createSource('pattern', PATTERN);

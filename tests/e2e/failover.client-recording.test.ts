@@ -32,18 +32,8 @@ async function servingWorker(): Promise<string> {
   return job.workerId.replace(/^test-/, '');
 }
 
-/**
- * Starts a worker and waits for its (new) registration. Probing encoders takes a minute
- * or more on a loaded 2-core machine: longer than startWorker's own wait, which would
- * also match an earlier registration of the same name after a restart.
- */
-async function startWorker(name: string): Promise<void> {
-  const log = cluster.coordinator.proc;
-  const registered = log.waitForLog((l) => l.msg === 'worker registered' && l.workerId === `test-${name}`, 300_000, log.lines.length);
-  // A test encode may take seconds here; the default 5 s timeout would drop libx264.
-  await cluster.startWorker(name, { TVARR_PROBE_TIMEOUT_MS: '30000' }).catch(() => {});
-  await registered;
-}
+// A test encode may take seconds on a loaded machine, and probing every encoder a minute.
+const startWorker = (name: string) => cluster.startWorker(name, { TVARR_PROBE_TIMEOUT_MS: '30000' }, { registerTimeoutMs: 300_000 });
 
 /** Signals the serving worker and waits until the replacement's output is spliced in and flowing. */
 async function failOver(signal: 'SIGKILL' | 'SIGSTOP'): Promise<{ name: string; lossReason: string }> {

@@ -26,13 +26,7 @@ afterAll(async () => {
 
 type Variants = { live: { job: { workerId: string } | null; standby: { workerId: string; bytesOut: number } | null }[] };
 
-/** Starts a worker and waits for its (new) registration; probing takes long on a loaded machine. */
-async function startWorker(name: string): Promise<void> {
-  const log = cluster.coordinator.proc;
-  const registered = log.waitForLog((l) => l.msg === 'worker registered' && l.workerId === `test-${name}`, 300_000, log.lines.length);
-  await cluster.startWorker(name, { TVARR_PROBE_TIMEOUT_MS: '30000' }).catch(() => {});
-  await registered;
-}
+const startWorker = (name: string) => cluster.startWorker(name, { TVARR_PROBE_TIMEOUT_MS: '30000' }, { registerTimeoutMs: 300_000 });
 
 /** The serving worker and a standby that has made output of its own (polled through the API). */
 function warmPair(): Promise<{ primary: string; standby: string }> {

@@ -71,8 +71,14 @@ export class TestCluster {
     return this.coordinator;
   }
 
-  /** Starts a worker process and waits until the coordinator has registered it. */
-  async startWorker(name: string, env: Record<string, string> = {}): Promise<LoggedProcess> {
+  /**
+   * Starts a worker process and waits until the coordinator has registered it: this start's
+   * registration, not an earlier one of the same name (a restart after a kill). Probing
+   * every encoder takes a minute or more on a loaded 2-core machine: pass a longer
+   * `registerTimeoutMs` where a test restarts workers while others run.
+   */
+  async startWorker(name: string, env: Record<string, string> = {}, opts: { registerTimeoutMs?: number } = {}): Promise<LoggedProcess> {
+    const from = this.coordinator.proc.lines.length;
     const proc = spawnBun(`worker-${name}`, 'worker/main.ts', {
       TVARR_COORDINATOR_URL: this.coordinator.grpcAddress,
       TVARR_WORKER_NAME: name,
@@ -86,7 +92,8 @@ export class TestCluster {
     });
     this.workers.set(name, proc);
     this.all.push(proc);
-    await this.coordinator.proc.waitForLog((l) => l.msg === 'worker registered' && l.workerId === (env.TVARR_WORKER_ID ?? `test-${name}`), 60_000);
+    const id = env.TVARR_WORKER_ID ?? `test-${name}`;
+    await this.coordinator.proc.waitForLog((l) => l.msg === 'worker registered' && l.workerId === id, opts.registerTimeoutMs ?? 60_000, from);
     return proc;
   }
 
