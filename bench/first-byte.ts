@@ -2,7 +2,9 @@
 // that is already connected for another variant (the common IPTV case), against FFmpeg
 // alone on the same input in the same run (the worker's own command line, fed the test
 // pattern from a keyframe at real time, to its first output byte). Also measures one
-// idea on FFmpeg alone: skipping input probing (the source's PMT already names the codecs).
+// idea on FFmpeg alone: skipping input probing (the source's PMT already names the codecs),
+// and another: a warm FFmpeg, spawned before its input exists (issue 14's "keep a warm
+// FFmpeg ready"), timed from its input's first byte.
 // Prints JSON. Run: bun bench/first-byte.ts [--runs=N]
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../tests/helpers/cluster';
@@ -35,9 +37,11 @@ async function patternFile(): Promise<Uint8Array> {
 }
 
 /** FFmpeg alone: `args`, fed `input` at real time (~1 Mbit/s pattern) from byte 0, to its first output byte. */
-async function localTtfb(args: string[], input: Uint8Array): Promise<number> {
-  const t0 = performance.now();
+async function localTtfb(args: string[], input: Uint8Array, warmMs = 0): Promise<number> {
   const proc = Bun.spawn(['ffmpeg', ...args], { stdin: 'pipe', stdout: 'pipe', stderr: 'ignore' });
+  // Warm: FFmpeg has loaded and opened its pipes and waits in its first read when the input starts.
+  if (warmMs > 0) await Bun.sleep(warmMs);
+  const t0 = performance.now();
   const bytesPerMs = input.byteLength / 4000;
   let stop = false;
   const writer = (async () => {
@@ -93,11 +97,13 @@ try {
   const warm: number[] = [];
   const local: number[] = [];
   const localNoProbe: number[] = [];
+  const localWarm: number[] = [];
   // Interleaved, so both see the same machine load.
   for (let i = 1; i <= runs; i++) {
     warm.push(await ttfb(`p${i}`)); // source already connected
     local.push(await localTtfb(workerArgs, input));
     localNoProbe.push(await localTtfb(noProbeArgs, input));
+    localWarm.push(await localTtfb(workerArgs, input, 1000));
   }
   const w = stats(warm);
   const l = stats(local);
@@ -106,6 +112,7 @@ try {
     connectedSource: w,
     ffmpegAlone: l,
     ffmpegAloneNoProbe: stats(localNoProbe),
+    ffmpegAloneWarm: stats(localWarm),
     overFfmpegP50Ms: w.p50 - l.p50,
   };
 } finally {
