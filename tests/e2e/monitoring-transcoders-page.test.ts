@@ -4,7 +4,8 @@
 // worker's state, the job moves, and the hostile name stays text.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { mkdirSync } from 'node:fs';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser';
 import { TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
 import { eventually } from '../helpers/processes';
 
@@ -50,11 +51,7 @@ describe('Transcoders page in chromium', () => {
       return body.workers.some((w) => w.jobs.some((j) => j.variant === VARIANT && j.state === 'running' && (j.progress?.fps ?? 0) > 0));
     }, 90_000);
 
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
     page.on('dialog', (d) => {
       dialogs.push(d.message());

@@ -3,7 +3,8 @@
 // reason: the variant's fault, not a worker's.
 import { Database } from 'bun:sqlite';
 import { afterAll, expect, test } from 'bun:test';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser';
 import { TestCluster, TINY_PATTERN_URL } from '../helpers/cluster';
 
 const cluster = new TestCluster();
@@ -31,7 +32,7 @@ test('quarantine badge with reason, "Lift quarantine", and recently failed varia
   expect(refused.status).toBe(422);
   await refused.body?.cancel();
 
-  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+  browser = await launchChromium();
   const page = await browser.newPage();
   await page.goto(`${coordinator.httpUrl}/`);
   const card = 'article.worker[data-worker-id="test-w1"]';
