@@ -3,7 +3,7 @@
 // last client leaves no job stays running and no FFmpeg is left on any worker.
 import { afterEach, describe, expect, test } from 'bun:test';
 import { readdirSync, readFileSync } from 'node:fs';
-import { FAST_LIVENESS, TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
+import { startPatternCluster, TestCluster } from '../helpers/cluster';
 import { eventually } from '../helpers/processes';
 import { StreamRecorder } from '../helpers/stream-recorder';
 
@@ -37,11 +37,8 @@ describe('double drain', () => {
   });
 
   test('two concurrent drains of a busy worker give one handover; nothing runs after the last client leaves', async () => {
-    cluster = new TestCluster({ env: FAST_LIVENESS });
-    await cluster.startCoordinator();
-    await Promise.all([cluster.startWorker('a', { TVARR_MAX_JOBS: '3', TVARR_MAX_CPU_JOBS: '3' }), cluster.startWorker('b', { TVARR_MAX_JOBS: '3', TVARR_MAX_CPU_JOBS: '3' })]);
-    await cluster.createSource('pattern', TINY_PATTERN_URL);
-    await cluster.createProfile(TINY_H264_PROFILE);
+    const threeJobs = { TVARR_MAX_JOBS: '3', TVARR_MAX_CPU_JOBS: '3' };
+    cluster = await startPatternCluster([{ name: 'a', env: threeJobs }, { name: 'b', env: threeJobs }]);
     client = await StreamRecorder.open(`${cluster.coordinator.httpUrl}/stream/pattern/h264-240p`);
     await client.waitForBytes(20_000);
     const { body: before } = await cluster.coordinator.api<Variants>('/api/variants');

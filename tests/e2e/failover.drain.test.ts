@@ -1,7 +1,7 @@
 // Drain with a client watching: through the admin API and by SIGTERM to the worker.
 // The job moves to the other worker and the client's connection never drops.
 import { afterEach, describe, expect, test } from 'bun:test';
-import { FAST_LIVENESS, TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
+import { startPatternCluster, TestCluster } from '../helpers/cluster';
 import { ffprobeBytes } from '../helpers/media';
 import { cutAtKeyframe, StreamRecorder } from '../helpers/stream-recorder';
 
@@ -19,11 +19,7 @@ describe('drain', () => {
   });
 
   async function streaming(): Promise<{ workerId: string; name: string }> {
-    cluster = new TestCluster({ env: FAST_LIVENESS });
-    await cluster.startCoordinator();
-    await Promise.all([cluster.startWorker('a'), cluster.startWorker('b')]);
-    await cluster.createSource('pattern', TINY_PATTERN_URL);
-    await cluster.createProfile(TINY_H264_PROFILE);
+    cluster = await startPatternCluster(['a', 'b']);
     client = await StreamRecorder.open(`${cluster.coordinator.httpUrl}/stream/pattern/h264-240p`);
     await client.waitForBytes(20_000);
     const { body } = await cluster.coordinator.api<Variants>('/api/variants');

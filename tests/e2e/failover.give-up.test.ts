@@ -4,7 +4,7 @@
 // admin can lift it).
 import { afterEach, describe, expect, test } from 'bun:test';
 import { chmodSync, writeFileSync } from 'node:fs';
-import { FAST_LIVENESS, TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
+import { FAST_LIVENESS, startPatternCluster, TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
 import { ffprobeBytes } from '../helpers/media';
 import { cutAtKeyframe, StreamRecorder } from '../helpers/stream-recorder';
 
@@ -24,11 +24,7 @@ describe('failover limits', () => {
   });
 
   test('the only worker dies: after the retry budget the client gets a clean end and the API says why', async () => {
-    cluster = new TestCluster({ env: { ...FAST_LIVENESS, TVARR_MAX_ATTEMPTS: '3' } });
-    await cluster.startCoordinator();
-    await cluster.startWorker('only');
-    await cluster.createSource('pattern', TINY_PATTERN_URL);
-    await cluster.createProfile(TINY_H264_PROFILE);
+    cluster = await startPatternCluster(['only'], { env: { ...FAST_LIVENESS, TVARR_MAX_ATTEMPTS: '3' } });
     client = await StreamRecorder.open(`${cluster.coordinator.httpUrl}/stream/pattern/h264-240p`);
     await client.waitForBytes(20_000);
 

@@ -2,7 +2,7 @@
 // partition: the socket stays open, heartbeats stop). The client's HTTP response must
 // survive both, and the output must resume from another worker.
 import { afterEach, describe, expect, test } from 'bun:test';
-import { FAST_LIVENESS, TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
+import { startPatternCluster, TestCluster } from '../helpers/cluster';
 import { decodeErrors, ffprobeBytes } from '../helpers/media';
 import { eventually } from '../helpers/processes';
 import { cutAtKeyframe, StreamRecorder } from '../helpers/stream-recorder';
@@ -59,11 +59,7 @@ describe('failover on worker loss', () => {
   });
 
   async function startStreaming(): Promise<void> {
-    cluster = new TestCluster({ env: FAST_LIVENESS });
-    await cluster.startCoordinator();
-    await Promise.all([cluster.startWorker('a'), cluster.startWorker('b')]);
-    await cluster.createSource('pattern', TINY_PATTERN_URL);
-    await cluster.createProfile(TINY_H264_PROFILE);
+    cluster = await startPatternCluster(['a', 'b']);
     client = await StreamRecorder.open(`${cluster.coordinator.httpUrl}/stream/pattern/h264-240p`);
     await client.waitForBytes(20_000);
   }

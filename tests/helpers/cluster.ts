@@ -135,3 +135,21 @@ export const FAST_LIVENESS = {
   TVARR_RETRY_BACKOFF_MS: '100',
   TVARR_RETRY_BACKOFF_MAX_MS: '1000',
 };
+
+/**
+ * The set-up most failover tests share: a coordinator, the named workers (each with its
+ * own extra env, if any) registered, the tiny test pattern as source `pattern` and the
+ * tiny H.264 profile. Fast liveness unless the options say otherwise.
+ */
+export async function startPatternCluster(
+  workers: (string | { name: string; env: Record<string, string> })[],
+  options: ClusterOptions = { env: FAST_LIVENESS },
+): Promise<TestCluster> {
+  const cluster = new TestCluster(options);
+  await cluster.startCoordinator();
+  await Promise.all(workers.map((w) => (typeof w === 'string' ? cluster.startWorker(w) : cluster.startWorker(w.name, w.env))));
+  await cluster.createSource('pattern', TINY_PATTERN_URL);
+  await cluster.createProfile(TINY_H264_PROFILE);
+  return cluster;
+}
+
