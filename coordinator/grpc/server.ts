@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { loadTranscodeProto } from '../../proto/load';
+import { passPreframed } from '../../common/job-stream-wire';
 import { deriveLiveness } from '../../common/liveness';
 import type { CoreContext } from '../context';
 import type { JobSupervisor } from '../jobs/job-supervisor';
@@ -75,11 +76,21 @@ function countJobStreamAsLife(deps: GrpcDeps, call: Parameters<typeof handleJobS
   if (workerId !== null) call.on('data', () => deps.registry.seen(workerId));
 }
 
+/**
+ * The service with JobStream's downlink serializer taking pre-encoded source chunks
+ * (common/job-stream-wire.ts: grpc-js copies them into its frame, the only copy).
+ */
+export function jobBytesService(): grpc.ServiceDefinition {
+  const service = loadTranscodeProto().tvarr.transcode.v1.TranscodeCoordinator.service;
+  const jobStream = service.JobStream;
+  return { ...service, JobStream: { ...jobStream, responseSerialize: passPreframed(jobStream.responseSerialize) } };
+}
+
 export async function startGrpcServer(deps: GrpcDeps, host: string, port: number): Promise<RunningGrpcServer> {
   const { heartbeatIntervalMs, workerLossDeadlineMs } = deps.ctx.config.liveness;
   const server = new grpc.Server(grpcServerOptions({ heartbeatIntervalMs, workerLossDeadlineMs, maxMessageBytes: deps.ctx.config.grpcMaxMessageBytes }));
-  const proto = loadTranscodeProto();
-  server.addService(proto.tvarr.transcode.v1.TranscodeCoordinator.service, {
+  const service = jobBytesService();
+  server.addService(service, {
     Control: (call: Parameters<typeof handleControlStream>[1]) => handleControlStream(deps, call),
     JobStream: (call: Parameters<typeof handleJobStream>[2]) => {
       handleJobStream(deps.ctx, deps.supervisor, call);

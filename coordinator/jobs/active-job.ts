@@ -6,6 +6,7 @@
 // over them by sequence number and output is put back in order before onOutput.
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import { DEFAULT_REORDER_LIMIT_BYTES, LaneStriper, SequenceReassembler } from '../../common/job-lanes';
+import { downlinkInput, downlinkInputChunk, type PreframedMessage } from '../../common/job-stream-wire';
 import { AppError } from '../errors';
 import type { JobDownlink } from '../../proto/gen/tvarr/transcode/v1/JobDownlink';
 import type { JobUplink__Output } from '../../proto/gen/tvarr/transcode/v1/JobUplink';
@@ -22,6 +23,14 @@ export type JobEndCause = 'worker_lost' | 'ffmpeg' | 'invalid_spec' | 'rejected'
 export type JobEnd = { state: 'failed' | 'completed' | 'cancelled'; reason: string | null; cause?: JobEndCause };
 
 type JobCall = ServerDuplexStream<JobUplink__Output, JobDownlink>;
+
+/**
+ * Source bytes go out pre-encoded: the server's JobStream serializer passes them to
+ * grpc-js, which copies them once into its frame (common/job-stream-wire.ts).
+ */
+function writeBytes(call: JobCall, message: PreframedMessage): boolean {
+  return call.write(message as unknown as JobDownlink);
+}
 
 /** How long output chunks may wait for a missing one before the attempt fails. */
 export const LANE_GAP_TIMEOUT_MS = 15_000;
@@ -206,13 +215,13 @@ export class ActiveJob {
       const { seq, lane } = this.striper.next();
       const call = this.laneCalls[lane]!;
       this.bytesIn += chunk.byteLength;
-      const ok = call.write({ input_chunk: { seq, data: chunk } });
+      const ok = writeBytes(call, downlinkInputChunk(seq, chunk));
       if (!ok) this.drainCall = call;
       return ok;
     }
     if (!this.call) return true;
     this.bytesIn += chunk.byteLength;
-    return this.call.write({ input: chunk });
+    return writeBytes(this.call, downlinkInput(chunk));
   }
 
   /** Waits for 'drain' on the call (the lane) whose write returned false. */

@@ -1,6 +1,7 @@
 // Job stream lanes on the coordinator (ActiveJob) and the worker's TVARR_JOB_STREAM_LANES.
 import { EventEmitter } from 'node:events';
 import { describe, expect, test } from 'bun:test';
+import { PreframedMessage } from '../../common/job-stream-wire';
 import { ActiveJob } from '../../coordinator/jobs/active-job';
 import { AppError } from '../../coordinator/errors';
 import { parseWorkerConfig } from '../../worker/config';
@@ -11,7 +12,8 @@ class FakeCall extends EventEmitter {
   ended = false;
   accept = true;
   write(m: unknown): boolean {
-    this.writes.push(m);
+    // Source bytes go out pre-encoded (common/job-stream-wire.ts): record them as the plain message.
+    this.writes.push(m instanceof PreframedMessage ? m.plain() : m);
     return this.accept;
   }
   end(): void {

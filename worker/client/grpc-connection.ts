@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import { isIP } from 'node:net';
 import * as tlsLib from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
+import { passPreframed } from '../../common/job-stream-wire';
 import { AUTH_METADATA_KEY, WORKER_ID_METADATA_KEY, loadTranscodeProto } from '../../proto/load';
 import type { TranscodeCoordinatorClient } from '../../proto/gen/tvarr/transcode/v1/TranscodeCoordinator';
 import type { WorkerConfig } from '../config';
@@ -82,12 +83,28 @@ export function channelOptions(config: Pick<WorkerConfig, 'keepaliveTimeMs' | 'k
  * connection share its 64 KiB connection window, separate connections do not.
  */
 export function createCoordinatorClient(config: WorkerConfig, opts: { ownConnection?: boolean } = {}): CoordinatorClient {
-  const { TranscodeCoordinator } = loadTranscodeProto().tvarr.transcode.v1;
+  const TranscodeCoordinator = coordinatorClientClass();
   return new TranscodeCoordinator(config.coordinatorUrl, createCredentials(config), {
     ...channelOptions(config),
     ...tlsChannelOptions(config),
     ...(opts.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
   });
+}
+
+let clientClass: (new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ChannelOptions) => CoordinatorClient) | undefined;
+
+/**
+ * The generated client, except that JobStream's uplink serializer takes pre-encoded
+ * output (common/job-stream-wire.ts: grpc-js copies it into its frame, the only copy).
+ */
+function coordinatorClientClass(): NonNullable<typeof clientClass> {
+  if (!clientClass) {
+    const service = loadTranscodeProto().tvarr.transcode.v1.TranscodeCoordinator.service;
+    const jobStream = service.JobStream;
+    const methods = { ...service, JobStream: { ...jobStream, requestSerialize: passPreframed(jobStream.requestSerialize) } };
+    clientClass = grpc.makeGenericClientConstructor(methods, 'TranscodeCoordinator') as unknown as NonNullable<typeof clientClass>;
+  }
+  return clientClass;
 }
 
 /** Fresh metadata for one call. The token is only ever put here, never logged. */

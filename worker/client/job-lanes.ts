@@ -17,7 +17,8 @@ import type { JobProcess } from '../runner/job-process';
 import type { JobRef } from './domain';
 import type { StreamFailure } from './job-admission';
 import { statusName, type CoordinatorClient } from './grpc-connection';
-import { jobProgress, pumpOutput, type JobCall, type JobStreamResult } from './job-stream';
+import { uplinkOutputChunk } from '../../common/job-stream-wire';
+import { jobProgress, pumpOutput, writeBytes, type JobCall, type JobStreamResult } from './job-stream';
 import { progressToProto, toProtoJobRef } from './proto-convert';
 
 /** Opens one call per client (one client per lane, each with its own connection). */
@@ -122,10 +123,10 @@ export async function bridgeJobLanes(o: LanesBridgeOptions): Promise<JobStreamRe
     progressIntervalMs: o.progressIntervalMs,
     failed: () => streamFailure !== undefined,
     sendProgress: () => calls[0]!.write({ progress: progressToProto(jobProgress(ref, proc)) }),
-    sendPackets: (data) => {
+    sendPackets: (pieces) => {
       const { seq, lane } = striper.next();
       const call = calls[lane]!;
-      return call.write({ output_chunk: { seq, data } }) ? null : call;
+      return writeBytes(call, uplinkOutputChunk(seq, pieces)) ? null : call;
     },
   });
   finished = true;

@@ -12,7 +12,8 @@ import type { JobDownlink__Output } from '../../proto/gen/tvarr/transcode/v1/Job
 import type { JobUplink } from '../../proto/gen/tvarr/transcode/v1/JobUplink';
 import type { Logger } from '../../common/log';
 import type { JobExit, JobProcess } from '../runner/job-process';
-import { TsPacketAligner } from '../runner/ts-packet-aligner';
+import { TsPacketSplitter } from '../runner/ts-packet-splitter';
+import { uplinkOutput, type PreframedMessage } from '../../common/job-stream-wire';
 import type { JobProgressInfo, JobRef } from './domain';
 import type { StreamFailure } from './job-admission';
 import { statusName, type CoordinatorClient } from './grpc-connection';
@@ -54,8 +55,8 @@ export interface OutputPump {
   /** true once the job's stream(s) failed: output is still read, no longer sent */
   failed(): boolean;
   sendProgress(): void;
-  /** sends whole packets; returns the call to wait 'drain' on when it is backpressured */
-  sendPackets(data: Buffer): JobCall | null;
+  /** sends whole packets (consecutive pieces); returns the call to wait 'drain' on when it is backpressured */
+  sendPackets(pieces: Uint8Array[]): JobCall | null;
 }
 
 /**
@@ -69,13 +70,13 @@ export async function pumpOutput(o: OutputPump): Promise<JobExit> {
     if (waitingDrain || o.failed() || o.proc.hasExited) return;
     o.sendProgress();
   }, o.progressIntervalMs ?? 1000);
-  const aligner = new TsPacketAligner();
+  const aligner = new TsPacketSplitter();
   try {
     for await (const chunk of o.proc.output()) {
-      const packets = aligner.push(chunk);
+      const pieces = aligner.push(chunk);
       // After a stream failure keep reading so FFmpeg is never blocked on stdout while it is being stopped.
-      if (packets.length === 0 || o.failed()) continue;
-      const blocked = o.sendPackets(Buffer.from(packets.buffer, packets.byteOffset, packets.byteLength));
+      if (pieces.length === 0 || o.failed()) continue;
+      const blocked = o.sendPackets(pieces);
       if (blocked) {
         waitingDrain = true;
         await waitWritable(blocked);
@@ -88,6 +89,14 @@ export async function pumpOutput(o: OutputPump): Promise<JobExit> {
   const exit = await o.proc.exited;
   if (aligner.pending) o.logger.warn('ffmpeg output ended mid-packet', { bytes: aligner.pending });
   return exit;
+}
+
+/**
+ * Output goes out pre-encoded: the client's JobStream serializer passes it to grpc-js,
+ * which copies the pieces once into its frame (common/job-stream-wire.ts).
+ */
+export function writeBytes(call: JobCall, message: PreframedMessage): boolean {
+  return call.write(message as unknown as JobUplink);
 }
 
 export function waitWritable(call: JobCall): Promise<void> {
@@ -151,7 +160,7 @@ export async function bridgeJobStream(o: BridgeOptions): Promise<JobStreamResult
     progressIntervalMs: o.progressIntervalMs,
     failed: () => streamFailure !== undefined,
     sendProgress: () => call.write({ progress: progressToProto(jobProgress(ref, proc)) }),
-    sendPackets: (data) => (call.write({ output: data }) ? null : call),
+    sendPackets: (pieces) => (writeBytes(call, uplinkOutput(pieces)) ? null : call),
   });
   finished = true;
 
