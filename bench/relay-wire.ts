@@ -2,11 +2,12 @@
 // JobStream server (the coordinator's service) and client (the worker's) in two
 // processes on loopback, the server sending source chunks down and the client sending
 // MPEG-TS up in ~77 KiB "FFmpeg reads" cut into whole packets, both at full speed.
-// Prints CPU ms per MB for each process, so the encodings can be compared on a busy
+// Prints CPU ms and minor page faults per MB for each process, so the encodings can be compared on a busy
 // machine where the full-system figures swing by 2x:
 //   bun bench/relay-wire.ts --mode=new|old [--mb=200]
 //   new: pre-encoded bulk messages (common/job-stream-wire.ts), TsPacketSplitter
 //   old: generated (protobufjs) encoding of { input } / { output }, TsPacketAligner
+import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { downlinkInput, uplinkOutput } from '../common/job-stream-wire';
 import { jobBytesService } from '../coordinator/grpc/server';
@@ -22,7 +23,7 @@ const arg = (name: string, def: string) => args.find((a) => a.startsWith(`--${na
 const mode = arg('mode', 'new');
 const total = Number(arg('mb', '200')) * 1e6;
 /** Minor page faults so far: a fresh buffer's first touch costs one per 4 KiB page. */
-const minorFaults = () => Number(require('node:fs').readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[7]);
+const minorFaults = () => Number(readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ')[7]);
 const cpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
