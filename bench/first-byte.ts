@@ -94,6 +94,14 @@ try {
   };
   for (let i = 0; i <= runs; i++) await cluster.createProfile({ ...TINY_H264_PROFILE, id: `p${i}` });
   const first = await ttfb('p0'); // new source connection + new variant
+  // A viewer stays on p0 for the rest of the run, so the source stays connected (the
+  // upstream lets an unused source go after a grace period, which the FFmpeg-alone runs
+  // between the samples would otherwise exceed).
+  const keeper = await fetch(`${cluster.coordinator.httpUrl}/stream/pattern/p0`);
+  const keeperReader = keeper.body!.getReader();
+  void (async () => {
+    while (!(await keeperReader.read().catch(() => ({ done: true }))).done);
+  })();
   const warm: number[] = [];
   const local: number[] = [];
   const localNoProbe: number[] = [];
@@ -105,6 +113,7 @@ try {
     localNoProbe.push(await localTtfb(noProbeArgs, input));
     localWarm.push(await localTtfb(workerArgs, input, 1000));
   }
+  void keeperReader.cancel().catch(() => {});
   const w = stats(warm);
   const l = stats(local);
   result = {
