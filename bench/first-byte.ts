@@ -37,22 +37,33 @@ async function patternFile(): Promise<Uint8Array> {
 }
 
 /** FFmpeg alone: `args`, fed `input` at real time (~1 Mbit/s pattern) from byte 0, to its first output byte. */
-async function localTtfb(args: string[], input: Uint8Array, warmMs = 0): Promise<number> {
+/**
+ * FFmpeg alone to its first output byte. `warmMs`: spawned that long before its input
+ * starts (timed from the input). `atOnce`: the first second (one GOP) written at once, as
+ * the coordinator feeds a new job from the source's current GOP, then real time.
+ */
+async function localTtfb(args: string[], input: Uint8Array, warmMs = 0, atOnce = false): Promise<number> {
   const proc = Bun.spawn(['ffmpeg', ...args], { stdin: 'pipe', stdout: 'pipe', stderr: 'ignore' });
   // Warm: FFmpeg has loaded and opened its pipes and waits in its first read when the input starts.
   if (warmMs > 0) await Bun.sleep(warmMs);
   const t0 = performance.now();
   const bytesPerMs = input.byteLength / 4000;
+  const head = atOnce ? Math.floor(input.byteLength / 4 / 188) * 188 : 0;
+  if (head > 0) {
+    proc.stdin.write(input.subarray(0, head));
+    await proc.stdin.flush();
+  }
   let stop = false;
   const writer = (async () => {
-    for (let off = 0; off < input.byteLength && !stop; off += 8192) {
+    for (let off = head; off < input.byteLength && !stop; off += 8192) {
       try {
         proc.stdin.write(input.subarray(off, off + 8192));
         await proc.stdin.flush();
       } catch {
         return;
       }
-      const wait = (off + 8192) / bytesPerMs - (performance.now() - t0);
+      // After the GOP (the past), the live edge: real time from now.
+      const wait = (off + 8192 - head) / bytesPerMs - (performance.now() - t0);
       if (wait > 0) await Bun.sleep(wait);
     }
   })();
@@ -106,12 +117,17 @@ try {
   const local: number[] = [];
   const localNoProbe: number[] = [];
   const localWarm: number[] = [];
+  // Fed a GOP at once, like a job through the system: cold, and spawned 1 s early.
+  const localGop: number[] = [];
+  const localGopWarm: number[] = [];
   // Interleaved, so both see the same machine load.
   for (let i = 1; i <= runs; i++) {
     warm.push(await ttfb(`p${i}`)); // source already connected
     local.push(await localTtfb(workerArgs, input));
     localNoProbe.push(await localTtfb(noProbeArgs, input));
     localWarm.push(await localTtfb(workerArgs, input, 1000));
+    localGop.push(await localTtfb(workerArgs, input, 0, true));
+    localGopWarm.push(await localTtfb(workerArgs, input, 1000, true));
   }
   void keeperReader.cancel().catch(() => {});
   const w = stats(warm);
@@ -122,6 +138,8 @@ try {
     ffmpegAlone: l,
     ffmpegAloneNoProbe: stats(localNoProbe),
     ffmpegAloneWarm: stats(localWarm),
+    ffmpegAloneGopAtOnce: stats(localGop),
+    ffmpegAloneGopAtOnceWarm: stats(localGopWarm),
     overFfmpegP50Ms: w.p50 - l.p50,
   };
 } finally {
