@@ -56,27 +56,11 @@ async function failOver(signal: 'SIGKILL' | 'SIGSTOP'): Promise<string> {
   return name;
 }
 
-test('hot standby: through two SIGKILLs and a SIGSTOP the client misses no frame and gets none twice', async () => {
-  await cluster.startCoordinator();
-  await Promise.all(['a', 'b', 'c'].map(startWorker));
-  await cluster.createSource('pattern', TINY_PATTERN_URL);
-  await cluster.createProfile(PROFILE);
-  client = await StreamRecorder.open(`${cluster.coordinator.httpUrl}/stream/pattern/${PROFILE.id}`);
-  await client.waitForBytes(100_000, 0, 90_000);
-
-  const first = await failOver('SIGKILL');
-  await startWorker(first); // a third worker again, for the next standby
-  const second = await failOver('SIGKILL');
-  await startWorker(second);
-  const partitioned = await failOver('SIGSTOP');
-  cluster.workers.get(partitioned)!.kill('SIGCONT');
-
-  await client.close();
-  const all = client.all();
+/** The recording decodes cleanly, counters are valid, and video PTS step forward by at most two frames. */
+async function expectNoFrameMissingOrRepeated(all: Uint8Array): Promise<void> {
   const bytes = all.subarray(0, all.length - (all.length % 188));
   expect(await decodeErrors(bytes)).toBe('');
   expect(new ContinuityChecker().check(bytes)).toEqual([]);
-
   // Video presentation timestamps: each later than the one before (the profile has no
   // B-frames, so stream order is presentation order), and no step over two frames.
   const tracker = new ProgramTracker();
@@ -98,4 +82,70 @@ test('hot standby: through two SIGKILLs and a SIGSTOP the client misses no frame
   expect(notForward).toEqual([]);
   expect(steps.length).toBeGreaterThan(150);
   expect(Math.max(...steps)).toBeLessThanOrEqual(2 * FRAME_TICKS);
+}
+
+test('hot standby: through two SIGKILLs and a SIGSTOP the client misses no frame and gets none twice', async () => {
+  await cluster.startCoordinator();
+  await Promise.all(['a', 'b', 'c'].map(startWorker));
+  await cluster.createSource('pattern', TINY_PATTERN_URL);
+  await cluster.createProfile(PROFILE);
+  client = await StreamRecorder.open(`${cluster.coordinator.httpUrl}/stream/pattern/${PROFILE.id}`);
+  await client.waitForBytes(100_000, 0, 90_000);
+
+  const first = await failOver('SIGKILL');
+  await startWorker(first); // a third worker again, for the next standby
+  const second = await failOver('SIGKILL');
+  await startWorker(second);
+  const partitioned = await failOver('SIGSTOP');
+  cluster.workers.get(partitioned)!.kill('SIGCONT');
+
+  await client.close();
+  await expectNoFrameMissingOrRepeated(client.all());
+}, 900_000);
+
+// No standby ready when the primary is lost (its worker is the only other one, and the
+// next standby is not retried for a minute): the replacement is dispatched at once, fed
+// from the source GOP, and because its keyframes are the source's too it also joins at
+// the frame after the last one delivered, not at a keyframe.
+test('a hot-standby variant with no standby ready: the replacement also joins at the next frame', async () => {
+  const solo = new TestCluster({ env: { TVARR_RETRY_BACKOFF_MAX_MS: '60000' } });
+  let recorder: StreamRecorder | undefined;
+  try {
+    await solo.startCoordinator();
+    const oneJob = { TVARR_MAX_JOBS: '1', TVARR_MAX_CPU_JOBS: '1', TVARR_PROBE_TIMEOUT_MS: '30000' };
+    await Promise.all(['a', 'b'].map((n) => solo.startWorker(n, oneJob, { registerTimeoutMs: 300_000 })));
+    await solo.createSource('pattern', TINY_PATTERN_URL);
+    await solo.createProfile(PROFILE);
+    recorder = await StreamRecorder.open(`${solo.coordinator.httpUrl}/stream/pattern/${PROFILE.id}`);
+    const log = solo.coordinator.proc;
+    const pair = await eventually('a warm standby', async () => {
+      const v = (await solo.coordinator.api<Variants>('/api/variants')).body.live[0];
+      return v?.job && v.standby && v.standby.bytesOut > 0 ? { primary: v.job.workerId, standby: v.standby.workerId } : undefined;
+    }, 180_000);
+    await recorder.waitForBytes(100_000, 0, 90_000);
+
+    // 1. The primary dies: the standby takes over; no worker is left for a new standby.
+    let from = log.lines.length;
+    const noStandby = log.waitForLog((l) => l.msg === 'no hot standby available', 60_000, from);
+    solo.workers.get(pair.primary.replace(/^test-/, ''))!.kill('SIGKILL');
+    await noStandby;
+    // 2. The killed worker comes back (free, one slot); the next standby is a minute away.
+    const restarted = pair.primary.replace(/^test-/, '');
+    await solo.startWorker(restarted, oneJob, { registerTimeoutMs: 300_000 });
+    await recorder.waitForBytes(100_000, recorder.total, 90_000);
+    // 3. The serving worker dies with no standby: a plain failover to the restarted one.
+    from = log.lines.length;
+    const resumed = log.waitForLog((l) => l.msg === 'variant resumed on a new worker', 60_000, from);
+    const spliced = log.waitForLog((l) => l.msg === 'failover spliced' && l.at === 'frame', 60_000, from);
+    solo.workers.get(pair.standby.replace(/^test-/, ''))!.kill('SIGKILL');
+    expect((await resumed).workerId).toBe(pair.primary);
+    await spliced;
+    expect(log.lines.slice(from).some((l) => l.msg === 'hot standby promoted')).toBe(false);
+    await recorder.waitForBytes(100_000, recorder.total, 90_000);
+    await recorder.close();
+    await expectNoFrameMissingOrRepeated(recorder.all());
+  } finally {
+    await recorder?.close();
+    await solo.stop();
+  }
 }, 900_000);
