@@ -287,6 +287,12 @@ export class VariantRun {
     return this.profile.hotStandby && this.delivered.videoPts >= 0;
   }
 
+  /** A new producer joins at the frame after the last one delivered: no entry point awaited. */
+  private beginFrameSplice(): SpliceGate {
+    this.buffer.beginSegment(true);
+    return new SpliceGate(new Map(this.delivered.lastDts), 'frame');
+  }
+
   /**
    * The primary is gone: the standby's output goes live from the frame after the last one
    * the clients got, taken from what it made meanwhile (StandbyOutput) and then live.
@@ -299,8 +305,7 @@ export class VariantRun {
     this.standbyOutput = null;
     this.job = standby;
     if (this.switchesAtAnyFrame) {
-      const gate = new SpliceGate(new Map(this.delivered.lastDts), 'frame');
-      this.buffer.beginSegment(true);
+      const gate = this.beginFrameSplice();
       standby.onOutput = (chunk) => this.passGate(standby, gate, chunk);
       for (const chunk of held.take()) this.passGate(standby, gate, chunk);
     } else {
@@ -405,8 +410,7 @@ export class VariantRun {
       if (this.switchesAtAnyFrame) {
         // Its keyframes are the source's, like the failed attempt's: it joins at the frame
         // after the last one delivered, with no keyframe needed there.
-        this.buffer.beginSegment(true);
-        this.adopt(job, { fromLatestKeyframe: true, atOrBeforePts: spliceKeyframePts }, new SpliceGate(new Map(this.delivered.lastDts), 'frame'));
+        this.adopt(job, { fromLatestKeyframe: true, atOrBeforePts: spliceKeyframePts }, this.beginFrameSplice());
       } else if (spliceKeyframePts > 0) {
         this.buffer.beginSegment();
         this.adopt(job, { fromLatestKeyframe: true, atOrBeforePts: spliceKeyframePts }, new SpliceGate(new Map(this.delivered.lastPts)));
