@@ -6,12 +6,12 @@
 // without an error. Every step waits for the coordinator's log lines, the API or the
 // client's bytes, never for the clock.
 import { afterAll, expect, test } from 'bun:test';
-import { ContinuityChecker, isDiscontinuity, ProgramTracker } from '../../common/mpegts';
-import { pesPts, PTS_HZ } from '../../coordinator/streams/splice-point';
+import { ContinuityChecker } from '../../common/mpegts';
+import { PTS_HZ } from '../../coordinator/streams/splice-point';
 import { TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
 import { decodeErrors } from '../helpers/media';
 import { eventually } from '../helpers/processes';
-import { StreamRecorder } from '../helpers/stream-recorder';
+import { StreamRecorder, videoPtsSteps } from '../helpers/stream-recorder';
 
 const FRAME_TICKS = PTS_HZ / 25;
 const PROFILE = { ...TINY_H264_PROFILE, id: 'standby-240p', hotStandby: true };
@@ -29,11 +29,11 @@ type Variants = { live: { job: { workerId: string } | null; standby: { workerId:
 const startWorker = (name: string) => cluster.startWorker(name, { TVARR_PROBE_TIMEOUT_MS: '30000' }, { registerTimeoutMs: 300_000 });
 
 /** The serving worker and a standby that has made output of its own (polled through the API). */
-function warmPair(): Promise<{ primary: string; standby: string }> {
+function warmPair(on: TestCluster = cluster): Promise<{ primary: string; standby: string }> {
   return eventually(
     'a warm standby',
     async () => {
-      const v = (await cluster.coordinator.api<Variants>('/api/variants')).body.live[0];
+      const v = (await on.coordinator.api<Variants>('/api/variants')).body.live[0];
       return v?.job && v.standby && v.standby.bytesOut > 0 ? { primary: v.job.workerId, standby: v.standby.workerId } : undefined;
     },
     180_000,
@@ -63,22 +63,7 @@ async function expectNoFrameMissingOrRepeated(all: Uint8Array): Promise<void> {
   expect(new ContinuityChecker().check(bytes)).toEqual([]);
   // Video presentation timestamps: each later than the one before (the profile has no
   // B-frames, so stream order is presentation order), and no step over two frames.
-  const tracker = new ProgramTracker();
-  const steps: number[] = [];
-  const notForward: string[] = [];
-  let last = -1;
-  for (let off = 0; off + 188 <= bytes.length; off += 188) {
-    tracker.inspect(bytes, off);
-    const pid = ((bytes[off + 1]! & 0x1f) << 8) | bytes[off + 2]!;
-    if (pid !== tracker.videoPid) continue;
-    const pts = pesPts(bytes, off);
-    if (pts < 0) continue;
-    if (last >= 0) {
-      if (pts <= last && !isDiscontinuity(bytes, off)) notForward.push(`${last} -> ${pts} at byte ${off}`);
-      steps.push(pts - last);
-    }
-    last = pts;
-  }
+  const { steps, notForward } = videoPtsSteps(bytes);
   expect(notForward).toEqual([]);
   expect(steps.length).toBeGreaterThan(150);
   expect(Math.max(...steps)).toBeLessThanOrEqual(2 * FRAME_TICKS);
@@ -118,10 +103,7 @@ test('a hot-standby variant with no standby ready: the replacement also joins at
     await solo.createProfile(PROFILE);
     recorder = await StreamRecorder.open(`${solo.coordinator.httpUrl}/stream/pattern/${PROFILE.id}`);
     const log = solo.coordinator.proc;
-    const pair = await eventually('a warm standby', async () => {
-      const v = (await solo.coordinator.api<Variants>('/api/variants')).body.live[0];
-      return v?.job && v.standby && v.standby.bytesOut > 0 ? { primary: v.job.workerId, standby: v.standby.workerId } : undefined;
-    }, 180_000);
+    const pair = await warmPair(solo);
     await recorder.waitForBytes(100_000, 0, 90_000);
 
     // 1. The primary dies: the standby takes over; no worker is left for a new standby.

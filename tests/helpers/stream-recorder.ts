@@ -1,6 +1,7 @@
 // A client that keeps reading a live stream in the background, like a player would,
 // and lets a test wait for bytes (an event: a chunk arriving) and cut what came after a mark.
-import { PacketKind, ProgramTracker } from '../../common/mpegts';
+import { isDiscontinuity, PacketKind, ProgramTracker } from '../../common/mpegts';
+import { pesPts } from '../../coordinator/streams/splice-point';
 import { concat } from './media';
 
 export class StreamRecorder {
@@ -118,3 +119,30 @@ export function cutAtKeyframe(bytes: Uint8Array, mark: number): Uint8Array {
   }
   throw new Error(`no keyframe after byte ${mark} in ${bytes.byteLength} bytes`);
 }
+
+/**
+ * Steps between successive video PTS of an MPEG-TS byte string in stream order (90 kHz
+ * ticks), and every step that does not move forward without a flagged discontinuity
+ * (a repeated frame or a step back). For streams without B-frames, where stream order is
+ * presentation order.
+ */
+export function videoPtsSteps(bytes: Uint8Array): { steps: number[]; notForward: string[] } {
+  const tracker = new ProgramTracker();
+  const steps: number[] = [];
+  const notForward: string[] = [];
+  let last = -1;
+  for (let off = 0; off + 188 <= bytes.length; off += 188) {
+    tracker.inspect(bytes, off);
+    const pid = ((bytes[off + 1]! & 0x1f) << 8) | bytes[off + 2]!;
+    if (pid !== tracker.videoPid) continue;
+    const pts = pesPts(bytes, off);
+    if (pts < 0) continue;
+    if (last >= 0) {
+      if (pts <= last && !isDiscontinuity(bytes, off)) notForward.push(`${last} -> ${pts} at byte ${off}`);
+      steps.push(pts - last);
+    }
+    last = pts;
+  }
+  return { steps, notForward };
+}
+

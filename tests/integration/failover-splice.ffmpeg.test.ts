@@ -4,11 +4,11 @@
 // drops what the clients already had. The spliced stream must decode cleanly with every
 // video frame exactly once: no repeat, no gap.
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { PacketKind, ProgramTracker } from '../../common/mpegts';
-import { DeliveredMedia, pesPts, SpliceGate } from '../../coordinator/streams/splice-point';
+import { DeliveredMedia, SpliceGate } from '../../coordinator/streams/splice-point';
 import { buildFfmpegArgs } from '../../worker/runner/build-args';
 import type { TranscodeSpec } from '../../worker/runner/transcode-spec';
 import { concat, decodeErrors, makeTempDir } from '../helpers/media';
+import { cutBeforeVideoPts, ffmpegBytes, keyframeIndex } from '../helpers/splice-media';
 import { videoPacketTimes } from '../helpers/stream-recorder';
 
 const SPEC: TranscodeSpec = {
@@ -17,60 +17,22 @@ const SPEC: TranscodeSpec = {
 const temp = makeTempDir('splice');
 let source: Uint8Array;
 
-async function ffmpeg(args: string[], input?: Uint8Array): Promise<Uint8Array> {
-  const proc = Bun.spawn(['ffmpeg', ...args], { stdin: input ? 'pipe' : 'ignore', stdout: 'pipe', stderr: 'pipe' });
-  if (input && proc.stdin) {
-    proc.stdin.write(input);
-    await proc.stdin.end();
-  }
-  const out = new Uint8Array(await new Response(proc.stdout).arrayBuffer());
-  const code = await proc.exited;
-  if (code !== 0) throw new Error(`ffmpeg exited ${code}: ${await new Response(proc.stderr).text()}`);
-  return out;
-}
-
 beforeAll(async () => {
   // The coordinator's test pattern (MPEG-2, 1 s GOP, MP2 audio), 5 s of it.
-  source = await ffmpeg([
+  source = await ffmpegBytes([
     '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=1000:sample_rate=48000',
     '-t', '5', '-c:v', 'mpeg2video', '-q:v', '4', '-g', '25', '-bf', '0', '-c:a', 'mp2', '-b:a', '128k', '-f', 'mpegts', 'pipe:1',
   ]);
 });
 afterAll(() => temp.cleanup());
 
-/** Byte offsets of the source's keyframes with their PTS, and its first PAT and PMT. */
-function sourceIndex(bytes: Uint8Array) {
-  const tracker = new ProgramTracker();
-  const keyframes: { off: number; pts: number }[] = [];
-  let pat: Uint8Array | null = null;
-  let pmt: Uint8Array | null = null;
-  for (let off = 0; off + 188 <= bytes.length; off += 188) {
-    const kind = tracker.inspect(bytes, off);
-    if (kind === PacketKind.Pat) pat ??= bytes.slice(off, off + 188);
-    else if (kind === PacketKind.Pmt) pmt ??= bytes.slice(off, off + 188);
-    else if (kind === PacketKind.Keyframe) keyframes.push({ off, pts: pesPts(bytes, off) });
-  }
-  return { keyframes, pat: pat!, pmt: pmt! };
-}
-
-/** The encoder's output cut just before the first video PES at or after `pts` (whole PES units). */
-function cutBefore(out: Uint8Array, pts: number): Uint8Array {
-  const tracker = new ProgramTracker();
-  for (let off = 0; off + 188 <= out.length; off += 188) {
-    tracker.inspect(out, off);
-    const pid = ((out[off + 1]! & 0x1f) << 8) | out[off + 2]!;
-    if (pid === tracker.videoPid && pesPts(out, off) >= pts) return out.subarray(0, off);
-  }
-  throw new Error('cut point not found');
-}
-
 test('a replacement fed from the source GOP splices on the next frame: no repeat, no gap, clean decode', async () => {
-  const { keyframes, pat, pmt } = sourceIndex(source);
+  const { keyframes, pat, pmt } = keyframeIndex(source);
   expect(keyframes.length).toBeGreaterThanOrEqual(4);
   // The first worker encoded from the start and died 12 frames into the third GOP.
-  const first = await ffmpeg(buildFfmpegArgs(SPEC), source);
+  const first = await ffmpegBytes(buildFfmpegArgs(SPEC), source);
   const diedAt = keyframes[2]!.pts + 12 * 3600;
-  const deliveredBytes = cutBefore(first, diedAt);
+  const deliveredBytes = cutBeforeVideoPts(first, diedAt);
   const delivered = new DeliveredMedia();
   delivered.observe(deliveredBytes);
   expect(delivered.videoPts).toBe(diedAt - 3600); // -copyts and no mux delay: source timestamps
@@ -79,7 +41,7 @@ test('a replacement fed from the source GOP splices on the next frame: no repeat
   const splicePts = delivered.spliceKeyframePts();
   const gop = keyframes.filter((k) => k.pts <= splicePts).at(-1)!;
   const input = concat([pat, pmt, source.subarray(gop.off)]);
-  const second = await ffmpeg(buildFfmpegArgs({ ...SPEC, spliceKeyframePts: splicePts }), input);
+  const second = await ffmpegBytes(buildFfmpegArgs({ ...SPEC, spliceKeyframePts: splicePts }), input);
   const gate = new SpliceGate(delivered.lastPts);
   // Fed in odd-sized pieces, as gRPC messages arrive.
   const passed: Uint8Array[] = [];

@@ -10,13 +10,13 @@
 // encoders the same switch measured 19 dB in one position (garbage until the next
 // keyframe) and 2-3 dB under the aligned case in others.
 import { afterAll, beforeAll, expect, test } from 'bun:test';
-import { PacketKind, ProgramTracker } from '../../common/mpegts';
-import { DeliveredMedia, pesPts, SpliceGate } from '../../coordinator/streams/splice-point';
+import { DeliveredMedia, SpliceGate } from '../../coordinator/streams/splice-point';
 import { buildFfmpegArgs } from '../../worker/runner/build-args';
 import type { TranscodeSpec } from '../../worker/runner/transcode-spec';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { concat, decodeErrors, makeTempDir } from '../helpers/media';
+import { cutBeforeVideoPts, ffmpegBytes, keyframeIndex } from '../helpers/splice-media';
 import { videoPacketTimes } from '../helpers/stream-recorder';
 
 const FRAME_TICKS = 3600; // 25 fps at 90 kHz
@@ -28,22 +28,10 @@ const SPEC: TranscodeSpec = {
 let source: Uint8Array;
 const temp = makeTempDir('standby-switch');
 
-async function ffmpeg(args: string[], input?: Uint8Array): Promise<Uint8Array> {
-  const proc = Bun.spawn(['ffmpeg', ...args], { stdin: input ? 'pipe' : 'ignore', stdout: 'pipe', stderr: 'pipe' });
-  if (input && proc.stdin) {
-    proc.stdin.write(input);
-    await proc.stdin.end();
-  }
-  const out = new Uint8Array(await new Response(proc.stdout).arrayBuffer());
-  const code = await proc.exited;
-  if (code !== 0) throw new Error(`ffmpeg exited ${code}: ${await new Response(proc.stderr).text()}`);
-  return out;
-}
-
 beforeAll(async () => {
   // A moving pattern (MPEG-2, 1 s GOP, MP2 audio), 8 s of it: a reference to the wrong
   // picture shows (in the coordinator's static test pattern it would hardly).
-  source = await ffmpeg([
+  source = await ffmpegBytes([
     '-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=1000:sample_rate=48000',
     '-t', '8', '-c:v', 'mpeg2video', '-q:v', '4', '-g', '25', '-bf', '0', '-c:a', 'mp2', '-b:a', '128k', '-f', 'mpegts', 'pipe:1',
   ]);
@@ -58,7 +46,7 @@ async function psnrAgainstSource(bytes: Uint8Array): Promise<number[]> {
   writeFileSync(a, bytes);
   writeFileSync(b, source);
   // Both start on the same source frame (the primary encoded the whole source).
-  await ffmpeg(['-hide_banner', '-loglevel', 'error', '-i', a, '-i', b, '-lavfi', `[0:v][1:v]psnr=stats_file=${stats}`, '-f', 'null', '-']);
+  await ffmpegBytes(['-hide_banner', '-loglevel', 'error', '-i', a, '-i', b, '-lavfi', `[0:v][1:v]psnr=stats_file=${stats}`, '-f', 'null', '-']);
   const lines = (await Bun.file(stats).text()).trim().split('\n');
   return lines.map((l) => Number(/psnr_avg:(\S+)/.exec(l)?.[1] ?? 'NaN'));
 }
@@ -67,9 +55,9 @@ async function psnrAgainstSource(bytes: Uint8Array): Promise<number[]> {
 async function switchMidGop(spec: TranscodeSpec) {
   const { primary, standby, standbyStart } = await encodePair(spec);
   // The primary died 7 frames into a GOP, after the standby had started.
-  const keys = index(primary).keyframes.map((k) => k.pts).filter((pts) => pts > standbyStart);
+  const keys = keyframeIndex(primary).keyframes.map((k) => k.pts).filter((pts) => pts > standbyStart);
   const diedAt = keys[1]! + 7 * FRAME_TICKS;
-  const deliveredBytes = cutBefore(primary, diedAt);
+  const deliveredBytes = cutBeforeVideoPts(primary, diedAt);
   const delivered = new DeliveredMedia();
   delivered.observe(deliveredBytes);
   expect(delivered.videoPts).toBeLessThan(diedAt);
@@ -79,50 +67,24 @@ async function switchMidGop(spec: TranscodeSpec) {
   for (let off = 0; off < standby.length; off += 1000) passed.push(...gate.push(standby.subarray(off, off + 1000)));
   expect(gate.isOpen).toBe(true);
   expect(gate.droppedBytes).toBeGreaterThan(0); // what the standby made before the switch
-  const firstPts = index(source).keyframes[0]!.pts;
+  const firstPts = keyframeIndex(source).keyframes[0]!.pts;
   // The first frame (presentation order, from 0) that came from the standby.
   return { spliced: concat([deliveredBytes, ...passed]), switchFrame: Math.round((delivered.videoPts - firstPts) / FRAME_TICKS) + 1 };
 }
 
-/** Keyframes (byte offset, PTS) of an MPEG-TS stream, and its first PAT and PMT. */
-function index(bytes: Uint8Array) {
-  const tracker = new ProgramTracker();
-  const keyframes: { off: number; pts: number }[] = [];
-  let pat: Uint8Array | null = null;
-  let pmt: Uint8Array | null = null;
-  for (let off = 0; off + 188 <= bytes.length; off += 188) {
-    const kind = tracker.inspect(bytes, off);
-    if (kind === PacketKind.Pat) pat ??= bytes.slice(off, off + 188);
-    else if (kind === PacketKind.Pmt) pmt ??= bytes.slice(off, off + 188);
-    else if (kind === PacketKind.Keyframe) keyframes.push({ off, pts: pesPts(bytes, off) });
-  }
-  return { keyframes, pat: pat!, pmt: pmt! };
-}
-
-/** The encoder's output cut just before the first video PES at or after `pts` (whole PES units). */
-function cutBefore(out: Uint8Array, pts: number): Uint8Array {
-  const tracker = new ProgramTracker();
-  for (let off = 0; off + 188 <= out.length; off += 188) {
-    tracker.inspect(out, off);
-    const pid = ((out[off + 1]! & 0x1f) << 8) | out[off + 2]!;
-    if (pid === tracker.videoPid && pesPts(out, off) >= pts) return out.subarray(0, off);
-  }
-  throw new Error('cut point not found');
-}
-
 /** The primary on the whole source, the standby on the source from its third GOP on. */
 async function encodePair(spec: TranscodeSpec) {
-  const src = index(source);
-  const primary = await ffmpeg(buildFfmpegArgs(spec), source);
-  const standby = await ffmpeg(buildFfmpegArgs(spec), concat([src.pat, src.pmt, source.subarray(src.keyframes[2]!.off)]));
+  const src = keyframeIndex(source);
+  const primary = await ffmpegBytes(buildFfmpegArgs(spec), source);
+  const standby = await ffmpegBytes(buildFfmpegArgs(spec), concat([src.pat, src.pmt, source.subarray(src.keyframes[2]!.off)]));
   return { primary, standby, standbyStart: src.keyframes[2]!.pts };
 }
 
 test('keyframes follow the source: both encoders key exactly the source keyframes, whenever each started', async () => {
   const { primary, standby, standbyStart } = await encodePair({ ...SPEC, keyframesFollowSource: true });
-  const src = index(source).keyframes.map((k) => k.pts);
-  const p = index(primary).keyframes.map((k) => k.pts);
-  const s = index(standby).keyframes.map((k) => k.pts);
+  const src = keyframeIndex(source).keyframes.map((k) => k.pts);
+  const p = keyframeIndex(primary).keyframes.map((k) => k.pts);
+  const s = keyframeIndex(standby).keyframes.map((k) => k.pts);
   expect(p).toEqual(src);
   expect(s).toEqual(src.filter((pts) => pts >= standbyStart));
   expect(s.length).toBeGreaterThanOrEqual(5);
@@ -130,8 +92,8 @@ test('keyframes follow the source: both encoders key exactly the source keyframe
 
 test('without alignment the two encoders key different frames (why the switch needs it)', async () => {
   const { primary, standby, standbyStart } = await encodePair(SPEC);
-  const p = index(primary).keyframes.map((k) => k.pts).filter((pts) => pts > standbyStart);
-  const s = index(standby).keyframes.map((k) => k.pts).slice(1);
+  const p = keyframeIndex(primary).keyframes.map((k) => k.pts).filter((pts) => pts > standbyStart);
+  const s = keyframeIndex(standby).keyframes.map((k) => k.pts).slice(1);
   expect(s).not.toEqual(p);
 });
 
