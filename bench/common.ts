@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { buildFfmpegArgs } from '../worker/runner/build-args';
 import type { TranscodeSpec } from '../worker/runner/transcode-spec';
 import { TestCluster } from '../tests/helpers/cluster';
+export { childrenNamed } from '../tests/helpers/processes';
 
 export const MEDIA_DIR = join(tmpdir(), 'tvarr-bench-media');
 const CLK_TCK = 100; // Linux USER_HZ; /proc/<pid>/stat counts in these ticks
@@ -255,20 +256,6 @@ export function procRssBytes(pid: number): number {
   } catch {
     return NaN;
   }
-}
-
-/** Every process whose parent is `pid` and whose command name is `comm` (e.g. an ffmpeg child). */
-export function childrenNamed(pid: number, comm: string): number[] {
-  const out: number[] = [];
-  for (const entry of new Bun.Glob('[0-9]*').scanSync({ cwd: '/proc', onlyFiles: false })) {
-    try {
-      const m = readFileSync(`/proc/${entry}/stat`, 'utf8').match(/^\d+ \((.*)\) (\S) (\d+)/);
-      if (m && m[1] === comm && m[2] !== 'Z' && Number(m[3]) === pid) out.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return out;
 }
 
 /** CPU seconds used by a process between start() and stop(), as a share of one core. */

@@ -2,25 +2,9 @@
 // many drain requests arrive, drain of a draining worker changes nothing, and after the
 // last client leaves no job stays running and no FFmpeg is left on any worker.
 import { afterEach, describe, expect, test } from 'bun:test';
-import { readdirSync, readFileSync } from 'node:fs';
 import { startPatternCluster, TestCluster } from '../helpers/cluster';
-import { eventually } from '../helpers/processes';
+import { childrenNamed, eventually } from '../helpers/processes';
 import { StreamRecorder } from '../helpers/stream-recorder';
-
-function ffmpegChildrenOf(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // /proc/<pid>/stat: "pid (comm) state ppid ..."
-      const m = readFileSync(`/proc/${entry}/stat`, 'utf8').match(/^\d+ \((.*)\) (\S) (\d+)/);
-      if (m && m[1] === 'ffmpeg' && m[2] !== 'Z' && Number(m[3]) === pid) children.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return children;
-}
 
 type Variants = { live: { job: { workerId: string; id: string } | null }[]; recentlyEnded: { reason: string }[] };
 type WorkerView = { id: string; state: string };
@@ -76,7 +60,7 @@ describe('double drain', () => {
     await eventually('no live job and no FFmpeg on any worker', async () => {
       const { body } = await cluster.coordinator.api<JobView[]>('/api/jobs?limit=100');
       const live = body.filter((j) => j.state === 'running' || j.state === 'pending');
-      const ffmpegs = workerPids.flatMap(ffmpegChildrenOf);
+      const ffmpegs = workerPids.flatMap((pid) => childrenNamed(pid, 'ffmpeg'));
       return live.length === 0 && ffmpegs.length === 0;
     }, 20_000);
     const { body: after } = await cluster.coordinator.api<Variants>('/api/variants');

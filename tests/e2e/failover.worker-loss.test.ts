@@ -4,24 +4,8 @@
 import { afterEach, describe, expect, test } from 'bun:test';
 import { startPatternCluster, TestCluster } from '../helpers/cluster';
 import { decodeErrors, ffprobeBytes } from '../helpers/media';
-import { eventually } from '../helpers/processes';
+import { childrenNamed, eventually } from '../helpers/processes';
 import { cutAtKeyframe, StreamRecorder } from '../helpers/stream-recorder';
-import { readdirSync, readFileSync } from 'node:fs';
-
-function ffmpegChildrenOf(pid: number): number[] {
-  const children: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // /proc/<pid>/stat: "pid (comm) state ppid ..."
-      const m = readFileSync(`/proc/${entry}/stat`, 'utf8').match(/^\d+ \((.*)\) (\S) (\d+)/);
-      if (m && m[1] === 'ffmpeg' && m[2] !== 'Z' && Number(m[3]) === pid) children.push(Number(entry));
-    } catch {
-      // exited while we looked
-    }
-  }
-  return children;
-}
 
 interface VariantsView {
   live: { variant: string; job: { id: string; workerId: string; attempt: number } | null; segment: number }[];
@@ -95,7 +79,7 @@ describe('failover on worker loss', () => {
     const proc = cluster.workers.get(serving.name)!;
     const lost = cluster.coordinator.proc.waitForMsg('worker lost', 30_000, (l) => l.workerId === serving.workerId);
     const resumed = cluster.coordinator.proc.waitForMsg('variant resumed on a new worker');
-    expect(ffmpegChildrenOf(proc.pid)).toHaveLength(1);
+    expect(childrenNamed(proc.pid, 'ffmpeg')).toHaveLength(1);
     proc.kill('SIGSTOP');
     const lostLine = await lost;
     expect(String(lostLine.reason).length).toBeGreaterThan(0);
@@ -109,7 +93,7 @@ describe('failover on worker loss', () => {
     await rejoined;
 
     // Its FFmpeg for the lost job is gone (no event crosses processes: poll /proc with a deadline).
-    await eventually('the partitioned worker to stop its orphaned FFmpeg', () => ffmpegChildrenOf(proc.pid).length === 0);
+    await eventually('the partitioned worker to stop its orphaned FFmpeg', () => childrenNamed(proc.pid, 'ffmpeg').length === 0);
     // The old attempt stays failed: nothing the old worker sent after its loss changed it.
     const history = await jobHistory(cluster, serving.jobId);
     expect(history[0]!.state).toBe('failed');

@@ -1,6 +1,7 @@
 // Real child processes for e2e tests: JSON-line logs parsed as they arrive, waits on a
 // log event (never on a fixed sleep), and cleanup that leaves nothing behind.
 import type { Subprocess } from 'bun';
+import { readFileSync } from 'node:fs';
 
 export interface LogLine {
   msg?: string;
@@ -125,3 +126,19 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
     await Bun.sleep(50);
   }
 }
+
+/** Live (not zombie) children of `pid` whose command name is `comm`, from /proc. */
+export function childrenNamed(pid: number, comm: string): number[] {
+  const out: number[] = [];
+  for (const entry of new Bun.Glob('[0-9]*').scanSync({ cwd: '/proc', onlyFiles: false })) {
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid ..."
+      const m = readFileSync(`/proc/${entry}/stat`, 'utf8').match(/^\d+ \((.*)\) (\S) (\d+)/);
+      if (m && m[1] === comm && m[2] !== 'Z' && Number(m[3]) === pid) out.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return out;
+}
+
