@@ -85,11 +85,16 @@ export class SharedBuffer {
     return this.readers.size;
   }
 
-  /** Bytes from the current producer, in any alignment. Ignored after end(). */
-  write(chunk: Uint8Array): void {
+  /**
+   * Bytes from the current producer, in any alignment. Ignored after end(). The buffer
+   * copies what it keeps, so the caller may reuse `chunk`; with `{ handOver: true }` the
+   * caller gives the bytes up instead (never reads or reuses them again), and the buffer
+   * keeps them without a copy and rewrites their continuity counters in place.
+   */
+  write(chunk: Uint8Array, options?: { handOver?: boolean }): void {
     if (this.ended) return;
     this.bytesIn += chunk.length;
-    if (this.ingest.write(chunk) === 0) return;
+    if (this.ingest.write(chunk, options?.handOver === true) === 0) return;
     this.history.trim(this.options.maxBufferedBytes);
     this.disconnectStalledReaders();
     this.notify();

@@ -222,7 +222,9 @@ export class VariantRun {
       this.delivered.beginProducer();
     }
     this.delivered.observe(chunk);
-    this.buffer.write(chunk);
+    // Every chunk here is (a view of) a gRPC message grpc-js assembled for this call
+    // alone, read by nothing after this: the buffer keeps it without a copy.
+    this.buffer.write(chunk, { handOver: true });
   }
 
   /** Source bytes -> the job's stream, waiting on gRPC flow control. */
