@@ -1,4 +1,5 @@
 // Wiring only: config, database, gRPC and HTTP servers, shutdown.
+import { allocatorHint } from '../common/allocator-env';
 import { createLogger, setLogLevel } from '../common/log';
 import { ConfigError, parseCoordinatorConfig } from './config';
 import { adminTokenBanner } from './http/admin-token';
@@ -16,6 +17,8 @@ try {
 }
 setLogLevel(config.logLevel);
 const log = createLogger('coordinator');
+const hint = allocatorHint();
+if (hint) log.warn(hint);
 const coordinator = await startCoordinator(config, log);
 // The generated admin token goes to stdout once, beside the address: never to the JSON log (stderr).
 if (coordinator.adminToken.origin !== 'env') {

@@ -1,5 +1,6 @@
 // The embedded default: a coordinator in this process, one worker as a child process,
 // SQLite under ./data, the built-in test pattern and a 360p H.264 profile.
+import { allocatorHint, withAllocatorDefaults } from '../common/allocator-env';
 import { createLogger, setLogLevel } from '../common/log';
 import { ConfigError, parseCoordinatorConfig } from '../coordinator/config';
 import { adminTokenBanner } from '../coordinator/http/admin-token';
@@ -25,12 +26,15 @@ try {
   throw err;
 }
 setLogLevel(config.logLevel);
-const coordinator = await startCoordinator(config, createLogger('coordinator'));
+const log = createLogger('coordinator');
+const hint = allocatorHint();
+if (hint) log.warn(hint);
+const coordinator = await startCoordinator(config, log);
 
 const worker = Bun.spawn([process.execPath, 'worker/main.ts'], {
   cwd: new URL('..', import.meta.url).pathname,
   env: {
-    ...process.env,
+    ...withAllocatorDefaults(process.env),
     TVARR_COORDINATOR_URL: `127.0.0.1:${coordinator.grpcPort}`,
     TVARR_WORKER_NAME: process.env.TVARR_WORKER_NAME ?? 'local-worker',
     TVARR_LOG_LEVEL: config.logLevel,

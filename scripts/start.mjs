@@ -5,7 +5,7 @@
 // `apt-get install -y ffmpeg` (progress shown), then starts; otherwise it prints the
 // exact command to run and exits 1. The decisions live in ./ffmpeg-setup.mjs.
 import { spawnSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { decideFfmpegSetup, findOnPath, SUDO_COMMAND } from './ffmpeg-setup.mjs';
@@ -47,6 +47,14 @@ if (!existsSync(bun)) {
   console.error('Bun is missing from node_modules: run `npm ci` first.');
   process.exit(1);
 }
-const child = spawn(bun, [join(root, 'scripts', 'embedded.ts'), ...process.argv.slice(2)], { stdio: 'inherit', cwd: root });
+// The allocator setting must be in the environment when the process starts (see
+// common/allocator-env.ts: without it relaying costs about twice the CPU); a value the
+// operator set wins.
+const allocatorEnv = JSON.parse(readFileSync(join(root, 'common', 'allocator-env.json'), 'utf8'));
+const child = spawn(bun, [join(root, 'scripts', 'embedded.ts'), ...process.argv.slice(2)], {
+  stdio: 'inherit',
+  cwd: root,
+  env: { ...allocatorEnv, ...process.env },
+});
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

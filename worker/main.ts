@@ -3,6 +3,7 @@
 //   bun worker/main.ts detect    probe and print the capabilities JSON
 //   bun worker/main.ts --help    usage and environment variables
 import pkg from '../package.json';
+import { allocatorHint } from '../common/allocator-env';
 import { createLogger, setLogLevel } from '../common/log';
 import { CONFIG_HELP, ConfigError, parseWorkerConfig, redactConfig, type WorkerConfig } from './config';
 import { probeCapabilities } from './probe/capabilities';
@@ -22,6 +23,7 @@ function usage(): string {
     'Environment:',
     `  ${'VARIABLE'.padEnd(27)} ${'DEFAULT'.padEnd(27)} MEANING`,
     ...rows,
+    `  ${'MIMALLOC_PURGE_DELAY'.padEnd(27)} ${'(unset: 100 ms)'.padEnd(27)} set -1: freed buffers stay for reuse (half the relay CPU)`,
     '',
     'Signals: SIGTERM drains (no new jobs; exits when its jobs have moved or after',
     'TVARR_DRAIN_TIMEOUT_MS); SIGINT stops all jobs and exits.',
@@ -49,6 +51,8 @@ async function detect(config: WorkerConfig): Promise<void> {
 async function run(config: WorkerConfig): Promise<void> {
   const logger = createLogger('worker', { workerId: config.workerId });
   logger.info('starting', { version: VERSION, config: redactConfig(config) });
+  const hint = allocatorHint();
+  if (hint) logger.warn(hint);
   let agent: WorkerAgent | undefined;
   let stopping = false;
   // Installed before the probe so a signal during start-up still exits cleanly.

@@ -2,6 +2,7 @@
 // log event (never on a fixed sleep), and cleanup that leaves nothing behind.
 import type { Subprocess } from 'bun';
 import { readFileSync } from 'node:fs';
+import { withAllocatorDefaults } from '../../common/allocator-env';
 
 export interface LogLine {
   msg?: string;
@@ -108,7 +109,8 @@ export class LoggedProcess {
 export function spawnBun(name: string, script: string, env: Record<string, string>, args: string[] = []): LoggedProcess {
   const proc = Bun.spawn([BUN, script, ...args], {
     cwd: ROOT,
-    env: { ...process.env, TVARR_LOG_LEVEL: 'debug', ...env },
+    // As npm start and the Docker images start them: with the allocator setting.
+    env: withAllocatorDefaults({ ...process.env, TVARR_LOG_LEVEL: 'debug', ...env }),
     stdin: 'ignore',
     stdout: 'ignore',
     stderr: 'pipe',

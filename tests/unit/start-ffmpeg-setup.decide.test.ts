@@ -81,8 +81,11 @@ describe('scripts/start.mjs on a machine without FFmpeg (fake apt-get, ffmpeg an
     mkdirSync(join(dir, 'scripts'), { recursive: true });
     mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true });
     mkdirSync(bin);
+    mkdirSync(join(dir, 'common'));
     for (const f of ['start.mjs', 'ffmpeg-setup.mjs']) copyFileSync(join(ROOT, 'scripts', f), join(dir, 'scripts', f));
-    script(join(dir, 'node_modules', '.bin', 'bun'), 'echo "embedded started: $*"');
+    copyFileSync(join(ROOT, 'common', 'allocator-env.json'), join(dir, 'common', 'allocator-env.json'));
+    // The fake Bun shows the allocator setting it was started with (common/allocator-env.ts).
+    script(join(dir, 'node_modules', '.bin', 'bun'), 'echo "embedded started: $* (MIMALLOC_PURGE_DELAY=$MIMALLOC_PURGE_DELAY)"');
     if (withAptGet) {
       // Records each call; `install -y ffmpeg` makes ffmpeg and ffprobe appear, as the real one would.
       script(
@@ -97,15 +100,16 @@ describe('scripts/start.mjs on a machine without FFmpeg (fake apt-get, ffmpeg an
       );
     }
     /* World-readable so an unprivileged user can run it too. */
-    for (const p of [temp.dir, dir, join(dir, 'scripts'), join(dir, 'node_modules'), join(dir, 'node_modules', '.bin'), bin]) chmodSync(p, 0o755);
+    for (const p of [temp.dir, dir, join(dir, 'scripts'), join(dir, 'common'), join(dir, 'node_modules'), join(dir, 'node_modules', '.bin'), bin]) chmodSync(p, 0o755);
     for (const f of ['start.mjs', 'ffmpeg-setup.mjs']) chmodSync(join(dir, 'scripts', f), 0o644);
+    chmodSync(join(dir, 'common', 'allocator-env.json'), 0o644);
     return { dir, bin, log };
   }
 
-  function runStart(m: { dir: string; bin: string }, asUser?: number) {
+  function runStart(m: { dir: string; bin: string }, asUser?: number, env: Record<string, string> = {}) {
     const argv = [node!, join(m.dir, 'scripts', 'start.mjs')];
     const r = Bun.spawnSync(asUser === undefined ? argv : [setpriv!, `--reuid=${asUser}`, `--regid=${asUser}`, '--clear-groups', ...argv], {
-      env: { PATH: m.bin, HOME: m.dir },
+      env: { PATH: m.bin, HOME: m.dir, ...env },
       cwd: m.dir,
       stdout: 'pipe',
       stderr: 'pipe',
@@ -156,5 +160,12 @@ describe('scripts/start.mjs on a machine without FFmpeg (fake apt-get, ffmpeg an
     expect(r.code).toBe(0);
     expect(r.out).toContain('embedded started:');
     expect(existsSync(m.log)).toBe(false);
+  });
+
+  test('starts the coordinator with the allocator setting (MIMALLOC_PURGE_DELAY=-1); an operator\'s own value wins', () => {
+    const m = fakeMachine('allocator', true);
+    for (const t of ['ffmpeg', 'ffprobe']) script(join(m.bin, t), 'exit 0');
+    expect(runStart(m).out).toContain('(MIMALLOC_PURGE_DELAY=-1)');
+    expect(runStart(m, undefined, { MIMALLOC_PURGE_DELAY: '500' }).out).toContain('(MIMALLOC_PURGE_DELAY=500)');
   });
 });
