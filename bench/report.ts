@@ -94,7 +94,7 @@ export function dataPathSection(r: DataPathResult, improvement: string): string 
     '',
     `Source: ${r.clip.seconds} s of 1280x720 25 fps H.264 + AAC, ${(r.clip.bytes / 1e6).toFixed(1)} MB (${(r.clip.bitrateKbps / 1000).toFixed(1)} Mbit/s), ${r.clip.frames} frames.`,
     '(a) local: the worker\'s own command line (`buildFfmpegArgs`), the file written into its stdin and its stdout read by this process.',
-    '(b) system: the file served over HTTP as fast as it is read -> coordinator upstream -> JobStream (gRPC) -> worker -> FFmpeg -> JobStream -> shared buffer -> one HTTP client, all on loopback.',
+    '(b) system: the file served over HTTP as fast as it is read -> coordinator upstream -> JobStream (gRPC) -> worker -> FFmpeg -> JobStream -> shared buffer -> one HTTP client, all on loopback; coordinator and worker start with the product allocator setting (common/allocator-env.ts), and have relayed one unrecorded copy run before (a running service is warm).',
     '"same command" = the FFmpeg command line read from /proc of the worker\'s FFmpeg equals (a)\'s.',
     'Throughput is the steady state: frames per second between 10% and 90% of the frames (video PES starts counted in the output as it arrives); MB/s = fps x source bytes per frame.',
     '',
