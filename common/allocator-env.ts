@@ -12,9 +12,10 @@
 //
 // mimalloc reads the variable once, when the process starts, so it cannot be set from
 // inside: whoever starts a process sets it (scripts/start.mjs, scripts/embedded.ts for
-// its worker, the Docker images, the test cluster). A value the operator set wins; a
-// number of milliseconds returns memory sooner at some CPU. The JSON file is the one
-// place the value lives (scripts/start.mjs is plain Node and reads it too).
+// its worker, the package scripts, the Docker images, the test cluster). A value the
+// operator set wins; a number of milliseconds returns memory sooner at some CPU. The
+// JSON file holds the value (scripts/start.mjs is plain Node and reads it too; the
+// package scripts repeat it, checked by tests/unit/allocator-env.test.ts).
 import defaults from './allocator-env.json';
 
 export const ALLOCATOR_ENV: Readonly<Record<string, string>> = Object.freeze({ ...defaults });

@@ -1,6 +1,7 @@
 // The allocator setting (common/allocator-env.ts): launchers add it unless the operator
 // set it, a process started without it says so, and Bun's allocator really reads it.
 import { describe, expect, test } from 'bun:test';
+import { readFileSync } from 'node:fs';
 import { ALLOCATOR_ENV, allocatorHint, withAllocatorDefaults } from '../../common/allocator-env';
 import { BUN } from '../helpers/processes';
 
@@ -15,6 +16,13 @@ describe('allocator setting', () => {
     expect(allocatorHint({})).toContain('MIMALLOC_PURGE_DELAY=-1 is not set');
     expect(allocatorHint({ MIMALLOC_PURGE_DELAY: '-1' })).toBeNull();
     expect(allocatorHint({ MIMALLOC_PURGE_DELAY: '250' })).toBeNull();
+  });
+
+  test('the package scripts that start a coordinator or worker set the same value (unless already set)', () => {
+    const scripts = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    for (const name of ['coordinator', 'worker', 'embedded']) {
+      expect(scripts[name]).toStartWith(`MIMALLOC_PURGE_DELAY=\${MIMALLOC_PURGE_DELAY:-${ALLOCATOR_ENV.MIMALLOC_PURGE_DELAY}} bun `);
+    }
   });
 
   test('Bun\'s allocator (mimalloc) takes the value at start-up', () => {
