@@ -28,7 +28,8 @@ ENV TVARR_HTTP_HOST=0.0.0.0 \
     TVARR_GRPC_HOST=0.0.0.0 \
     TVARR_GRPC_PORT=9090 \
     TVARR_DATABASE_PATH=/data/tvarr.db \
-    MIMALLOC_PURGE_DELAY=-1
+    MIMALLOC_PURGE_DELAY=10000 \
+    MIMALLOC_PURGE_HOLES=0
 VOLUME /data
 EXPOSE 8080 9090
 CMD ["node_modules/.bin/bun", "coordinator/main.ts"]
@@ -41,10 +42,11 @@ RUN apt-get update \
 COPY --from=build /out/ffmpegd /usr/local/bin/ffmpegd
 # Containers come and go under --scale: the worker id defaults to a hash of the
 # hostname (the container id), so each replica is its own worker.
-# MIMALLOC_PURGE_DELAY=-1: freed buffers stay with the allocator for reuse; the relay
-# costs about half the CPU (common/allocator-env.ts).
+# MIMALLOC_*: freed buffers stay with the allocator for reuse (10 s); the relay costs
+# about half the CPU (common/allocator-env.ts).
 ENV TVARR_COORDINATOR_URL=coordinator:9090 \
-    MIMALLOC_PURGE_DELAY=-1
+    MIMALLOC_PURGE_DELAY=10000 \
+    MIMALLOC_PURGE_HOLES=0
 # SIGTERM drains (no new jobs; running ones move to other workers), then exits.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/ffmpegd"]

@@ -4,18 +4,18 @@
 // separate the per-byte-in cost from the per-byte-out cost.
 //
 // Measured twice in the same run: with the allocator setting processes start with
-// (common/allocator-env.ts: MIMALLOC_PURGE_DELAY=-1) and with mimalloc's default (freed
-// pages go back to the OS after 100 ms), as every process ran before issue 15. Each
+// (common/allocator-env.ts) and with mimalloc's defaults (freed pages go back to the OS
+// after 100 ms, holes purged), as every process ran before issue 15. Each
 // cluster gets one unrecorded warm-up run (JIT, allocator arenas), then `reps` runs per
 // client count; the median by CPU per Mbit/s is reported.
 import { ALLOCATOR_ENV } from '../common/allocator-env';
 import { benchCluster, type Clip, ensureClip } from './common';
 import { COPY_CASE, systemRun } from './data-path';
 
-/** The allocator settings compared: the product's, then the one before it. */
+/** The allocator settings compared: the product's, then mimalloc's own defaults (before). */
 export const RELAY_SETTINGS = [
-  { name: `MIMALLOC_PURGE_DELAY=${ALLOCATOR_ENV.MIMALLOC_PURGE_DELAY} (product)`, env: {} as Record<string, string> },
-  { name: 'MIMALLOC_PURGE_DELAY=100 (mimalloc default, before)', env: { MIMALLOC_PURGE_DELAY: '100' } },
+  { name: `${Object.entries(ALLOCATOR_ENV).map(([k, v]) => `${k}=${v}`).join(' ')} (product)`, env: {} as Record<string, string> },
+  { name: 'MIMALLOC_PURGE_DELAY=100 MIMALLOC_PURGE_HOLES=1 (mimalloc defaults, before)', env: { MIMALLOC_PURGE_DELAY: '100', MIMALLOC_PURGE_HOLES: '1' } },
 ] as const;
 
 export interface RelayRow {

@@ -1,36 +1,48 @@
-// The allocator setting (common/allocator-env.ts): launchers add it unless the operator
-// set it, a process started without it says so, and Bun's allocator really reads it.
+// The allocator settings (common/allocator-env.ts): launchers add them unless the operator
+// set them, a process started without them says so, every place that repeats them agrees,
+// and Bun's allocator really reads them.
 import { describe, expect, test } from 'bun:test';
 import { readFileSync } from 'node:fs';
 import { ALLOCATOR_ENV, allocatorHint, withAllocatorDefaults } from '../../common/allocator-env';
 import { BUN } from '../helpers/processes';
 
-describe('allocator setting', () => {
+const ROOT = new URL('../..', import.meta.url).pathname;
+const entries = Object.entries(ALLOCATOR_ENV);
+
+describe('allocator settings', () => {
   test('added when unset; an operator\'s value is kept', () => {
-    expect(ALLOCATOR_ENV.MIMALLOC_PURGE_DELAY).toBe('-1');
-    expect(withAllocatorDefaults({ PATH: '/bin' })).toEqual({ PATH: '/bin', MIMALLOC_PURGE_DELAY: '-1' });
-    expect(withAllocatorDefaults({ MIMALLOC_PURGE_DELAY: '1000' }).MIMALLOC_PURGE_DELAY).toBe('1000');
+    expect(ALLOCATOR_ENV).toEqual({ MIMALLOC_PURGE_DELAY: '10000', MIMALLOC_PURGE_HOLES: '0' });
+    expect(withAllocatorDefaults({ PATH: '/bin' })).toEqual({ PATH: '/bin', ...ALLOCATOR_ENV });
+    const mine = withAllocatorDefaults({ MIMALLOC_PURGE_DELAY: '1000' });
+    expect(mine.MIMALLOC_PURGE_DELAY).toBe('1000');
+    expect(mine.MIMALLOC_PURGE_HOLES).toBe('0');
   });
 
-  test('a process started without it gets a hint naming the variable; with it, none', () => {
-    expect(allocatorHint({})).toContain('MIMALLOC_PURGE_DELAY=-1 is not set');
-    expect(allocatorHint({ MIMALLOC_PURGE_DELAY: '-1' })).toBeNull();
-    expect(allocatorHint({ MIMALLOC_PURGE_DELAY: '250' })).toBeNull();
+  test('a process started without them gets a hint naming what is missing; with them, none', () => {
+    expect(allocatorHint({})).toContain('MIMALLOC_PURGE_DELAY=10000 MIMALLOC_PURGE_HOLES=0 not set');
+    expect(allocatorHint({ MIMALLOC_PURGE_DELAY: '10000' })).toContain('MIMALLOC_PURGE_HOLES=0 not set');
+    expect(allocatorHint({ ...ALLOCATOR_ENV })).toBeNull();
+    expect(allocatorHint({ MIMALLOC_PURGE_DELAY: '250', MIMALLOC_PURGE_HOLES: '1' })).toBeNull();
   });
 
-  test('the package scripts that start a coordinator or worker set the same value (unless already set)', () => {
-    const scripts = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> }).scripts;
-    for (const name of ['coordinator', 'worker', 'embedded']) {
-      expect(scripts[name]).toStartWith(`MIMALLOC_PURGE_DELAY=\${MIMALLOC_PURGE_DELAY:-${ALLOCATOR_ENV.MIMALLOC_PURGE_DELAY}} bun `);
-    }
+  test('the package scripts and both Docker images set the same values', () => {
+    const scripts = (JSON.parse(readFileSync(`${ROOT}/package.json`, 'utf8')) as { scripts: Record<string, string> }).scripts;
+    const prefix = entries.map(([name, value]) => `${name}=\${${name}:-${value}}`).join(' ') + ' bun ';
+    for (const name of ['coordinator', 'worker', 'embedded']) expect(scripts[name]).toStartWith(prefix);
+    const dockerfile = readFileSync(`${ROOT}/Dockerfile`, 'utf8');
+    for (const [name, value] of entries) expect(dockerfile.match(new RegExp(`^\\s+${name}=${value}\\b`, 'gm'))?.length).toBe(2);
   });
 
-  test('Bun\'s allocator (mimalloc) takes the value at start-up', () => {
+  test('Bun\'s allocator (mimalloc) takes the values at start-up', () => {
     // MIMALLOC_VERBOSE makes mimalloc print its options as it initialises: proof that the
-    // runtime reads the variable (if a Bun release stopped doing so, this fails).
+    // runtime reads the variables (if a Bun release stopped doing so, this fails).
     const run = (env: Record<string, string>) =>
       Bun.spawnSync([BUN, '-e', '0'], { env: { PATH: process.env.PATH ?? '', MIMALLOC_VERBOSE: '1', ...env }, stderr: 'pipe' }).stderr.toString();
-    expect(run(withAllocatorDefaults({}))).toMatch(/option 'purge_delay': -1\b/);
-    expect(run({})).not.toMatch(/option 'purge_delay': -1\b/);
+    const withSettings = run(withAllocatorDefaults({}));
+    expect(withSettings).toMatch(/option 'purge_delay': 10000\b/);
+    expect(withSettings).toMatch(/option 'purge_holes': 0\b/);
+    const without = run({});
+    expect(without).not.toMatch(/option 'purge_delay': 10000\b/);
+    expect(without).not.toMatch(/option 'purge_holes': 0\b/);
   });
 });

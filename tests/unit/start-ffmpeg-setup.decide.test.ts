@@ -85,7 +85,7 @@ describe('scripts/start.mjs on a machine without FFmpeg (fake apt-get, ffmpeg an
     for (const f of ['start.mjs', 'ffmpeg-setup.mjs']) copyFileSync(join(ROOT, 'scripts', f), join(dir, 'scripts', f));
     copyFileSync(join(ROOT, 'common', 'allocator-env.json'), join(dir, 'common', 'allocator-env.json'));
     // The fake Bun shows the allocator setting it was started with (common/allocator-env.ts).
-    script(join(dir, 'node_modules', '.bin', 'bun'), 'echo "embedded started: $* (MIMALLOC_PURGE_DELAY=$MIMALLOC_PURGE_DELAY)"');
+    script(join(dir, 'node_modules', '.bin', 'bun'), 'echo "embedded started: $* (MIMALLOC_PURGE_DELAY=$MIMALLOC_PURGE_DELAY MIMALLOC_PURGE_HOLES=$MIMALLOC_PURGE_HOLES)"');
     if (withAptGet) {
       // Records each call; `install -y ffmpeg` makes ffmpeg and ffprobe appear, as the real one would.
       script(
@@ -162,10 +162,10 @@ describe('scripts/start.mjs on a machine without FFmpeg (fake apt-get, ffmpeg an
     expect(existsSync(m.log)).toBe(false);
   });
 
-  test('starts the coordinator with the allocator setting (MIMALLOC_PURGE_DELAY=-1); an operator\'s own value wins', () => {
+  test('starts the coordinator with the allocator settings (common/allocator-env.json); an operator\'s own value wins', () => {
     const m = fakeMachine('allocator', true);
     for (const t of ['ffmpeg', 'ffprobe']) script(join(m.bin, t), 'exit 0');
-    expect(runStart(m).out).toContain('(MIMALLOC_PURGE_DELAY=-1)');
-    expect(runStart(m, undefined, { MIMALLOC_PURGE_DELAY: '500' }).out).toContain('(MIMALLOC_PURGE_DELAY=500)');
+    expect(runStart(m).out).toContain('(MIMALLOC_PURGE_DELAY=10000 MIMALLOC_PURGE_HOLES=0)');
+    expect(runStart(m, undefined, { MIMALLOC_PURGE_DELAY: '500' }).out).toContain('(MIMALLOC_PURGE_DELAY=500 MIMALLOC_PURGE_HOLES=0)');
   });
 });
