@@ -30,12 +30,12 @@ export function withAllocatorDefaults<T extends Record<string, string | undefine
 }
 
 /**
- * A line for the startup log when this process started without the setting (so it runs
- * with mimalloc's 100 ms purge), or null when it is set.
+ * A line for the startup log when this process started without the settings (so it runs
+ * with mimalloc's purges), or null when they are set.
  */
 export function allocatorHint(env: Record<string, string | undefined> = process.env): string | null {
   const missing = Object.keys(ALLOCATOR_ENV).filter((name) => env[name] === undefined);
   if (missing.length === 0) return null;
   return `${missing.map((n) => `${n}=${ALLOCATOR_ENV[n]}`).join(' ')} not set: relaying costs about twice the CPU ` +
-    '(freed buffers go back to the OS and fault in again); npm start, the Docker images and the test cluster set it';
+    '(freed buffers go back to the OS and fault in again); npm start, the package scripts, the Docker images and the test cluster set them';
 }
