@@ -10,18 +10,22 @@
 // heartbeat every interval, and every job it runs streams output in between, so a false
 // loss needs its event loop (or the coordinator's) stalled for deadline - interval.
 //
-// The sweep finds the freeze: no message for `workerLossDeadlineMs`. gRPC keepalive
-// backs it up (a ping every `keepaliveTimeMs` after the last ack; the connection is
-// dropped when an ack is `keepaliveTimeoutMs` late, closing every call at once). Its ack
-// allowance is the loss deadline itself, so a loaded peer whose acks are slow is never
-// dropped sooner than the sweep would drop it (a 750 ms allowance did drop healthy
-// workers while other processes kept a 2-core machine at load 25). The worker uses the
-// same pair to notice a frozen coordinator.
+// The sweep finds the freeze: no message for `workerLossDeadlineMs`, plus two of the
+// link's measured RTTs (at most LINK_RTT_ALLOWANCE_MAX_MS) for a far worker. gRPC
+// keepalive backs it up (a ping every `keepaliveTimeMs` after the last ack; the
+// connection is dropped when an ack is `keepaliveTimeoutMs` late, closing every call at
+// once). Its ack allowance is the loss deadline plus that largest RTT allowance, so a
+// loaded peer whose acks are slow is never dropped sooner than the sweep would drop it,
+// near or far (a 750 ms allowance did drop healthy workers while other processes kept a
+// 2-core machine at load 25, and the bare deadline dropped a lane of a worker 100 ms away
+// under load). The worker uses the same pair to notice a frozen coordinator.
 
 /** Heartbeat interval when TVARR_HEARTBEAT_INTERVAL_MS is unset. */
 export const DEFAULT_HEARTBEAT_INTERVAL_MS = 250;
 /** The loss deadline, in heartbeat intervals, when TVARR_WORKER_LOSS_DEADLINE_MS is unset. */
 export const LOSS_DEADLINE_HEARTBEATS = 5;
+/** The most the loss deadline grows for a far worker (two measured RTTs, capped). */
+export const LINK_RTT_ALLOWANCE_MAX_MS = 1000;
 /** The promise at default settings: a frozen worker is declared lost within this. */
 export const DEFAULT_DETECTION_BOUND_MS = 1500;
 
@@ -32,7 +36,7 @@ export interface LivenessTimings {
   sweepIntervalMs: number;
   /** gRPC keepalive ping interval (after the previous ack), either side. */
   keepaliveTimeMs: number;
-  /** gRPC keepalive ack deadline, either side: the loss deadline. */
+  /** gRPC keepalive ack deadline, either side: the loss deadline + LINK_RTT_ALLOWANCE_MAX_MS. */
   keepaliveTimeoutMs: number;
   /** Worst case from a freeze to the coordinator's "worker lost" (sweep path). */
   detectionBoundMs: number;
@@ -53,9 +57,10 @@ export function deriveLiveness(
   // A twentieth of the deadline: detection overshoots it by at most 5%.
   const sweepIntervalMs = clamp(Math.floor(workerLossDeadlineMs / 20), 25, 1000);
   // Two heartbeats between pings (the acks need the peer's event loop just as heartbeats
-  // do, so pinging more often buys nothing), and the deadline as the ack's allowance.
+  // do, so pinging more often buys nothing), and the deadline of the farthest worker as
+  // the ack's allowance.
   const keepaliveTimeMs = clamp(2 * heartbeatIntervalMs, 100, workerLossDeadlineMs);
-  const keepaliveTimeoutMs = workerLossDeadlineMs;
+  const keepaliveTimeoutMs = workerLossDeadlineMs + LINK_RTT_ALLOWANCE_MAX_MS;
   return {
     heartbeatIntervalMs,
     workerLossDeadlineMs,

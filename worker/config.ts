@@ -97,7 +97,7 @@ export const CONFIG_HELP: ReadonlyArray<[ConfigVariable, string, string]> = [
   ['TVARR_RECONNECT_MAX_MS', '10000', 'reconnect delay cap'],
   ['TVARR_DRAIN_TIMEOUT_MS', '30000', 'after SIGTERM, kill remaining jobs after this'],
   ['TVARR_KEEPALIVE_TIME_MS', String(DEFAULT_LIVENESS.keepaliveTimeMs), 'gRPC keepalive ping interval (common/liveness.ts)'],
-  ['TVARR_KEEPALIVE_TIMEOUT_MS', String(DEFAULT_LIVENESS.keepaliveTimeoutMs), 'gRPC keepalive ack deadline (the default loss deadline)'],
+  ['TVARR_KEEPALIVE_TIMEOUT_MS', String(DEFAULT_LIVENESS.keepaliveTimeoutMs), 'gRPC keepalive ack deadline (the default loss deadline + 1 s for a far link)'],
   ['TVARR_JOB_STREAM_LANES', '0', 'job stream calls per job, each on its own connection (0 = as the coordinator suggests from RTT and bitrate; 1-16 fixed)'],
   ['TVARR_TLS_CA_FILE', '(none)', 'CA bundle; enables TLS (system roots if only cert/key set)'],
   ['TVARR_TLS_CERT_FILE', '(none)', 'client certificate for mutual TLS (needs key)'],

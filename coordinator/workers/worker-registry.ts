@@ -3,6 +3,7 @@
 // that leaves the TCP connection hanging). One identity has at most one live session:
 // a second registration under a connected id is refused, so a holder of the shared
 // token cannot take over a running worker (its old session must end or go silent first).
+import { LINK_RTT_ALLOWANCE_MAX_MS } from '../../common/liveness';
 import type { CoreContext } from '../context';
 import type { WorkerRegistration } from '../domain';
 import { AppError } from '../errors';
@@ -158,7 +159,7 @@ export class WorkerRegistry {
       // A far worker's messages arrive later and a lost packet costs it a retransmission
       // (about one RTT more): allow two measured RTTs on top, capped at one second, so a
       // worker in another datacenter is not judged by a LAN deadline.
-      const forRtt = Math.min(1000, Math.round(2 * (session.link.rttMs ?? 0)));
+      const forRtt = Math.min(LINK_RTT_ALLOWANCE_MAX_MS, Math.round(2 * (session.link.rttMs ?? 0)));
       if (now - session.lastSeenAt > base + forRtt) {
         const extra = forRtt > 0 ? ` + ${forRtt} ms for the link's RTT` : '';
         this.handleLost(session, `no message for ${now - session.lastSeenAt} ms (deadline ${base} ms${extra})`);
