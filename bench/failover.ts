@@ -15,11 +15,10 @@
 // 2-core machine): `bun bench/failover.ts --settings=default|fast [--runs=N]` prints JSON.
 import { readFileSync } from 'node:fs';
 import { existsSync, mkdirSync } from 'node:fs';
-import { ProgramTracker } from '../common/mpegts';
 import { testPatternArgs } from '../coordinator/streams/source-input';
-import { pesPts, PTS_HZ } from '../coordinator/streams/splice-point';
+import { PTS_HZ } from '../coordinator/streams/splice-point';
 import { FAST_LIVENESS, type TestCluster, TINY_PATTERN_URL } from '../tests/helpers/cluster';
-import { StreamRecorder } from '../tests/helpers/stream-recorder';
+import { StreamRecorder, videoPesPts } from '../tests/helpers/stream-recorder';
 import type { TranscodeSpec } from '../worker/runner/transcode-spec';
 import { benchCluster, type Clip, MEDIA_DIR, runLocalFfmpeg } from './common';
 
@@ -95,17 +94,11 @@ function gapAfter(chunks: { at: number }[], at: number): number {
 
 /** Largest video PTS step (ms) and frames seen twice, in a recording cut on packets. */
 function mediaAcross(bytes: Uint8Array): { gapMs: number; repeated: number } {
-  const tracker = new ProgramTracker();
   const seen = new Set<number>();
   let last = -1;
   let gap = 0;
   let repeated = 0;
-  for (let off = 0; off + 188 <= bytes.length; off += 188) {
-    tracker.inspect(bytes, off);
-    const pid = ((bytes[off + 1]! & 0x1f) << 8) | bytes[off + 2]!;
-    if (pid !== tracker.videoPid) continue;
-    const pts = pesPts(bytes, off);
-    if (pts < 0) continue;
+  for (const { pts } of videoPesPts(bytes)) {
     if (seen.has(pts)) repeated++;
     seen.add(pts);
     if (last >= 0 && pts > last) gap = Math.max(gap, pts - last);

@@ -120,6 +120,18 @@ export function cutAtKeyframe(bytes: Uint8Array, mark: number): Uint8Array {
   throw new Error(`no keyframe after byte ${mark} in ${bytes.byteLength} bytes`);
 }
 
+/** The video PES starts of an MPEG-TS byte string in stream order: packet offset and PTS (90 kHz). */
+export function* videoPesPts(bytes: Uint8Array): Generator<{ off: number; pts: number }> {
+  const tracker = new ProgramTracker();
+  for (let off = 0; off + 188 <= bytes.length; off += 188) {
+    tracker.inspect(bytes, off);
+    const pid = ((bytes[off + 1]! & 0x1f) << 8) | bytes[off + 2]!;
+    if (pid !== tracker.videoPid) continue;
+    const pts = pesPts(bytes, off);
+    if (pts >= 0) yield { off, pts };
+  }
+}
+
 /**
  * Steps between successive video PTS of an MPEG-TS byte string in stream order (90 kHz
  * ticks), and every step that does not move forward without a flagged discontinuity
@@ -127,16 +139,10 @@ export function cutAtKeyframe(bytes: Uint8Array, mark: number): Uint8Array {
  * presentation order.
  */
 export function videoPtsSteps(bytes: Uint8Array): { steps: number[]; notForward: string[] } {
-  const tracker = new ProgramTracker();
   const steps: number[] = [];
   const notForward: string[] = [];
   let last = -1;
-  for (let off = 0; off + 188 <= bytes.length; off += 188) {
-    tracker.inspect(bytes, off);
-    const pid = ((bytes[off + 1]! & 0x1f) << 8) | bytes[off + 2]!;
-    if (pid !== tracker.videoPid) continue;
-    const pts = pesPts(bytes, off);
-    if (pts < 0) continue;
+  for (const { off, pts } of videoPesPts(bytes)) {
     if (last >= 0) {
       if (pts <= last && !isDiscontinuity(bytes, off)) notForward.push(`${last} -> ${pts} at byte ${off}`);
       steps.push(pts - last);
