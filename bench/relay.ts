@@ -7,7 +7,7 @@
 // (common/allocator-env.ts) and with mimalloc's defaults (freed pages go back to the OS
 // after 100 ms, holes purged), as every process ran before issue 15. Each
 // cluster gets one unrecorded warm-up run (JIT, allocator arenas), then `reps` runs per
-// client count; the median by CPU per Mbit/s is reported.
+// client count; the upper median by CPU per Mbit/s is reported.
 import { ALLOCATOR_ENV } from '../common/allocator-env';
 import { benchCluster, type Clip, ensureClip } from './common';
 import { COPY_CASE, systemRun } from './data-path';
@@ -63,8 +63,8 @@ export async function benchRelay(o: { quick: boolean; log: (s: string) => void }
         const measured: RelayRow[] = [];
         let shortRuns = 0;
         // A run whose first client got under 95% of the frames was cut short by the
-        // bench's own reader (one process reading every client) falling out of the
-        // shared buffer's window at these rates: dropped and repeated, at most twice over.
+        // bench's own frame-counting reader falling out of the shared buffer's window at
+        // these rates: dropped and repeated, up to 3 x reps tries in all.
         for (let tries = 0; measured.length < reps && tries < reps * 3; tries++) {
           o.log(`relay (${setting.name}): copy profile, ${clients} client(s)`);
           const r = await systemRun(cluster, COPY_CASE, clip, clip.frames, `relay-${n++}`, clients);
