@@ -94,6 +94,22 @@ const VARS = {
     numeric: true,
   },
   TVARR_UPSTREAM_TIMEOUT_MS: { schema: Millis(100), expected: 'milliseconds >= 100', fallback: '10000', numeric: true },
+  // Sources that fail and come back (coordinator/streams/source-upstream.ts, README "Sources
+  // that change"). Viewers stay connected through an outage this long, then are closed.
+  TVARR_SOURCE_OUTAGE_LIMIT_MS: { schema: Millis(0), expected: 'milliseconds >= 0', fallback: '30000', numeric: true },
+  // Reconnects start at once; the interval between tries never exceeds this.
+  TVARR_SOURCE_RETRY_MAX_MS: { schema: Type.Integer({ minimum: 50, maximum: 60_000 }), expected: 'milliseconds 50-60000', fallback: '500', numeric: true },
+  // A connected URL that sends no bytes for this long, or no video keyframe for this long
+  // (when its program has video), has failed: the next URL (a backup) is tried.
+  TVARR_SOURCE_NO_DATA_MS: { schema: Millis(200), expected: 'milliseconds >= 200', fallback: '3000', numeric: true },
+  TVARR_SOURCE_NO_VIDEO_MS: { schema: Millis(500), expected: 'milliseconds >= 500', fallback: '10000', numeric: true },
+  // While a backup is live the primary is probed this often (one short connection), and
+  // taken back once every probe has succeeded for TVARR_SOURCE_PRIMARY_HOLD_MS.
+  TVARR_SOURCE_PROBE_INTERVAL_MS: { schema: Millis(200), expected: 'milliseconds >= 200', fallback: '5000', numeric: true },
+  TVARR_SOURCE_PRIMARY_HOLD_MS: { schema: Millis(0), expected: 'milliseconds >= 0', fallback: '30000', numeric: true },
+  // Variant watchdog (coordinator/streams/variant-watchdog.ts): no new media out of a job for
+  // this long while its source sends is a stall: logged, counted and the attempt restarted.
+  TVARR_STALL_TIMEOUT_MS: { schema: Millis(500), expected: 'milliseconds >= 500', fallback: '8000', numeric: true },
   // HTTP connections idle (a half-sent request, a silent keep-alive) longer than this are
   // closed. Client streams are exempt; a stream client that stops reading is cut after
   // TVARR_STALLED_CLIENT_TIMEOUT_MS instead (Bun counts seconds, 1-255).
@@ -166,6 +182,15 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
     bufferBytes: get('TVARR_BUFFER_BYTES') as number,
     jobInputQueueBytes: get('TVARR_JOB_INPUT_QUEUE_BYTES') as number,
     upstreamTimeoutMs: get('TVARR_UPSTREAM_TIMEOUT_MS') as number,
+    sources: {
+      outageLimitMs: get('TVARR_SOURCE_OUTAGE_LIMIT_MS') as number,
+      retryMaxMs: get('TVARR_SOURCE_RETRY_MAX_MS') as number,
+      noDataMs: get('TVARR_SOURCE_NO_DATA_MS') as number,
+      noVideoMs: get('TVARR_SOURCE_NO_VIDEO_MS') as number,
+      probeIntervalMs: get('TVARR_SOURCE_PROBE_INTERVAL_MS') as number,
+      primaryHoldMs: get('TVARR_SOURCE_PRIMARY_HOLD_MS') as number,
+    },
+    stallTimeoutMs: get('TVARR_STALL_TIMEOUT_MS') as number,
     httpIdleTimeoutS: get('TVARR_HTTP_IDLE_TIMEOUT_S') as number,
     stalledClientTimeoutMs: get('TVARR_STALLED_CLIENT_TIMEOUT_MS') as number,
     jobHistoryRetentionMs: (get('TVARR_JOB_HISTORY_RETENTION_HOURS') as number) * 3_600_000,
@@ -221,3 +246,4 @@ function grpcTlsFrom(cert: unknown, key: unknown, clientCa: unknown): Readonly<G
 
 export type CoordinatorConfig = ReturnType<typeof parseCoordinatorConfig>;
 export type Liveness = CoordinatorConfig['liveness'];
+export type SourceTimings = CoordinatorConfig['sources'];

@@ -1,6 +1,7 @@
 // Typed lifecycle events. Metrics, the page's live updates and the tests all listen here
 // instead of polling or sleeping.
 import { EventEmitter } from 'node:events';
+import type { SourceEventKind } from './streams/source-events';
 
 export interface CoordinatorEvents {
   'worker:registered': { workerId: string; name: string; reconnect: boolean };
@@ -14,6 +15,10 @@ export interface CoordinatorEvents {
   'job:reassigned': { runId: string; fromJobId: string; attempt: number };
   'job:rejected': { jobId: string; workerId: string; reason: string };
   'run:failed': { runId: string; reason: string };
+  // What a source did (coordinator/streams/source-events.ts); restart: its variants restart now.
+  'source:event': { sourceId: string; kind: SourceEventKind; restart: boolean };
+  // The variant watchdog found an attempt's output stalled and restarted it.
+  'variant:stalled': { variant: string; jobId: string; workerId: string; reason: string };
   // Emitted once per attempt when it ends: source bytes sent to the worker, output received.
   'bytes:relayed': { workerId: string; bytesIn: number; bytesOut: number };
   // One scheduler selection (candidate query + claim): feeds the selection-latency histogram.

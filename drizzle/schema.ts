@@ -8,6 +8,8 @@ export const sources = sqliteTable('sources', {
   name: text('name').notNull(),
   // http(s) URL of live MPEG-TS, any FFmpeg input, or "testpattern:" for the built-in pattern.
   url: text('url').notNull(),
+  // Backup URLs, tried in order when the live one fails (JSON array; source-upstream.ts).
+  backupUrls: text('backup_urls', { mode: 'json' }).$type<string[]>().notNull().default([]),
   createdAt: integer('created_at', { mode: 'number' }).notNull(),
 });
 

@@ -7,3 +7,6 @@ export * from './psi.ts';
 export * from './continuity.ts';
 export * from './program-tracker.ts';
 export * from './null-packet.ts';
+export * from './timeline-restamp.ts';
+export * from './program-watch.ts';
+export * from './es-headers.ts';

@@ -1,5 +1,6 @@
 // PAT and PMT parsing: enough PSI to know which PID is the PMT and which PID is video,
-// so the relay can find keyframes and clean entry points.
+// so the relay can find keyframes and clean entry points. Plus restamping a section's
+// version_number (the shared buffer numbers the versions of its own output's tables).
 //
 // Only sections that fit in one packet are handled. That covers every PAT/PMT FFmpeg
 // writes (one program, a handful of streams); a larger section returns null rather
@@ -31,6 +32,11 @@ export interface PmtStream {
   streamType: number;
   /** Format identifier of a registration descriptor, if present (e.g. 'AV01'). */
   registration?: number;
+  /**
+   * Tags of the stream's descriptors in table order, when it has any: private-data
+   * streams (0x06) say what they carry with them (0x6a AC-3, 0x7a E-AC-3, 0x59 subtitles).
+   */
+  descriptorTags?: number[];
   /** Codec name when this stream is video, else null. */
   videoCodec: string | null;
 }
@@ -65,9 +71,9 @@ export function crc32Mpeg(buf: Uint8Array, start: number, end: number): number {
 
 /**
  * Locates the single-packet section starting in the packet at `offset`; returns
- * [start, end) of the whole section (CRC included), or null.
+ * [start, end) of the whole section (CRC included), or null (also when its CRC is wrong).
  */
-function locateSection(buf: Uint8Array, offset: number, tableId: number): [number, number] | null {
+export function locateSection(buf: Uint8Array, offset: number, tableId: number): [number, number] | null {
   if (offset + TS_PACKET_SIZE > buf.length || !isPayloadUnitStart(buf, offset)) return null;
   const payload = readPayloadOffset(buf, offset);
   if (payload < 0) return null;
@@ -79,6 +85,29 @@ function locateSection(buf: Uint8Array, offset: number, tableId: number): [numbe
   if (end > packetEnd || end < start + 12) return null;
   if (crc32Mpeg(buf, start, end) !== 0) return null;
   return [start, end];
+}
+
+/**
+ * Writes the CRC-32 of the section buf[start, end) into its last 4 bytes. With no final
+ * XOR, the CRC over the body is the value to store (and then crc32Mpeg of the whole is 0).
+ */
+export function writeSectionCrc(buf: Uint8Array, start: number, end: number): void {
+  const crc = crc32Mpeg(buf, start, end - 4);
+  buf[end - 4] = crc >>> 24;
+  buf[end - 3] = (crc >>> 16) & 0xff;
+  buf[end - 2] = (crc >>> 8) & 0xff;
+  buf[end - 1] = crc & 0xff;
+}
+
+/** version_number (5 bits) of the long-form section starting at `start`. */
+export function sectionVersion(buf: Uint8Array, start: number): number {
+  return (buf[start + 5]! >> 1) & 0x1f;
+}
+
+/** Sets the version_number of the section buf[start, end) in place and rewrites its CRC. */
+export function setSectionVersion(buf: Uint8Array, start: number, end: number, version: number): void {
+  buf[start + 5] = (buf[start + 5]! & 0xc1) | ((version & 0x1f) << 1);
+  writeSectionCrc(buf, start, end);
 }
 
 /** Parses a PAT from the packet at `offset` (which must start the section). */
@@ -118,6 +147,7 @@ export function parsePmt(buf: Uint8Array, offset = 0): Pmt | null {
     const registration = findRegistration(buf, p + 5, infoEnd);
     const stream: PmtStream = { pid, streamType, videoCodec: videoCodecOf(streamType, registration) };
     if (registration !== undefined) stream.registration = registration;
+    if (infoLength > 0) stream.descriptorTags = readDescriptorTags(buf, p + 5, infoEnd);
     streams.push(stream);
     p = infoEnd;
   }
@@ -138,6 +168,12 @@ function findRegistration(buf: Uint8Array, from: number, to: number): number | u
     }
   }
   return undefined;
+}
+
+function readDescriptorTags(buf: Uint8Array, from: number, to: number): number[] {
+  const tags: number[] = [];
+  for (let d = from; d + 2 <= to; d += 2 + buf[d + 1]!) tags.push(buf[d]!);
+  return tags;
 }
 
 /** PMT PID of the first program in a PAT, or -1. */

@@ -133,7 +133,7 @@ export function createHttpApp(deps: HttpDeps) {
       }
       return Bun.file(path);
     })
-    .use(catalogRoutes(ctx, isAdmin))
+    .use(catalogRoutes(ctx, isAdmin, (id) => deps.variants.sourceStatus(id)))
     .use(schedulerRoutes(deps))
     .use(clusterRoutes({ ...deps, isAdmin }))
     .use(quarantineRoutes(deps))

@@ -26,22 +26,65 @@ export const ErrorBody = t.Object(
 
 export const IdParams = t.Object({ id: t.String({ maxLength: 128 }) });
 
+const SourceUrl = t.String({
+  minLength: 1,
+  maxLength: 2048,
+  pattern: '^(https?://|testpattern:|rtsp://|rtmp://|udp://|srt://|file:)',
+  description: 'http(s) URL of live MPEG-TS, testpattern:, or another FFmpeg input URL',
+});
+
 export const SourceBody = t.Object(
   {
     id: Id,
     name: Name,
-    url: t.String({
-      minLength: 1,
-      maxLength: 2048,
-      pattern: '^(https?://|testpattern:|rtsp://|rtmp://|udp://|srt://|file:)',
-      description: 'http(s) URL of live MPEG-TS, testpattern:, or another FFmpeg input URL',
-    }),
+    url: SourceUrl,
+    backupUrls: t.Optional(
+      t.Array(SourceUrl, {
+        maxItems: 8,
+        description: 'tried in order when the live URL fails (connect or HTTP error, no data or no video for a while); the primary is taken back once healthy again',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
 export const SourcePatch = t.Partial(t.Omit(SourceBody, ['id']), { additionalProperties: false, minProperties: 1 });
 
-export const Source = t.Object({ id: t.String(), name: t.String(), url: t.String(), createdAt: t.Number() });
+const UrlStatus = t.Object({
+  url: t.String({ description: 'masked: credentials and query values hidden' }),
+  role: t.Union([t.Literal('primary'), t.Literal('backup')]),
+  live: t.Boolean({ description: 'the upstream connection uses this URL now' }),
+  lastError: t.Union([t.String(), t.Null()]),
+  lastErrorAt: t.Union([t.Number(), t.Null()]),
+  lastOkAt: t.Union([t.Number(), t.Null()]),
+});
+
+export const SourceStatus = t.Union([
+  t.Object({
+    connected: t.Boolean({ description: 'MPEG-TS is arriving now (false during an outage)' }),
+    liveUrl: t.Integer({ description: 'index into urls of the URL in use: 0 the primary, 1.. the backups' }),
+    urls: t.Array(UrlStatus),
+    switches: t.Integer({ description: 'moves between URLs since the upstream connected' }),
+    outageSince: t.Union([t.Number(), t.Null()]),
+    timeline: t.Object({
+      breaks: t.Integer({ description: 'timestamp jumps hidden by restamping' }),
+      wraps: t.Integer({ description: '2^33 timestamp wraps passed through' }),
+      continuityErrors: t.Integer(),
+    }),
+    events: t.Record(t.String(), t.Integer(), { description: 'source events by kind (program-changed, timeline-break, outage, reconnected, switched, ...)' }),
+    lastEvent: t.Union([t.Object({ kind: t.String(), detail: t.String(), at: t.Number() }), t.Null()]),
+    unsupported: t.Union([t.String(), t.Null()]),
+  }),
+  t.Null(),
+]);
+
+export const Source = t.Object({
+  id: t.String(),
+  name: t.String(),
+  url: t.String(),
+  backupUrls: t.Array(t.String()),
+  createdAt: t.Number(),
+  status: t.Optional(SourceStatus),
+});
 
 // The codec lists and every cross-field rule come from common/transcode-rules.ts, which
 // workers apply too: the route refuses (422 naming the field) what no worker would run,

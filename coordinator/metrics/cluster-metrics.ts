@@ -8,7 +8,8 @@ import type { VariantRegistry } from '../streams/variant-registry';
 import type { WorkerRegistry } from '../workers/worker-registry';
 import { buildClusterSnapshot, type ClusterSnapshot } from './cluster-snapshot';
 import { describeWorkerLink } from '../workers/worker-link';
-import { CounterStore } from './counter-store';
+import { CounterStore, type CounterName } from './counter-store';
+import type { SourceEventKind } from '../streams/source-events';
 import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus-metrics';
 
 export interface MonitoredParts {
@@ -16,6 +17,14 @@ export interface MonitoredParts {
   supervisor: Pick<JobSupervisor, 'liveJobs'>;
   variants: Pick<VariantRegistry, 'liveRuns'>;
 }
+
+const SOURCE_EVENT_COUNTERS: Partial<Record<SourceEventKind, CounterName>> = {
+  'program-changed': 'source_program_changes',
+  'timeline-break': 'source_timeline_breaks',
+  outage: 'source_outages',
+  reconnected: 'source_reconnects',
+  switched: 'source_switches',
+};
 
 export class ClusterMetrics {
   readonly counters: CounterStore;
@@ -40,6 +49,12 @@ export class ClusterMetrics {
         c.add('bytes_in', e.bytesIn, e.workerId);
         c.add('bytes_out', e.bytesOut, e.workerId);
       }),
+      events.on('source:event', (e) => {
+        const counter = SOURCE_EVENT_COUNTERS[e.kind];
+        // program changes, reconnects and switches count once, on the event that restarts the variants
+        if (counter && (e.restart || e.kind === 'timeline-break' || e.kind === 'outage')) c.add(counter, 1);
+      }),
+      events.on('variant:stalled', () => c.add('variant_stalls', 1)),
       events.on('scheduler:selected', (e) => this.prometheus.observeSelection(e.durationMs / 1000, e.found)),
     );
   }

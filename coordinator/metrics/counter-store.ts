@@ -15,6 +15,13 @@ export const COUNTER_NAMES = [
   'worker_losses',
   'bytes_in',
   'bytes_out',
+  // What sources did (coordinator/streams/source-events.ts) and variant stalls (variant-watchdog.ts).
+  'source_program_changes',
+  'source_timeline_breaks',
+  'source_outages',
+  'source_reconnects',
+  'source_switches',
+  'variant_stalls',
 ] as const;
 
 export type CounterName = (typeof COUNTER_NAMES)[number];

@@ -52,6 +52,12 @@ export function createPrometheusMetrics(counters: CounterStore): PrometheusMetri
   persisted('tvarr_jobs_cancelled_total', 'Job attempts cancelled (last client left, admin cancel, drain handover)', 'jobs_cancelled', true);
   persisted('tvarr_jobs_reassigned_total', 'Variant runs moved to a new attempt (failover or drain)', 'jobs_reassigned', true);
   persisted('tvarr_runs_failed_total', 'Variant runs that gave up after their retry budget', 'runs_failed', false);
+  persisted('tvarr_source_program_changes_total', 'Source program changes (PMT, codec, SPS size, audio format) that restarted the source\'s variants', 'source_program_changes', false);
+  persisted('tvarr_source_timeline_breaks_total', 'Source timestamp jumps (back, or ahead past 5 s) hidden by restamping', 'source_timeline_breaks', false);
+  persisted('tvarr_source_outages_total', 'Source connections lost (the URL failed: closed, refused, HTTP error, no data, no video)', 'source_outages', false);
+  persisted('tvarr_source_reconnects_total', 'Sources reconnected to the same URL after an outage', 'source_reconnects', false);
+  persisted('tvarr_source_switches_total', 'Sources moved to another URL (a backup, or back to the primary)', 'source_switches', false);
+  persisted('tvarr_variant_stalls_total', 'Variant attempts restarted by the stall watchdog (no new media while the source sent)', 'variant_stalls', false);
   persisted('tvarr_worker_losses_total', 'Times a worker was lost (connection closed or heartbeats stopped)', 'worker_losses', false);
 
   // Bytes: ended attempts (persisted) plus attempts still running.

@@ -37,6 +37,8 @@ export interface SharedBufferStats {
   bufferedBytes: number;
   /** Producer bytes discarded: before an entry point after a (re)start, or unsyncable garbage. */
   droppedBytes: number;
+  /** Splices where the new producer carried another program (codec, PIDs, stream types). */
+  programChanges: number;
 }
 
 interface ReaderState {
@@ -79,6 +81,15 @@ export class SharedBuffer {
   /** Current producer number: 0 for the first, +1 per beginSegment(). */
   get segment(): number {
     return this.ingest.segment;
+  }
+
+  /**
+   * Splices where the new producer's program differed from the output's (codec, PIDs,
+   * stream types): there the PMT got a new version and each elementary PID a
+   * discontinuity_indicator packet before its first new packet.
+   */
+  get programChanges(): number {
+    return this.ingest.programChanges;
   }
 
   get readerCount(): number {
@@ -165,6 +176,7 @@ export class SharedBuffer {
       stalledReaderDisconnects: this.stalledReaderDisconnects,
       bufferedBytes: this.history.bufferedBytes,
       droppedBytes: this.ingest.droppedBytes,
+      programChanges: this.ingest.programChanges,
     };
   }
 

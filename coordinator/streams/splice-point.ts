@@ -73,6 +73,8 @@ export class DeliveredMedia {
   private videoPid = -1;
   /** Smallest positive step between successive video PTS seen (0 = not yet). */
   private frameTicks = 0;
+  /** +1 for every PES later than any before it on its PID: media moving forward (the stall watchdog). */
+  advances = 0;
 
   /** A new producer: its bytes start a new packet sequence. */
   beginProducer(): void {
@@ -98,6 +100,7 @@ export class DeliveredMedia {
           }
         }
         this.lastPts.set(pid, pts);
+        this.advances++;
       }
     }
   }

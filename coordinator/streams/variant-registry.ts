@@ -6,6 +6,7 @@ import { AppError } from '../errors';
 import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { JobMover } from '../workers/drain-controller';
 import { SourceUpstream } from './source-upstream';
+import { sourceStatusOf, type SourceStatusView } from './source-status';
 import { VariantRun, variantKey } from './variant-run';
 
 interface RunEntry {
@@ -19,6 +20,8 @@ export class VariantRegistry implements JobMover {
   // the client limits like readers, or a burst on a cold variant would pass them all.
   private readonly runs = new Map<string, RunEntry>();
   private readonly upstreams = new Map<string, SourceUpstream>();
+  // What each source's last upstream ended with (its URLs' errors): one entry per source.
+  private readonly lastStatus = new Map<string, SourceStatusView>();
   // Recently ended runs with their reason, newest first: "why did my stream stop?"
   readonly recentlyEnded: { variant: string; reason: string; endedAt: number }[] = [];
 
@@ -43,6 +46,7 @@ export class VariantRegistry implements JobMover {
           ctx: this.ctx,
           supervisor: this.supervisor,
           upstreamFor: (s) => this.upstreamFor(s),
+          upstreamOf: (id) => this.upstreams.get(id),
           onClosed: (r, reason) => {
             if (this.runs.get(r.key)?.run === r) this.runs.delete(r.key);
             this.recentlyEnded.unshift({ variant: r.key, reason, endedAt: this.ctx.clock.now() });
@@ -87,21 +91,46 @@ export class VariantRegistry implements JobMover {
   upstreamFor(source: SourceRow): SourceUpstream {
     let up = this.upstreams.get(source.id);
     if (!up) {
-      const created: SourceUpstream = new SourceUpstream(source.id, source.url, {
+      const created: SourceUpstream = new SourceUpstream(source.id, [source.url, ...source.backupUrls], {
         ffmpegPath: this.ctx.config.ffmpegPath,
         sourceSchemes: this.ctx.config.sourceSchemes,
         timeoutMs: this.ctx.config.upstreamTimeoutMs,
         queueBytes: this.ctx.config.jobInputQueueBytes,
         idleGraceMs: this.ctx.config.liveness.idleGraceMs,
+        timings: this.ctx.config.sources,
         log: this.ctx.log,
-        onStopped: () => {
+        onEvent: (event) => {
+          this.ctx.events.emit('source:event', { sourceId: source.id, kind: event.kind, restart: event.restart });
+          for (const run of this.runsOf(source.id)) run.sourceEvent(event);
+        },
+        onStopped: (reason) => {
           if (this.upstreams.get(source.id) === created) this.upstreams.delete(source.id);
+          this.lastStatus.set(source.id, sourceStatusOf(created, false));
+          // An outage past its limit ends the source's variants with the reason (viewers are
+          // closed cleanly); an upstream that stopped for want of subscribers has none left.
+          if (created.downSince !== null) for (const run of this.runsOf(source.id)) run.stop(reason);
         },
       });
       up = created;
       this.upstreams.set(source.id, up);
     }
     return up;
+  }
+
+  private runsOf(sourceId: string): VariantRun[] {
+    return this.liveRuns().filter((r) => r.source.id === sourceId);
+  }
+
+  /** /api/sources: the live upstream's state, else what the last one ended with, else null. */
+  sourceStatus(sourceId: string): SourceStatusView | null {
+    const up = this.upstreams.get(sourceId);
+    if (up) return sourceStatusOf(up, up.downSince === null && up.lastDataAt > 0);
+    return this.lastStatus.get(sourceId) ?? null;
+  }
+
+  /** The upstream a variant reads now, if any (the watchdog asks whether input is arriving). */
+  upstreamOf(sourceId: string): SourceUpstream | undefined {
+    return this.upstreams.get(sourceId);
   }
 
   liveRuns(): VariantRun[] {

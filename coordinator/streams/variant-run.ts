@@ -9,14 +9,18 @@ import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { ProfileRow } from '../catalog/catalog-store';
 import { SharedBuffer } from './shared-buffer';
 import { DeliveredMedia, SpliceGate } from './splice-point';
+import type { SourceEvent } from './source-events';
 import { StandbyOutput } from './standby-output';
 import type { SourceUpstream, UpstreamSubscription } from './source-upstream';
+import { VariantWatchdog } from './variant-watchdog';
 
 
 export interface VariantRunDeps {
   ctx: CoreContext;
   supervisor: JobSupervisor;
   upstreamFor(source: SourceRow): SourceUpstream;
+  /** The source's running upstream, if any (no new connection is made for asking). */
+  upstreamOf?(sourceId: string): SourceUpstream | undefined;
   onClosed(run: VariantRun, reason: string): void;
 }
 
@@ -43,6 +47,13 @@ interface Handover {
 // never gets this far, so it still backs off.
 export const HEALTHY_RUN_MS = 5_000;
 
+// Restarts for source changes are at least this far apart: a source that flips its codec
+// every second gets one new attempt per second, not a pile of FFmpeg start-ups.
+export const MIN_SOURCE_RESTART_INTERVAL_MS = 1_000;
+// More source restarts than this within SOURCE_CHURN_WINDOW_MS is reported as a churning source.
+const SOURCE_CHURN_RESTARTS = 5;
+const SOURCE_CHURN_WINDOW_MS = 30_000;
+
 export class VariantRun {
   readonly buffer: SharedBuffer;
   private job: ActiveJob | null = null;
@@ -61,6 +72,16 @@ export class VariantRun {
   // What the clients have been given (latest PTS per stream), for a failover's splice point.
   private readonly delivered = new DeliveredMedia();
   private deliveredFrom: ActiveJob | null = null;
+  private seenAdvances = 0;
+  readonly watchdog: VariantWatchdog;
+  // Restarts after a source change or a stall: one at a time; a request meanwhile is kept.
+  private restarting = false;
+  private restartWanted: string | null = null;
+  private readonly restartTimes: number[] = [];
+  /** New attempts started because the source changed (program, reconnect, switch). */
+  sourceRestarts = 0;
+  lastSourceEvent: SourceEvent | null = null;
+  lastStall: { at: number; reason: string } | null = null;
   lastError: string | null = null;
 
   constructor(
@@ -74,6 +95,15 @@ export class VariantRun {
       now: () => deps.ctx.clock.now(),
     });
     this.buffer.onReadersChanged((count) => this.readersChanged(count));
+    this.watchdog = new VariantWatchdog({
+      stallTimeoutMs: deps.ctx.config.stallTimeoutMs,
+      now: () => deps.ctx.clock.now(),
+      inputArriving: () => {
+        const up = deps.upstreamOf?.(source.id);
+        return !!up && up.downSince === null && deps.ctx.clock.now() - up.lastDataAt < 1000;
+      },
+      onStall: (ms) => this.stalled(ms),
+    });
   }
 
   get key(): string {
@@ -95,6 +125,7 @@ export class VariantRun {
       // No client has seen anything yet, so the first job may start from the source's
       // current GOP (a faster first frame); later attempts must not repeat old media.
       this.adopt(job, { fromLatestKeyframe: true });
+      this.watchdog.attemptStarted();
     } finally {
       // A failed dispatch leaves the source connected with nobody subscribed: let it go.
       upstream.releaseIfUnused();
@@ -175,6 +206,7 @@ export class VariantRun {
   stop(reason: string): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.watchdog.stop();
     if (this.graceTimer) clearTimeout(this.graceTimer);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
@@ -222,6 +254,10 @@ export class VariantRun {
       this.delivered.beginProducer();
     }
     this.delivered.observe(chunk);
+    if (this.delivered.advances !== this.seenAdvances) {
+      this.seenAdvances = this.delivered.advances;
+      this.watchdog.progressed();
+    }
     // Every chunk here is (a view of) a gRPC message grpc-js assembled for this call
     // alone, read by nothing after this: the buffer keeps it without a copy.
     this.buffer.write(chunk, { handOver: true });
@@ -264,8 +300,10 @@ export class VariantRun {
     if (Date.now() - job.startedAt > HEALTHY_RUN_MS) this.failures = 0;
     this.failures += 1;
     this.lastError = end.reason;
-    if (this.promoteHandover(job)) return;
-    if (this.promoteStandby(job)) return;
+    // Whatever comes next (a promotion, a retry) restarts the watch.
+    this.watchdog.pause();
+    if (this.promoteHandover(job)) return this.watchdog.attemptStarted();
+    if (this.promoteStandby(job)) return this.watchdog.attemptStarted();
     this.scheduleRetry(job.info.workerId);
   }
 
@@ -363,6 +401,120 @@ export class VariantRun {
     });
   }
 
+  /**
+   * What the source did (source-upstream.ts). An event with `restart` means the source's
+   * content is new from its current GOP (another codec or audio format, a new connection):
+   * the running attempt's FFmpeg was opened for the old content, so a new attempt is fed
+   * from that GOP's keyframe and spliced into the same shared buffer, clients connected.
+   */
+  sourceEvent(event: SourceEvent): void {
+    if (this.stopped) return;
+    this.lastSourceEvent = event;
+    if (!event.restart) return;
+    // Not started yet, or between attempts: the attempt to come subscribes from the new content.
+    if (!this.job || !this.runId) return;
+    this.requestRestart(`source ${event.kind}: ${event.detail}`, false);
+  }
+
+  /** The watchdog found no new media for a while although the source sent: the attempt is restarted. */
+  private stalled(stalledForMs: number): void {
+    const job = this.job;
+    if (this.stopped || !job || job.ended) return;
+    const recent = this.lastSourceEvent && this.deps.ctx.clock.now() - this.lastSourceEvent.at < 2 * this.deps.ctx.config.stallTimeoutMs;
+    const reason = `output stalled: no new media for ${(stalledForMs / 1000).toFixed(1)} s while the source kept sending (worker ${job.info.workerId}${recent ? `, after source ${this.lastSourceEvent!.kind}` : ''})`;
+    this.lastStall = { at: this.deps.ctx.clock.now(), reason };
+    this.deps.ctx.log.warn('variant stalled; restarting the attempt', { variant: this.key, jobId: job.jobId, workerId: job.info.workerId, stalledForMs });
+    this.deps.ctx.events.emit('variant:stalled', { variant: this.key, jobId: job.jobId, workerId: job.info.workerId, reason });
+    this.requestRestart(reason, true);
+  }
+
+  /**
+   * Replaces the current attempt by one fed from the source's current GOP. A stall counts
+   * against the variant's retry budget (TVARR_MAX_ATTEMPTS; a healthy run resets it) but
+   * never against the worker: the old attempt is cancelled, which is no worker fault.
+   */
+  private requestRestart(reason: string, isFault: boolean): void {
+    if (this.restarting) {
+      this.restartWanted = reason;
+      return;
+    }
+    const now = this.deps.ctx.clock.now();
+    if (isFault) {
+      if (this.job && now - this.job.startedAt > HEALTHY_RUN_MS) this.failures = 0;
+      this.failures += 1;
+      this.lastError = reason;
+      if (this.failures >= this.deps.ctx.config.liveness.maxAttempts) {
+        const why = `gave up after ${this.failures} failed attempts; last error: ${reason}`;
+        this.deps.ctx.log.error('variant failed', { variant: this.key, runId: this.runId, reason: why });
+        this.deps.ctx.events.emit('run:failed', { runId: this.runId ?? this.key, reason: why });
+        this.stop(why);
+        return;
+      }
+    }
+    const last = this.restartTimes[this.restartTimes.length - 1] ?? -Infinity;
+    const wait = MIN_SOURCE_RESTART_INTERVAL_MS - (now - last);
+    this.restarting = true;
+    const go = () => void this.restartAttempt(reason).finally(() => this.restartDone());
+    if (wait > 0) this.later(go, wait);
+    else go();
+  }
+
+  private restartDone(): void {
+    this.restarting = false;
+    const again = this.restartWanted;
+    this.restartWanted = null;
+    if (again && !this.stopped) this.requestRestart(again, false);
+  }
+
+  private async restartAttempt(reason: string): Promise<void> {
+    if (this.stopped) return;
+    const now = this.deps.ctx.clock.now();
+    this.restartTimes.push(now);
+    while (this.restartTimes.length > 0 && now - this.restartTimes[0]! > SOURCE_CHURN_WINDOW_MS) this.restartTimes.shift();
+    if (this.restartTimes.length > SOURCE_CHURN_RESTARTS) {
+      this.lastError = `source changes too often: ${this.restartTimes.length} restarts in ${SOURCE_CHURN_WINDOW_MS / 1000} s (latest: ${reason})`;
+    }
+    const old = this.job;
+    // From here the old attempt's output is not delivered (it decodes the new content with
+    // the old decoder) and its end is no failure of this run.
+    this.job = null;
+    this.watchdog.pause();
+    this.sourceRestarts++;
+    if (old) this.deps.supervisor.cancel(old.jobId, `restart: ${reason}`);
+    if (this.handover?.replacement) this.deps.supervisor.cancel(this.handover.replacement.jobId, 'restart');
+    this.handover = null;
+    const standby = this.standby;
+    this.standby = null;
+    this.standbyOutput = null;
+    if (standby) this.deps.supervisor.cancel(standby.jobId, 'restart');
+    this.attempt += 1;
+    try {
+      const upstream = this.deps.upstreamFor(this.source);
+      await upstream.ensureStarted();
+      const job = await this.deps.supervisor.dispatch({ runId: this.runId, sourceId: this.source.id, profile: this.profile, attempt: this.attempt });
+      if (this.stopped) {
+        this.deps.supervisor.cancel(job.jobId, 'variant stopped');
+        return;
+      }
+      // The new content's first keyframe, later than anything delivered (the source is
+      // restamped onto one timeline, so its timestamps carry on).
+      this.buffer.beginSegment();
+      this.adopt(job, { fromLatestKeyframe: true }, new SpliceGate(new Map(this.delivered.lastPts)));
+      this.watchdog.attemptStarted();
+      this.deps.ctx.events.emit('job:reassigned', { runId: this.runId!, fromJobId: old?.jobId ?? '', attempt: this.attempt });
+      this.deps.ctx.log.info('variant restarted', { variant: this.key, jobId: job.jobId, workerId: job.info.workerId, attempt: this.attempt, reason });
+      if (this.profile.hotStandby) void this.startStandby();
+    } catch (err) {
+      this.failures += 1;
+      this.lastError = err instanceof Error ? err.message : String(err);
+      if (err instanceof AppError && err.code === 'invalid_spec') {
+        this.stop(this.lastError);
+        return;
+      }
+      this.scheduleRetry(null);
+    }
+  }
+
   private scheduleRetry(lastWorkerId: string | null): void {
     const { maxAttempts, retryBackoffMs, retryBackoffMaxMs } = this.deps.ctx.config.liveness;
     if (this.failures >= maxAttempts) {
@@ -420,6 +572,7 @@ export class VariantRun {
         this.buffer.beginSegment();
         this.adopt(job);
       }
+      this.watchdog.attemptStarted();
       this.deps.ctx.events.emit('job:reassigned', { runId: this.runId!, fromJobId: previous?.jobId ?? '', attempt: this.attempt });
       this.deps.ctx.log.info('variant resumed on a new worker', { variant: this.key, jobId: job.jobId, workerId: job.info.workerId, attempt: this.attempt });
     } catch (err) {

@@ -4,13 +4,15 @@ import { readFileSync } from 'node:fs';
 
 export interface LoopingTsServer {
   url: string;
+  port: number;
   readonly connections: number;
   /** Responses still being streamed (a client that went away is counted out). */
   readonly open: number;
   stop(): void;
 }
 
-export function startLoopingTsServer(path: string, clipSeconds = 2): LoopingTsServer {
+/** `port`: listen on this port (a source that comes back where it was); 0 picks a free one. */
+export function startLoopingTsServer(path: string, clipSeconds = 2, opts: { port?: number } = {}): LoopingTsServer {
   const data = readFileSync(path);
   const bytesPerSecond = data.byteLength / clipSeconds;
   const chunk = 188 * 20;
@@ -19,7 +21,7 @@ export function startLoopingTsServer(path: string, clipSeconds = 2): LoopingTsSe
   let open = 0;
   const server = Bun.serve({
     hostname: '127.0.0.1',
-    port: 0,
+    port: opts.port ?? 0,
     fetch() {
       connections += 1;
       open += 1;
@@ -43,6 +45,7 @@ export function startLoopingTsServer(path: string, clipSeconds = 2): LoopingTsSe
   });
   return {
     url: `http://127.0.0.1:${server.port}/live.ts`,
+    port: server.port!,
     get connections() {
       return connections;
     },

@@ -17,8 +17,10 @@ function harness() {
   const closed: string[] = [];
   const deps = {
     ctx: {
+      clock: { now: () => Date.now() },
       config: {
         bufferBytes: 1 << 20,
+        stallTimeoutMs: 60_000,
         liveness: { maxAttempts: 5, retryBackoffMs: 250, retryBackoffMaxMs: 5000, idleGraceMs: 60_000 },
       },
       log: { info() {}, warn() {}, error() {}, debug() {} },

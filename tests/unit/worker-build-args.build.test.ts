@@ -26,6 +26,8 @@ test('software encode: stdin/stdout TS, copyts, maps, scale, bitrate, GOP, prese
   expect(after(a, '-g')).toBe('50');
   expect(after(a, '-preset')).toBe('veryfast');
   expect([after(a, '-c:a'), after(a, '-b:a')]).toEqual(['aac', '96k']);
+  // one audio format whatever the source switches to (AC-3 5.1 after AAC stereo)
+  expect([after(a, '-ac'), after(a, '-ar')]).toEqual(['2', '48000']);
 });
 
 test('copy remuxes without filters; audio none drops audio', () => {

@@ -84,7 +84,10 @@ function audioArgs(spec: TranscodeSpec): string[] {
     case 'aac':
     case 'mp2':
     case 'ac3':
-      return ['-c:a', spec.audioCodec, '-b:a', `${spec.audioBitrateKbps > 0 ? spec.audioBitrateKbps : audioDefaultKbps(spec.audioCodec)}k`];
+      // Stereo at 48 kHz whatever the source carries: a source that switches from AAC stereo
+      // to AC-3 5.1 mid-stream (an ad break, another programme) must not change the
+      // variant's audio format under its players (README "Sources that change").
+      return ['-c:a', spec.audioCodec, '-b:a', `${spec.audioBitrateKbps > 0 ? spec.audioBitrateKbps : audioDefaultKbps(spec.audioCodec)}k`, '-ac', '2', '-ar', '48000'];
     default: {
       const never: never = spec.audioCodec;
       throw new Error(`unknown audio codec ${String(never)}`);

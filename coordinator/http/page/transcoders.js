@@ -267,6 +267,7 @@
       if (!res.ok) return;
       const body = await res.json();
       viewersByVariant = new Map((body.live || []).map((v) => [v.variant, v.viewers]));
+      renderVariantHealth(body.live || []);
       const failed = (body.recentlyEnded || []).filter((v) => !/^(no clients left|source ended|coordinator shutting down)/.test(v.reason)).slice(0, 10);
       const sig = JSON.stringify(failed);
       if (section.dataset.sig === sig) return;
@@ -282,6 +283,32 @@
     } catch {
       // the next poll tries again
     }
+  }
+
+  // Live variants whose source misbehaves or whose output stalled: outages, a backup URL in
+  // use, restarts after source changes, stall-watchdog restarts (README "Sources that change").
+  function renderVariantHealth(live) {
+    let section = $('variant-health');
+    if (!section) {
+      section = el('section', { id: 'variant-health', class: 'variant-failures', 'aria-label': 'Source and stall events of live variants' });
+      $('workers').before(section);
+    }
+    const rows = live
+      .filter((v) => v.source && (!v.source.connected || v.source.liveUrl > 0 || v.source.unsupported || v.sourceRestarts > 0 || v.stalls > 0))
+      .slice(0, 20)
+      .map((v) => {
+        const parts = [];
+        if (v.source.outageSince) parts.push(`source outage since ${new Date(v.source.outageSince).toLocaleTimeString()}`);
+        if (v.source.liveUrl > 0) parts.push(`on backup URL ${v.source.liveUrl}`);
+        if (v.source.unsupported) parts.push(`source not followed: ${v.source.unsupported}`);
+        if (v.sourceRestarts > 0) parts.push(`${num(v.sourceRestarts)} restart(s) after source changes${v.lastSourceEvent ? ` (last: ${v.lastSourceEvent.kind}: ${v.lastSourceEvent.detail})` : ''}`);
+        if (v.stalls > 0) parts.push(`${num(v.stalls)} stall(s)${v.lastStall ? ` (last: ${v.lastStall.reason})` : ''}`);
+        return el('li', { class: 'variant-health', data: { variant: v.variant } }, el('strong', {}, v.variant), ` ${parts.join(' · ')}`);
+      });
+    const sig = JSON.stringify(rows.map((r) => r.textContent));
+    if (section.dataset.sig === sig) return;
+    section.dataset.sig = sig;
+    section.replaceChildren(...(rows.length ? [el('h2', {}, 'Sources and stalls'), el('ul', {}, rows)] : []));
   }
 
   // ---- actions ---------------------------------------------------------------

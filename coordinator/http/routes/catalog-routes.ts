@@ -1,33 +1,44 @@
 // /api/sources and /api/profiles. Source URLs often embed an IPTV account
 // (http://user:pass@host/...?token=...): without the admin token they are shown masked.
 // A URL must pass the source policy (coordinator/streams/source-policy.ts) to be stored.
-import { Elysia, t } from 'elysia';
+import { Elysia, t, type Static } from 'elysia';
 import * as catalog from '../../catalog/catalog-store';
 import { createCheckedProfile, updateCheckedProfile } from '../../catalog/profile-checks';
 import type { CoreContext } from '../../context';
 import { maskUrl, sourceUrlProblem } from '../../streams/source-policy';
 import type { IsAdmin } from '../app';
-import { ErrorBody, IdParams, Profile, ProfileBody, ProfilePatch, Source, SourceBody, SourcePatch } from '../schemas';
+import { ErrorBody, IdParams, Profile, ProfileBody, ProfilePatch, Source, SourceBody, SourcePatch, SourceStatus } from '../schemas';
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
 
-type SourceView = ReturnType<typeof catalog.getSource>;
-const redacted = (s: SourceView): SourceView => ({ ...s, url: maskUrl(s.url) });
+type SourceRow = ReturnType<typeof catalog.getSource>;
+/** The live upstream's state of a source (URLs, outage, events), or null while none runs. */
+export type SourceStatusOf = (sourceId: string) => Static<typeof SourceStatus>;
+const redacted = (s: SourceRow): SourceRow => ({ ...s, url: maskUrl(s.url), backupUrls: s.backupUrls.map(maskUrl) });
 
-export function catalogRoutes(ctx: CoreContext, isAdmin: IsAdmin) {
+export function catalogRoutes(ctx: CoreContext, isAdmin: IsAdmin, statusOf: SourceStatusOf = () => null) {
   const { db } = ctx;
   const now = () => ctx.clock.now();
-  const view = (request: Request, s: SourceView) => (isAdmin(request) ? s : redacted(s));
-  /** 422 naming `url` when the source policy refuses it; undefined when it may be stored. */
-  const refuseUrl = (url: string | undefined, set: { status?: number | string }) => {
-    const problem = url === undefined ? null : sourceUrlProblem(url, ctx.config.sourceSchemes);
-    if (problem === null) return undefined;
-    set.status = 422;
-    return { error: { code: 'invalid_request', message: `body.url: ${problem}`, field: 'url' } };
+  const view = (request: Request, s: SourceRow) => ({ ...(isAdmin(request) ? s : redacted(s)), status: statusOf(s.id) });
+  /** 422 naming `url` (or `backupUrls`) when the source policy refuses one; undefined when they may be stored. */
+  const refuseUrl = (body: { url?: string; backupUrls?: string[] }, set: { status?: number | string }) => {
+    const refuse = (field: string, problem: string) => {
+      set.status = 422;
+      return { error: { code: 'invalid_request', message: `body.${field}: ${problem}`, field } };
+    };
+    const problem = body.url === undefined ? null : sourceUrlProblem(body.url, ctx.config.sourceSchemes);
+    if (problem !== null) return refuse('url', problem);
+    for (const [i, backup] of (body.backupUrls ?? []).entries()) {
+      const backupProblem = sourceUrlProblem(backup, ctx.config.sourceSchemes);
+      if (backupProblem !== null) return refuse('backupUrls', `[${i}] ${backupProblem}`);
+    }
+    if (body.backupUrls && new Set(body.backupUrls).size !== body.backupUrls.length) return refuse('backupUrls', 'lists one URL twice');
+    if (body.url !== undefined && body.backupUrls?.includes(body.url)) return refuse('backupUrls', 'repeats the primary url');
+    return undefined;
   };
   return new Elysia({ prefix: '/api' })
     .get('/sources', ({ request }) => catalog.listSources(db).map((s) => view(request, s)), { response: { 200: t.Array(Source) }, detail: { tags: ['sources'], summary: 'List sources' } })
-    .post('/sources', ({ body, set }) => refuseUrl(body.url, set) ?? ((set.status = 201), catalog.createSource(db, body, now())), {
+    .post('/sources', ({ body, set }) => refuseUrl(body, set) ?? ((set.status = 201), catalog.createSource(db, body, now())), {
       body: SourceBody,
       response: { 201: Source, ...errors },
       detail: { tags: ['sources'], summary: 'Create a source' },
@@ -37,7 +48,7 @@ export function catalogRoutes(ctx: CoreContext, isAdmin: IsAdmin) {
       response: { 200: Source, ...errors },
       detail: { tags: ['sources'], summary: 'Get a source' },
     })
-    .patch('/sources/:id', ({ params, body, set }) => refuseUrl(body.url, set) ?? catalog.updateSource(db, params.id, body), {
+    .patch('/sources/:id', ({ params, body, set }) => refuseUrl(body, set) ?? catalog.updateSource(db, params.id, body), {
       params: IdParams,
       body: SourcePatch,
       response: { 200: Source, ...errors },

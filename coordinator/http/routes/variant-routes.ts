@@ -20,8 +20,18 @@ const VariantView = t.Object({
   viewers: t.Object({ ts: t.Integer({ description: 'continuous MPEG-TS clients' }), hls: t.Integer({ description: 'HLS viewers (fetched within a few segment durations)' }) }),
   job: JobRef,
   standby: JobRef,
-  segment: t.Integer({ description: 'how many times the output was spliced to a new worker' }),
+  segment: t.Integer({ description: 'how many times the output was spliced to a new producer (failover, drain, restart)' }),
   lastError: t.Union([t.String(), t.Null()]),
+  source: t.Object({
+    connected: t.Boolean({ description: 'the source is delivering now (false during an outage)' }),
+    outageSince: t.Union([t.Number(), t.Null()], { description: 'when the current outage began; viewers are closed after TVARR_SOURCE_OUTAGE_LIMIT_MS' }),
+    liveUrl: t.Integer({ description: '0 the primary URL, 1.. a backup' }),
+    unsupported: t.Union([t.String(), t.Null()], { description: 'why the source program cannot be followed, if so' }),
+  }),
+  sourceRestarts: t.Integer({ description: 'new attempts started because the source changed (program, reconnect, switch)' }),
+  lastSourceEvent: t.Union([t.Object({ kind: t.String(), detail: t.String(), at: t.Number(), restart: t.Boolean() }), t.Null()]),
+  stalls: t.Integer({ description: 'attempts the stall watchdog restarted (no new media while the source sent)' }),
+  lastStall: t.Union([t.Object({ at: t.Number(), reason: t.String() }), t.Null()]),
 });
 
 const jobRef = (job: ActiveJob | null) =>
@@ -36,6 +46,10 @@ export function variantRoutes(variants: VariantRegistry, isAdmin: (request: Requ
     ({ request }) => {
       const admin = isAdmin(request);
       const reason = (text: string, sourceUrl?: string) => (admin ? maskSecrets(text, sourceUrl) : firstClause(text));
+      const sourceOf = (sourceId: string) => {
+        const status = variants.sourceStatus(sourceId);
+        return { connected: status?.connected ?? false, outageSince: status?.outageSince ?? null, liveUrl: status?.liveUrl ?? 0, unsupported: status?.unsupported ?? null };
+      };
       return {
       live: variants.liveRuns().map((run) => ({
         variant: run.key,
@@ -48,6 +62,11 @@ export function variantRoutes(variants: VariantRegistry, isAdmin: (request: Requ
         standby: jobRef(run.standbyJob),
         segment: run.buffer.segment,
         lastError: run.lastError === null ? null : reason(run.lastError, run.source.url),
+        source: sourceOf(run.source.id),
+        sourceRestarts: run.sourceRestarts,
+        lastSourceEvent: run.lastSourceEvent && { ...run.lastSourceEvent, detail: reason(run.lastSourceEvent.detail, run.source.url) },
+        stalls: run.watchdog.stalls,
+        lastStall: run.lastStall && { at: run.lastStall.at, reason: reason(run.lastStall.reason, run.source.url) },
       })),
       recentlyEnded: variants.recentlyEnded.map((e) => ({ ...e, reason: reason(e.reason) })),
       };

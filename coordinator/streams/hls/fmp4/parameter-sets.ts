@@ -1,6 +1,8 @@
 // Decoder configuration records for fMP4 sample entries, built from the stream's own
 // parameter sets: avcC (H.264 SPS/PPS) and hvcC (HEVC VPS/SPS/PPS), plus the picture
-// size read from the SPS (exp-Golomb fields after emulation-prevention removal).
+// size read from the SPS (exp-Golomb fields after emulation-prevention removal); and the
+// parameter sets of a keyframe, to tell when a new init segment is needed.
+import { splitNalUnits } from './es-demux.ts';
 
 class BitReader {
   private bit = 0;
@@ -152,4 +154,32 @@ export function hevcConfig(vps: Uint8Array, sps: Uint8Array, pps: Uint8Array): V
   const profileIdc = ptl[0]! & 0x1f;
   const tier = (ptl[0]! >> 5) & 1 ? 'H' : 'L';
   return { codec: 'hevc', width, height, record, codecString: `hvc1.${profileIdc}.6.${tier}${ptl[11]!}.B0` };
+}
+
+/** NAL unit type of the first header byte, per codec. */
+const nalType = (codec: 'h264' | 'hevc', nal: Uint8Array) => (codec === 'h264' ? nal[0]! & 0x1f : (nal[0]! >> 1) & 0x3f);
+const isParameterSet = (codec: 'h264' | 'hevc', type: number) => (codec === 'h264' ? type === 7 || type === 8 : type >= 32 && type <= 34);
+const isSlice = (codec: 'h264' | 'hevc', type: number) => (codec === 'h264' ? type >= 1 && type <= 5 : type <= 31);
+
+/**
+ * The parameter sets (H.264 SPS + PPS, HEVC VPS + SPS + PPS) at the start of a keyframe's
+ * Annex B bytes, joined in stream order: what an fMP4 init segment's avcC/hvcC would be
+ * built from, so two keyframes with different results need different init segments.
+ * Null until a slice NAL shows that every parameter set of the access unit is in `es`
+ * (they precede the slices), or when there is none.
+ */
+export function keyframeParameterSets(es: Uint8Array, codec: 'h264' | 'hevc'): Uint8Array | null {
+  const nals = splitNalUnits(es);
+  const sliceAt = nals.findIndex((n) => isSlice(codec, nalType(codec, n)));
+  if (sliceAt < 0) return null;
+  const sets = nals.slice(0, sliceAt).filter((n) => isParameterSet(codec, nalType(codec, n)));
+  if (sets.length === 0) return null;
+  const out = new Uint8Array(sets.reduce((n, s) => n + 4 + s.length, 0));
+  let at = 0;
+  for (const set of sets) {
+    out.set([0, 0, 0, 1], at); // start codes keep "SPS A + PPS B" apart from "SPS AB"
+    out.set(set, at + 4);
+    at += 4 + set.length;
+  }
+  return out;
 }

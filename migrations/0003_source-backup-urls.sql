@@ -1,0 +1,1 @@
+ALTER TABLE `sources` ADD `backup_urls` text DEFAULT '[]' NOT NULL;
