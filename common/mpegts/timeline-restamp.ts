@@ -23,6 +23,10 @@ const HALF_WRAP = 2 ** 32;
 const DEFAULT_STEP_TICKS = 3600;
 /** Largest step carried over a break: a gap before it says nothing about frame rate. */
 const MAX_STEP_TICKS = 9000;
+/** PES tracks remembered for placing a break (a program has a handful of streams). */
+const MAX_PES_TRACKS = 64;
+/** Longest PES duration (a bundle of audio frames) taken into account at a break: 1 s. */
+const MAX_PES_SPAN_TICKS = 90_000;
 /** 'cc' events per span at most (one per PID already); the counter still counts all. */
 const MAX_CC_EVENTS_PER_SPAN = 16;
 /** Track index of a PID's PES timestamps; its PCR track is the PID itself. */
@@ -89,6 +93,13 @@ export class TimelineRestamper {
   private readonly lastOut = new Float64Array(2 * PID_COUNT).fill(-1);
   /** Last positive delta per track (clamped), 0 = unknown. */
   private readonly step = new Uint16Array(2 * PID_COUNT);
+  /**
+   * Last positive delta per PES track up to 1 s: how long its last PES lasts. FFmpeg's
+   * muxer bundles audio frames (a 64 kbit/s AAC PES holds about 12 frames, 256 ms), so a
+   * track's next timestamp is due only that long after its last one.
+   */
+  private readonly pesSpan = new Uint32Array(PID_COUNT);
+  private readonly pesTracks: number[] = [];
   /**
    * The reference clock: the first PCR track, or the first PES track while no PCR was
    * seen. Wraps are counted on it, and a jump on another track is only a break when it
@@ -215,14 +226,17 @@ export class TimelineRestamper {
       const d = signedDelta(last, out);
       if ((d < -this.maxBack || d > this.maxAhead) && this.breaksClock(track, out)) {
         broke = true;
-        out = mod33(last + (this.step[track] || DEFAULT_STEP_TICKS));
+        out = this.placeBreak(track, pid, last);
         this.offset = mod33(out - t);
         this.breaks++;
         const kind = d < 0 ? 'back' : 'ahead';
         this.report({ kind, pid, track: isPcr ? 'pcr' : 'pes', fromTicks: last, sourceTicks: t, jumpTicks: d });
       } else if (d > 0) {
         this.step[track] = d < MAX_STEP_TICKS ? d : MAX_STEP_TICKS;
+        if (!isPcr) this.pesSpan[pid] = d < MAX_PES_SPAN_TICKS ? d : MAX_PES_SPAN_TICKS;
       }
+    } else if (!isPcr && this.pesTracks.length < MAX_PES_TRACKS) {
+      this.pesTracks.push(pid);
     }
     if (track === this.clock) {
       // Input-side wrap: the source itself crossed 2^33 by a normal step.
@@ -237,6 +251,36 @@ export class TimelineRestamper {
       this.clockLastIn = t;
     }
     this.lastOut[track] = out;
+  }
+
+  /**
+   * Where the track that showed a break continues. The new content's streams start
+   * together (its first video frame and first audio frame have about the same source
+   * time), so its first timestamp must come after the end of every stream's last PES in
+   * the old timeline, not only its own: otherwise the bundled audio of the old timeline
+   * overlaps the new audio and decoders clamp or drop frames. A PCR is placed so that
+   * the PES of its PID keep their lead over it. Streams far from this one (a stale PID)
+   * are left out. Costs one pass over the program's few PES tracks, at a break only.
+   */
+  private placeBreak(track: number, pid: number, last: number): number {
+    const own = this.step[track] || DEFAULT_STEP_TICKS;
+    let frontier = own; // relative to `last`
+    for (const k of this.pesTracks) {
+      const kLast = this.lastOut[PES_TRACK + k]!;
+      if (kLast < 0 || PES_TRACK + k === track) continue;
+      const rel = signedDelta(last, kLast);
+      if (rel < -this.maxAhead || rel > this.maxAhead) continue;
+      // One frame of margin after another stream's end: its new first frame may precede ours slightly.
+      const end = rel + (this.pesSpan[k] || DEFAULT_STEP_TICKS) + DEFAULT_STEP_TICKS;
+      if (end > frontier) frontier = end;
+    }
+    if (track < PES_TRACK) {
+      // A PCR: its PID's PES lead it (the mux delay); keep that lead across the break.
+      const pesLast = this.lastOut[PES_TRACK + pid]!;
+      const lead = pesLast >= 0 ? signedDelta(last, pesLast) : 0;
+      if (lead > 0 && lead < this.maxAhead) frontier = Math.max(own, frontier - lead);
+    }
+    return mod33(last + frontier);
   }
 
   /** A jump on a track other than the clock is a break only if it is one against the clock too. */

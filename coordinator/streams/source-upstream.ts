@@ -288,7 +288,13 @@ export class SourceUpstream {
     const keyAt = this.gop.add(span);
     const now = Date.now();
     if (keyAt >= 0) this.lastKeyframeAt = now;
-    for (const c of changes) this.requestRestart('program-changed', c.detail);
+    for (const c of changes) {
+      // New parameter sets of the same codec (another size or profile) need no new attempt:
+      // FFmpeg's decoder and scaler follow them, a copy passes them on, and HLS marks the
+      // segment (a new init for fMP4). A new PMT or audio format does (decoders were chosen for it).
+      if (c.kind === 'video') this.emit('program-changed', `${c.detail} (same codec: followed without a restart)`);
+      else this.requestRestart('program-changed', c.detail);
+    }
     const unsupported = this.watch.unsupported;
     if (unsupported !== this.lastUnsupported) {
       this.lastUnsupported = unsupported;

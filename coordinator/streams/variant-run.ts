@@ -450,6 +450,9 @@ export class VariantRun {
         this.stop(why);
         return;
       }
+    } else if (this.job && now - this.job.startedAt > HEALTHY_RUN_MS) {
+      // A source change is no failure: an attempt that ran healthy leaves a fresh retry budget.
+      this.failures = 0;
     }
     const last = this.restartTimes[this.restartTimes.length - 1] ?? -Infinity;
     const wait = MIN_SOURCE_RESTART_INTERVAL_MS - (now - last);

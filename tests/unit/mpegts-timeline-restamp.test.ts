@@ -67,12 +67,24 @@ function steps(values: number[]): number[] {
   });
 }
 
-/** Every track steps evenly, and each frame keeps its source PTS - DTS (B-frame reordering). */
-function expectContinuous(out: Uint8Array, source: Uint8Array): void {
+/**
+ * The new timeline starts one frame after the end of every stream's last PES (the new
+ * content's streams start together; one frame of margin for one that starts a little early).
+ */
+const JOIN_MARGIN_TICKS = 3600;
+
+/**
+ * Every track steps evenly but at each of `joins` breaks, where it steps once by its own
+ * step plus the join margin (never back, never overlapping); each frame keeps its source
+ * PTS - DTS (B-frame reordering).
+ */
+function expectContinuous(out: Uint8Array, source: Uint8Array, joins: number): void {
   const t = tracksOf(out);
-  expect(new Set(steps(t.videoDts))).toEqual(new Set([FRAME_TICKS]));
-  expect(new Set(steps(t.pcr))).toEqual(new Set([FRAME_TICKS]));
-  expect(new Set(steps(t.audio))).toEqual(new Set([AUDIO_TICKS]));
+  for (const [values, step] of [[t.videoDts, FRAME_TICKS], [t.pcr, FRAME_TICKS], [t.audio, AUDIO_TICKS]] as const) {
+    const s = steps(values);
+    expect(s.filter((x) => x === step + JOIN_MARGIN_TICKS).length).toBe(joins);
+    expect(s.filter((x) => x !== step && x !== step + JOIN_MARGIN_TICKS)).toEqual([]);
+  }
   const reorder = (x: Track) => x.videoPts.map((p, i) => (p - x.videoDts[i]! + WRAP) % WRAP);
   expect(reorder(t)).toEqual(reorder(tracksOf(source)));
 }
@@ -108,13 +120,46 @@ describe('TimelineRestamper', () => {
       const back = events[0] as TimelineBreak;
       expect(back.jumpTicks).toBeLessThan(-HOUR + 10 * FRAME_TICKS);
       expect(back.sourceTicks).toBe(audioFirst ? b : b - 27_000);
-      expectContinuous(out, source);
+      expectContinuous(out, source, 2);
       expect(r.breaks).toBe(2);
-      // Output continues the first piece: its last video frame + one frame, then on.
-      expect(tracksOf(out).videoDts[PIECE]).toBe(a + PIECE * FRAME_TICKS);
-      expect(r.offsetTicks).toBe((a + 2 * PIECE * FRAME_TICKS - c + WRAP) % WRAP);
+      // Output continues the first piece: its last video frame + one frame + the margin, then on.
+      expect(tracksOf(out).videoDts[PIECE]).toBe(a + PIECE * FRAME_TICKS + JOIN_MARGIN_TICKS);
+      expect(r.offsetTicks).toBe((a + 2 * PIECE * FRAME_TICKS + 2 * JOIN_MARGIN_TICKS - c + WRAP) % WRAP);
     });
   }
+
+  test('bundled audio (12 AAC frames per PES, running past the last video frame) never overlaps the new timeline', () => {
+    // FFmpeg's muxer writes ~12 AAC frames per PES at 64 kbit/s: the old timeline's last
+    // audio PES lasts 256 ms past its PTS, beyond the last video frame. Continuing only the
+    // track that showed the break put the new audio inside it (decoders then clamp ~12 frames).
+    const BUNDLE = 12 * AUDIO_TICKS;
+    const piece = (start: number, cc: Counters) => {
+      const packets: { t: number; bytes: Uint8Array }[] = [];
+      for (let i = 0; i < PIECE; i++) {
+        const dts = start + i * FRAME_TICKS;
+        packets.push({ t: i * FRAME_TICKS, bytes: tsPacket({ pid: VIDEO_PID, cc: cc.take(VIDEO_PID), pcr: dts - 27_000, payload: pes(0xe0, dts, dts, [0, 0, 0, 1, 0x09, 0xf0]) }) });
+      }
+      for (let t = 0; t < PIECE * FRAME_TICKS; t += BUNDLE) packets.push({ t, bytes: tsPacket({ pid: AUDIO_PID, cc: cc.take(AUDIO_PID), payload: pes(0xc0, start + t, undefined, [0xff, 0xf1]) }) });
+      packets.sort((x, y) => x.t - y.t);
+      return concat(packets.map((x) => x.bytes));
+    };
+    const cc = new Counters();
+    const a = 5 * HOUR;
+    const first = piece(a, cc);
+    const source = concat([first, piece(a - HOUR, cc)]);
+    const r = new TimelineRestamper();
+    const { out } = restampAll(r, source);
+    expect(r.breaks).toBe(1);
+    const before = tracksOf(out.subarray(0, first.length));
+    const after = tracksOf(out.subarray(first.length));
+    const lastAudioEnd = before.audio.at(-1)! + BUNDLE;
+    expect(lastAudioEnd).toBeGreaterThan(before.videoDts.at(-1)! + FRAME_TICKS); // the case that overlapped
+    expect(after.audio[0]!).toBeGreaterThanOrEqual(lastAudioEnd);
+    expect(after.videoDts[0]!).toBeGreaterThan(before.videoDts.at(-1)!);
+    expect(after.pcr[0]!).toBeGreaterThan(before.pcr.at(-1)!);
+    // ... and the hole it leaves is small: at most the bundle's overhang plus the margin.
+    expect(after.audio[0]! - lastAudioEnd).toBeLessThanOrEqual(JOIN_MARGIN_TICKS);
+  });
 
   test('a jump 5.4 h ahead alone is hidden the same way', () => {
     const cc = new Counters();
@@ -123,7 +168,7 @@ describe('TimelineRestamper', () => {
     const r = new TimelineRestamper();
     const { out, events } = restampAll(r, source);
     expect(events).toEqual([{ kind: 'ahead', pid: VIDEO_PID, track: 'pcr', fromTicks: a + (PIECE - 1) * FRAME_TICKS - 27_000, sourceTicks: a + PIECE * FRAME_TICKS + AHEAD - 27_000, jumpTicks: FRAME_TICKS + AHEAD }]);
-    expectContinuous(out, source);
+    expectContinuous(out, source, 1);
   });
 
   test('a 3 s gap and a 0.5 s step back are not breaks: passed through unchanged', () => {
@@ -177,7 +222,7 @@ describe('TimelineRestamper', () => {
     const { out } = restampAll(r, source);
     expect(r.breaks).toBe(1);
     const offset = r.offsetTicks;
-    expect(offset).toBe(HOUR); // continuing the first piece is exactly 1 h later than its source
+    expect(offset).toBe(HOUR + JOIN_MARGIN_TICKS); // continuing the first piece: 1 h later than its source, plus the margin
     let wrapped = false;
     for (let o = first.length; o < out.length; o += TS_PACKET_SIZE) {
       const before = readTimestamps(source, o);
@@ -201,7 +246,7 @@ describe('TimelineRestamper', () => {
       }
     }
     expect(wrapped).toBe(true);
-    expectContinuous(out, source);
+    expectContinuous(out, source, 1);
     // OPCR: shifted by the same offset, not tracked (its odd value is no break).
     const op = opcrPacket.slice();
     const before = r.breaks;
@@ -265,7 +310,7 @@ describe('TimelineRestamper', () => {
     const c = b + PIECE * FRAME_TICKS + 2 * HOUR;
     const third = restampAll(r, avPiece(c, PIECE, new Counters()));
     expect(third.events.map((e) => e.kind)).toEqual(['ahead']);
-    expect(tracksOf(third.out).videoDts[0]).toBe(b + PIECE * FRAME_TICKS);
+    expect(tracksOf(third.out).videoDts[0]).toBe(b + PIECE * FRAME_TICKS + JOIN_MARGIN_TICKS);
     expect(r.ccErrors).toBe(0);
     // Without reconnected(), the restarted counters are errors.
     const fourth = restampAll(r, avPiece(c + PIECE * FRAME_TICKS, PIECE, new Counters(5)));

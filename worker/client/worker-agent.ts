@@ -181,7 +181,9 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
   }
 
   private slotUsage(): SlotUsage {
-    const all = [...this.jobs.values()];
+    // A job being cancelled holds no slot (proto CancelJob): the coordinator has already
+    // counted it free and may start its replacement right behind the cancel.
+    const all = [...this.jobs.values()].filter((j) => j.cancelReason === undefined);
     return { total: all.length, gpu: all.filter((j) => j.kind === 'gpu').length, cpu: all.filter((j) => j.kind === 'cpu').length };
   }
 
