@@ -176,6 +176,30 @@ test('cancel_job kills FFmpeg and reports CANCELLED', async () => {
   expect(agent.activeJobs).toEqual([]);
 }, 30_000);
 
+test('a cancelled job holds no slot: a StartJob right behind the CancelJob of a full worker is accepted (a source restart)', async () => {
+  // max_jobs 2: two running jobs fill the worker.
+  control.write({ start_job: { job_id: 'full-1', attempt: 1, spec } });
+  control.write({ start_job: { job_id: 'full-2', attempt: 1, spec } });
+  const one = await jobCalls.next((j) => j.open?.job_id === 'full-1', 'job stream open');
+  const two = await jobCalls.next((j) => j.open?.job_id === 'full-2', 'job stream open');
+  one.call.write({ input: Buffer.from(input.subarray(0, 188 * 100)) });
+  two.call.write({ input: Buffer.from(input.subarray(0, 188 * 100)) });
+  // Cancel and restart in the same breath, as the coordinator does when a source changes codec.
+  control.write({ cancel_job: { job_id: 'full-1', attempt: 1, reason: 'restart: source program-changed' } });
+  control.write({ start_job: { job_id: 'full-3', attempt: 2, spec } });
+  const three = await jobCalls.next((j) => j.open?.job_id === 'full-3', 'job stream open of the restart');
+  expect(three.open?.job_id).toBe('full-3');
+  const ended = await controlEvents.next((e) => e.msg.job_ended?.job_id === 'full-1', 'job_ended of the cancelled job');
+  expect(ended.msg.job_ended?.outcome).toBe('JOB_OUTCOME_CANCELLED');
+  // Still full: a fourth is refused while full-2 and full-3 run.
+  control.write({ start_job: { job_id: 'full-4', attempt: 1, spec } });
+  const rej = await controlEvents.next((e) => e.msg.job_rejected?.job_id === 'full-4', 'job_rejected');
+  expect(rej.msg.job_rejected?.reason).toBe('REJECT_REASON_AT_CAPACITY');
+  for (const id of ['full-2', 'full-3']) control.write({ cancel_job: { job_id: id, attempt: id === 'full-3' ? 2 : 1, reason: 'test done' } });
+  for (const id of ['full-2', 'full-3']) await controlEvents.next((e) => e.msg.job_ended?.job_id === id, `job_ended ${id}`);
+  expect(agent.activeJobs).toEqual([]);
+}, 30_000);
+
 test('drain rejects new jobs with DRAINING; resume accepts again', async () => {
   control.write({ drain: { reason: 'admin' } });
   control.write({ start_job: { job_id: 'j3', attempt: 1, spec } });
