@@ -103,7 +103,8 @@ export async function snapshotDb(coordinator: CoordinatorHandle): Promise<{
     coordinator.api<{ id: string; state: string; attempt: number; workerId: string | null; sourceId: string }[]>('/api/jobs?limit=1000'),
   ]);
   return {
-    sources: sources.body,
+    // The stored rows only: `status` is the live upstream's state (URLs, events), not the database.
+    sources: (sources.body as Record<string, unknown>[]).map(({ status: _status, ...row }) => row),
     profiles: profiles.body,
     jobs: jobs.body.map(({ id, state, attempt, workerId, sourceId }) => ({ id, state, attempt, workerId, sourceId })).sort((a, b) => a.id.localeCompare(b.id)),
   };
