@@ -140,7 +140,7 @@ export class SourceUpstream {
   private lastKeyframeAt = 0;
   private lastUnsupported: string | null = null;
   /** Set when the live connection is closed on purpose (back to the primary): not a failure. */
-  private closingFor: string | null = null;
+  private closingOnPurpose = false;
   private lastEventLog = new Map<SourceEventKind, number>();
   /** When the current outage began (null while connected). */
   downSince: number | null = null;
@@ -334,14 +334,21 @@ export class SourceUpstream {
         this.restamper.reconnected();
         this.watch.reset();
         const reader = this.input.readable.getReader();
-        const armNoData = (ms: number, why: string) => {
-          if (noDataTimer) clearTimeout(noDataTimer);
-          noDataTimer = setTimeout(() => {
-            reason = why;
-            this.input?.close();
-          }, ms);
+        // Silence watch: one timer per connection, re-armed when it fires rather than on
+        // every chunk (the relay path reads thousands of chunks a second).
+        let heardAt = Date.now();
+        let silenceMs = timeoutMs;
+        let silenceReason = `no MPEG-TS within ${timeoutMs} ms`;
+        const watchSilence = () => {
+          const left = heardAt + silenceMs - Date.now();
+          if (left > 0) {
+            noDataTimer = setTimeout(watchSilence, left);
+            return;
+          }
+          reason = silenceReason;
+          this.input?.close();
         };
-        armNoData(timeoutMs, `no MPEG-TS within ${timeoutMs} ms`);
+        noDataTimer = setTimeout(watchSilence, silenceMs);
         this.lastKeyframeAt = Date.now();
         for (;;) {
           const { done, value } = await reader.read();
@@ -354,10 +361,15 @@ export class SourceUpstream {
           if (spans.length === 0) continue;
           const now = Date.now();
           this.lastDataAt = now;
-          armNoData(this.timings.noDataMs, `no data for ${this.timings.noDataMs} ms`);
+          heardAt = now;
           if (!delivered) {
             // The source counts as up once it delivers MPEG-TS, not merely bytes.
             delivered = true;
+            // From now on silence is measured with the no-data bound, not the first-data timeout.
+            silenceMs = this.timings.noDataMs;
+            silenceReason = `no data for ${this.timings.noDataMs} ms`;
+            if (noDataTimer) clearTimeout(noDataTimer);
+            noDataTimer = setTimeout(watchSilence, silenceMs);
             failures = 0;
             this.urls.ok(index, now);
             if (gotAny) this.connectedAgain(index, lastConnectedIndex);
@@ -389,9 +401,9 @@ export class SourceUpstream {
         this.input?.close();
       }
       if (this.stopped) break;
-      if (this.closingFor) {
+      if (this.closingOnPurpose) {
         // Closed on purpose to move back to the primary: connect it now, no outage.
-        this.closingFor = null;
+        this.closingOnPurpose = false;
         continue;
       }
       const now = Date.now();
@@ -452,7 +464,7 @@ export class SourceUpstream {
     if (this.urls.primaryProbed(result.ok, reason, Date.now(), this.timings.primaryHoldMs)) {
       this.opts.log.info('source primary healthy again; returning to it', { sourceId: this.sourceId, from: this.urls.label() });
       this.urls.returnToPrimary();
-      this.closingFor = 'primary healthy again';
+      this.closingOnPurpose = true;
       this.input?.close();
       return;
     }

@@ -443,13 +443,7 @@ export class VariantRun {
       if (this.job && now - this.job.startedAt > HEALTHY_RUN_MS) this.failures = 0;
       this.failures += 1;
       this.lastError = reason;
-      if (this.failures >= this.deps.ctx.config.liveness.maxAttempts) {
-        const why = `gave up after ${this.failures} failed attempts; last error: ${reason}`;
-        this.deps.ctx.log.error('variant failed', { variant: this.key, runId: this.runId, reason: why });
-        this.deps.ctx.events.emit('run:failed', { runId: this.runId ?? this.key, reason: why });
-        this.stop(why);
-        return;
-      }
+      if (this.failures >= this.deps.ctx.config.liveness.maxAttempts) return this.fail(`gave up after ${this.failures} failed attempts; last error: ${reason}`);
     } else if (this.job && now - this.job.startedAt > HEALTHY_RUN_MS) {
       // A source change is no failure: an attempt that ran healthy leaves a fresh retry budget.
       this.failures = 0;
@@ -508,25 +502,13 @@ export class VariantRun {
       this.deps.ctx.log.info('variant restarted', { variant: this.key, jobId: job.jobId, workerId: job.info.workerId, attempt: this.attempt, reason });
       if (this.profile.hotStandby) void this.startStandby();
     } catch (err) {
-      this.failures += 1;
-      this.lastError = err instanceof Error ? err.message : String(err);
-      if (err instanceof AppError && err.code === 'invalid_spec') {
-        this.stop(this.lastError);
-        return;
-      }
-      this.scheduleRetry(null);
+      this.dispatchFailed(err);
     }
   }
 
   private scheduleRetry(lastWorkerId: string | null): void {
     const { maxAttempts, retryBackoffMs, retryBackoffMaxMs } = this.deps.ctx.config.liveness;
-    if (this.failures >= maxAttempts) {
-      const reason = `gave up after ${this.failures} failed attempts; last error: ${this.lastError}`;
-      this.deps.ctx.log.error('variant failed', { variant: this.key, runId: this.runId, reason });
-      this.deps.ctx.events.emit('run:failed', { runId: this.runId ?? this.key, reason });
-      this.stop(reason);
-      return;
-    }
+    if (this.failures >= maxAttempts) return this.fail(`gave up after ${this.failures} failed attempts; last error: ${this.lastError}`);
     const previous = this.job;
     const delayMs = retryDelayMs(this.failures, retryBackoffMs, retryBackoffMaxMs);
     // No backoff: dispatch now, in the same tick as the failure, not after a timer.
@@ -579,17 +561,24 @@ export class VariantRun {
       this.deps.ctx.events.emit('job:reassigned', { runId: this.runId!, fromJobId: previous?.jobId ?? '', attempt: this.attempt });
       this.deps.ctx.log.info('variant resumed on a new worker', { variant: this.key, jobId: job.jobId, workerId: job.info.workerId, attempt: this.attempt });
     } catch (err) {
-      this.failures += 1;
-      this.lastError = err instanceof Error ? err.message : String(err);
-      if (err instanceof AppError && err.code === 'invalid_spec') {
-        // No worker would run this profile: retrying cannot help, and no worker is to blame.
-        this.deps.ctx.log.error('variant failed', { variant: this.key, runId: this.runId, reason: this.lastError });
-        this.deps.ctx.events.emit('run:failed', { runId: this.runId ?? this.key, reason: this.lastError });
-        this.stop(this.lastError);
-        return;
-      }
-      this.scheduleRetry(null);
+      this.dispatchFailed(err);
     }
+  }
+
+  /** A retry or restart could not start an attempt: retry later, or fail for a spec no worker runs. */
+  private dispatchFailed(err: unknown): void {
+    this.failures += 1;
+    this.lastError = err instanceof Error ? err.message : String(err);
+    // No worker would run this profile: retrying cannot help, and no worker is to blame.
+    if (err instanceof AppError && err.code === 'invalid_spec') return this.fail(this.lastError);
+    this.scheduleRetry(null);
+  }
+
+  /** The variant ends visibly: logged, counted (run:failed), clients closed with the reason. */
+  private fail(reason: string): void {
+    this.deps.ctx.log.error('variant failed', { variant: this.key, runId: this.runId, reason });
+    this.deps.ctx.events.emit('run:failed', { runId: this.runId ?? this.key, reason });
+    this.stop(reason);
   }
 }
 
