@@ -62,6 +62,11 @@ const VARS = {
   TVARR_MAX_CLIENTS_PER_VARIANT: { schema: Type.Integer({ minimum: 1, maximum: 100_000 }), expected: 'an integer 1-100000', fallback: '500', numeric: true },
   TVARR_MAX_CLIENTS: { schema: Type.Integer({ minimum: 1, maximum: 1_000_000 }), expected: 'an integer 1-1000000', fallback: '2000', numeric: true },
   TVARR_DATABASE_PATH: { schema: Type.String({ minLength: 1 }), expected: 'a file path', fallback: 'data/tvarr.db' },
+  // PostgreSQL instead of the SQLite file (coordinator/db/postgres-store.ts). Carries a password: never echoed.
+  TVARR_DATABASE_URL: {
+    schema: Type.String({ pattern: '^postgres(ql)?://[^\\s]+$', maxLength: 4096 }),
+    expected: 'a URL such as postgres://user:password@host:5432/database',
+  },
   TVARR_PUBLIC_URL: { schema: Type.String({ pattern: '^https?://[^\\s]+$' }), expected: 'an http(s) URL such as http://host:8080' },
   TVARR_LOG_LEVEL: {
     schema: Type.Union(['debug', 'info', 'warn', 'error', 'silent'].map((l) => Type.Literal(l))),
@@ -144,7 +149,7 @@ function readVar(env: Record<string, string | undefined>, name: VarName): string
   const value = spec.numeric ? (/^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN) : raw;
   // Never echo the value: it may be a secret.
   if (!Value.Check(spec.schema, value)) throw new ConfigError(`${name}: invalid value, expected ${spec.expected}`);
-  if ((name === 'TVARR_PUBLIC_URL' || name === 'TVARR_TRUSTED_ORIGINS') && !raw.split(',').every((u) => URL.canParse(u.trim()))) throw new ConfigError(`${name}: invalid value, expected ${spec.expected}`);
+  if ((name === 'TVARR_PUBLIC_URL' || name === 'TVARR_TRUSTED_ORIGINS' || name === 'TVARR_DATABASE_URL') && !raw.split(',').every((u) => URL.canParse(u.trim()))) throw new ConfigError(`${name}: invalid value, expected ${spec.expected}`);
   if (spec.pem && !isReadablePem(raw)) throw new ConfigError(`${name}: cannot read a PEM file at that path, expected ${spec.expected}`);
   return value;
 }
@@ -175,6 +180,7 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
     grpcPort: get('TVARR_GRPC_PORT') as number,
     grpcAuthToken: get('TVARR_GRPC_AUTH_TOKEN') as string | undefined,
     databasePath: get('TVARR_DATABASE_PATH') as string,
+    databaseUrl: get('TVARR_DATABASE_URL') as string | undefined,
     publicUrl: get('TVARR_PUBLIC_URL') as string | undefined,
     logLevel: get('TVARR_LOG_LEVEL') as 'debug' | 'info' | 'warn' | 'error' | 'silent',
     ffmpegPath: get('TVARR_FFMPEG_PATH') as string,

@@ -1,6 +1,6 @@
 // Everything the coordinator's parts share, built once in main.ts (or by a test).
 import type { CoordinatorConfig } from './config';
-import type { Db } from './db/client';
+import type { Store } from './db/store';
 import type { CoordinatorEventBus } from './events';
 import type { Logger } from '../common/log';
 
@@ -12,7 +12,7 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 export interface CoreContext {
   config: CoordinatorConfig;
-  db: Db;
+  store: Store;
   events: CoordinatorEventBus;
   log: Logger;
   clock: Clock;

@@ -3,6 +3,7 @@ import { allocatorHint } from '../common/allocator-env';
 import { createLogger, setLogLevel } from '../common/log';
 import { ConfigError, parseCoordinatorConfig } from './config';
 import { adminTokenBanner } from './http/admin-token';
+import { StoreOpenError } from './db/postgres-store';
 import { startCoordinator } from './start-coordinator';
 
 let config;
@@ -19,7 +20,17 @@ setLogLevel(config.logLevel);
 const log = createLogger('coordinator');
 const hint = allocatorHint();
 if (hint) log.warn(hint);
-const coordinator = await startCoordinator(config, log);
+let coordinator;
+try {
+  coordinator = await startCoordinator(config, log);
+} catch (err) {
+  // A wrong password or an unreachable server: one line naming the variable, no password.
+  if (err instanceof StoreOpenError) {
+    process.stderr.write(`database error: ${err.message}\n`);
+    process.exit(1);
+  }
+  throw err;
+}
 // The generated admin token goes to stdout once, beside the address: never to the JSON log (stderr).
 if (coordinator.adminToken.origin !== 'env') {
   process.stdout.write(`tvarr coordinator on http://localhost:${coordinator.httpPort}\n${adminTokenBanner(coordinator.adminToken)}\n`);

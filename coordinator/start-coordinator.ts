@@ -3,7 +3,8 @@ import type { Logger } from '../common/log';
 import { seedDefaults } from './catalog/catalog-store';
 import type { CoordinatorConfig } from './config';
 import { systemClock, type Clock, type CoreContext } from './context';
-import { openDatabase } from './db/client';
+import { openStore } from './db/open-store';
+import { CounterStore } from './metrics/counter-store';
 import { CoordinatorEventBus } from './events';
 import { startGrpcServer } from './grpc/server';
 import { createHttpApp } from './http/app';
@@ -32,33 +33,35 @@ export interface RunningCoordinator {
 }
 
 export async function startCoordinator(config: CoordinatorConfig, log: Logger, clock: Clock = systemClock): Promise<RunningCoordinator> {
-  const db = openDatabase(config.databasePath);
-  const ctx: CoreContext = { config, db, events: new CoordinatorEventBus(), log, clock };
-  const orphaned = failOrphanedJobs(db, clock.now());
+  const store = await openStore(config);
+  const ctx: CoreContext = { config, store, events: new CoordinatorEventBus(), log, clock };
+  const orphaned = await failOrphanedJobs(store, clock.now());
   if (orphaned > 0) log.info('failed jobs left running by the previous process', { count: orphaned });
-  if (config.seedDefaults) seedDefaults(db, clock.now());
+  if (config.seedDefaults) await seedDefaults(store, clock.now());
 
   const registry = new WorkerRegistry(ctx);
+  await registry.init();
+  const counters = await CounterStore.load(store);
   const supervisor = new JobSupervisor(ctx, registry);
   const drain = new DrainController(ctx, registry, supervisor);
   const variants = new VariantRegistry(ctx, supervisor);
   drain.mover = variants;
-  const metrics = new ClusterMetrics(ctx, { registry, supervisor, variants });
+  const metrics = new ClusterMetrics(ctx, { registry, supervisor, variants }, counters);
   registry.start();
-  const quarantine = watchForQuarantine(ctx);
+  const quarantine = await watchForQuarantine(ctx);
   const jobHistory = startJobHistoryPruner(ctx, { retentionMs: config.jobHistoryRetentionMs });
 
   const loopbackOnly = config.grpcHost === '127.0.0.1' || config.grpcHost === 'localhost' || config.grpcHost === '::1';
   if (config.grpcAuthToken === undefined && !loopbackOnly) log.warn('TVARR_GRPC_AUTH_TOKEN is not set: any worker that can reach the gRPC port may register');
   const grpc = config.grpcEnabled ? await startGrpcServer({ ctx, registry, supervisor, drain }, config.grpcHost, config.grpcPort) : null;
 
-  const adminToken = resolveAdminToken(config.adminToken, config.databasePath);
-  const app = createHttpApp({ ctx, registry, supervisor, drain, variants, metrics, adminToken: adminToken.value });
+  const adminToken = await resolveAdminToken(config.adminToken, store, config.databasePath);
+  const app = createHttpApp({ ctx, registry, supervisor, drain, variants, metrics, adminToken: adminToken.expected });
   // Idle connections (half-sent requests included) close after httpIdleTimeoutS; the
   // stream route lifts the limit for its own long responses (stream-routes.ts).
   app.listen({ hostname: config.httpHost, port: config.httpPort, idleTimeout: config.httpIdleTimeoutS });
   const httpPort = app.server?.port ?? config.httpPort;
-  log.info('coordinator listening', { httpPort, grpcPort: grpc?.port ?? null, database: config.databasePath, adminToken: adminToken.origin });
+  log.info('coordinator listening', { httpPort, grpcPort: grpc?.port ?? null, database: store.where, engine: store.engine, adminToken: adminToken.origin });
 
   return {
     ctx,
@@ -78,7 +81,11 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
       await grpc?.shutdown();
       await app.stop(true);
       metrics.stop();
-      db.$client.close();
+      await registry.flushTouches(clock.now(), 0).catch(() => 0);
+      await counters.flush().catch(() => {});
+      counters.stop();
+      await supervisor.settledAll();
+      await store.close();
     },
   };
 }

@@ -168,3 +168,29 @@ export const metrics = sqliteTable(
   },
   (t) => [primaryKey({ columns: [t.name, t.workerId] })],
 );
+
+// Quarantine fault memory (coordinator/workers/quarantine.ts): each fault or suspect of a
+// worker within the window, so a restart (or another coordinator) does not start it clean.
+// kind: 'connection' | 'ffmpeg' (a fault) | 'suspect' (an FFmpeg failure not yet proven a fault).
+export const workerFaults = sqliteTable(
+  'worker_faults',
+  {
+    id: text('id').primaryKey(),
+    workerId: text('worker_id').notNull(),
+    kind: text('kind').notNull(),
+    at: integer('at', { mode: 'number' }).notNull(),
+    detail: text('detail').notNull(),
+    jobId: text('job_id'),
+    profileId: text('profile_id'),
+    encoder: text('encoder'),
+  },
+  (t) => [index('worker_faults_worker_idx').on(t.workerId, t.at)],
+);
+
+// Coordinator-wide settings shared by every coordinator on this database, e.g.
+// 'admin_token_sha256' (the generated admin token's digest: the token itself is never stored).
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  updatedAt: integer('updated_at', { mode: 'number' }).notNull(),
+});

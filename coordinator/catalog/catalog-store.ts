@@ -1,75 +1,75 @@
 // Sources and profiles: what can be watched, and in which forms.
 import { asc, eq } from 'drizzle-orm';
-import type { Db } from '../db/client';
-import { profiles, sources } from '../db/client';
+import type { Store, Tables } from '../db/store';
 import { AppError } from '../errors';
 
-export type SourceRow = typeof sources.$inferSelect;
-export type ProfileRow = typeof profiles.$inferSelect;
-export type NewSource = Omit<typeof sources.$inferInsert, 'createdAt'>;
-export type NewProfile = Omit<typeof profiles.$inferInsert, 'createdAt'>;
+export type SourceRow = Tables['sources']['$inferSelect'];
+export type ProfileRow = Tables['profiles']['$inferSelect'];
+export type NewSource = Omit<Tables['sources']['$inferInsert'], 'createdAt'>;
+export type NewProfile = Omit<Tables['profiles']['$inferInsert'], 'createdAt'>;
 
-export function listSources(db: Db): SourceRow[] {
-  return db.select().from(sources).orderBy(asc(sources.id)).all();
+export async function listSources({ db, t }: Store): Promise<SourceRow[]> {
+  return db.select().from(t.sources).orderBy(asc(t.sources.id));
 }
 
-export function getSource(db: Db, id: string): SourceRow {
-  const row = db.select().from(sources).where(eq(sources.id, id)).get();
+export async function getSource({ db, t }: Store, id: string): Promise<SourceRow> {
+  const [row] = await db.select().from(t.sources).where(eq(t.sources.id, id)).limit(1);
   if (!row) throw new AppError('not_found', `source '${id}' not found`);
   return row;
 }
 
-export function createSource(db: Db, input: NewSource, now: number): SourceRow {
-  const [row] = db.insert(sources).values({ ...input, createdAt: now }).onConflictDoNothing().returning().all();
+export async function createSource({ db, t }: Store, input: NewSource, now: number): Promise<SourceRow> {
+  const [row] = await db.insert(t.sources).values({ ...input, createdAt: now }).onConflictDoNothing().returning();
   if (!row) throw new AppError('conflict', `source '${input.id}' already exists`);
   return row;
 }
 
-export function updateSource(db: Db, id: string, patch: Partial<NewSource>): SourceRow {
-  const [row] = db.update(sources).set(patch).where(eq(sources.id, id)).returning().all();
+export async function updateSource({ db, t }: Store, id: string, patch: Partial<NewSource>): Promise<SourceRow> {
+  const [row] = await db.update(t.sources).set(patch).where(eq(t.sources.id, id)).returning();
   if (!row) throw new AppError('not_found', `source '${id}' not found`);
   return row;
 }
 
-export function deleteSource(db: Db, id: string): void {
-  const res = db.delete(sources).where(eq(sources.id, id)).returning({ id: sources.id }).all();
+export async function deleteSource({ db, t }: Store, id: string): Promise<void> {
+  const res = await db.delete(t.sources).where(eq(t.sources.id, id)).returning({ id: t.sources.id });
   if (res.length === 0) throw new AppError('not_found', `source '${id}' not found`);
 }
 
-export function listProfiles(db: Db): ProfileRow[] {
-  return db.select().from(profiles).orderBy(asc(profiles.id)).all();
+export async function listProfiles({ db, t }: Store): Promise<ProfileRow[]> {
+  return db.select().from(t.profiles).orderBy(asc(t.profiles.id));
 }
 
-export function getProfile(db: Db, id: string): ProfileRow {
-  const row = db.select().from(profiles).where(eq(profiles.id, id)).get();
+export async function getProfile({ db, t }: Store, id: string): Promise<ProfileRow> {
+  const [row] = await db.select().from(t.profiles).where(eq(t.profiles.id, id)).limit(1);
   if (!row) throw new AppError('not_found', `profile '${id}' not found`);
   return row;
 }
 
-export function createProfile(db: Db, input: NewProfile, now: number): ProfileRow {
-  const [row] = db.insert(profiles).values({ ...input, createdAt: now }).onConflictDoNothing().returning().all();
+export async function createProfile({ db, t }: Store, input: NewProfile, now: number): Promise<ProfileRow> {
+  const [row] = await db.insert(t.profiles).values({ ...input, createdAt: now }).onConflictDoNothing().returning();
   if (!row) throw new AppError('conflict', `profile '${input.id}' already exists`);
   return row;
 }
 
-export function updateProfile(db: Db, id: string, patch: Partial<NewProfile>): ProfileRow {
-  const [row] = db.update(profiles).set(patch).where(eq(profiles.id, id)).returning().all();
+export async function updateProfile({ db, t }: Store, id: string, patch: Partial<NewProfile>): Promise<ProfileRow> {
+  const [row] = await db.update(t.profiles).set(patch).where(eq(t.profiles.id, id)).returning();
   if (!row) throw new AppError('not_found', `profile '${id}' not found`);
   return row;
 }
 
-export function deleteProfile(db: Db, id: string): void {
-  const res = db.delete(profiles).where(eq(profiles.id, id)).returning({ id: profiles.id }).all();
+export async function deleteProfile({ db, t }: Store, id: string): Promise<void> {
+  const res = await db.delete(t.profiles).where(eq(t.profiles.id, id)).returning({ id: t.profiles.id });
   if (res.length === 0) throw new AppError('not_found', `profile '${id}' not found`);
 }
 
 /** The embedded default: an offline test pattern and a 360p H.264 profile. */
-export function seedDefaults(db: Db, now: number): void {
-  db.insert(sources)
+export async function seedDefaults({ db, t }: Store, now: number): Promise<void> {
+  await db
+    .insert(t.sources)
     .values({ id: 'test-pattern', name: 'Test pattern (built in)', url: 'testpattern:?size=1280x720&rate=25', createdAt: now })
-    .onConflictDoNothing()
-    .run();
-  db.insert(profiles)
+    .onConflictDoNothing();
+  await db
+    .insert(t.profiles)
     .values({
       id: 'h264-360p',
       name: 'H.264 360p',
@@ -82,6 +82,5 @@ export function seedDefaults(db: Db, now: number): void {
       gopFrames: 50,
       createdAt: now,
     })
-    .onConflictDoNothing()
-    .run();
+    .onConflictDoNothing();
 }

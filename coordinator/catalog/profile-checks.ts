@@ -2,7 +2,7 @@
 // sent with per-codec defaults and checks it with the shared transcode rules
 // (common/transcode-rules.ts), refusing with a 422 that names the field.
 import { checkProfile, completeProfile, type ProfileFields } from '../../common/transcode-rules';
-import type { Db } from '../db/client';
+import type { Store } from '../db/store';
 import { AppError } from '../errors';
 import { createProfile, getProfile, updateProfile, type NewProfile, type ProfileRow } from './catalog-store';
 
@@ -14,7 +14,7 @@ function refuse(fields: ProfileFields): void {
 }
 
 /** POST /api/profiles: defaults by codec (a copy profile gets no GOP, size or bitrate). */
-export function createCheckedProfile(db: Db, input: ProfileInput, now: number): ProfileRow {
+export async function createCheckedProfile(db: Store, input: ProfileInput, now: number): Promise<ProfileRow> {
   const full = completeProfile(input);
   refuse(full);
   return createProfile(db, full, now);
@@ -25,8 +25,8 @@ export function createCheckedProfile(db: Db, input: ProfileInput, now: number): 
  * left out follow a codec change (copy -> h264 gets the H.264 defaults, h264 -> copy
  * drops size, GOP and preset), fields sent are kept and checked.
  */
-export function updateCheckedProfile(db: Db, id: string, patch: Partial<ProfileInput>): ProfileRow {
-  const stored = getProfile(db, id);
+export async function updateCheckedProfile(db: Store, id: string, patch: Partial<ProfileInput>): Promise<ProfileRow> {
+  const stored = await getProfile(db, id);
   const full = completeProfile({ ...patch, videoCodec: patch.videoCodec ?? stored.videoCodec }, stored);
   refuse(full);
   const { createdAt: _createdAt, id: _id, ...fields } = full as typeof full & { createdAt?: number; id?: string };

@@ -4,6 +4,7 @@ import { AppError } from '../errors';
 import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { WorkerRegistry } from '../workers/worker-registry';
 import { WorkerSession, type ControlCall } from '../workers/worker-session';
+import type { WorkerEvent__Output } from '../../proto/gen/tvarr/transcode/v1/WorkerEvent';
 import { acceptWorkerCall } from './accept-worker-call';
 import { checkHeartbeatJobs, progressFromProto, registrationFromProto, usageFromProto } from './convert';
 import { toGrpcStatus } from './status';
@@ -62,21 +63,30 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
     call.emit('error', toGrpcStatus(err));
   };
 
+  // Messages are handled one at a time in arrival order, each after the previous one's
+  // database work: a heartbeat never overtakes the register before it, a JobEnded never
+  // overtakes a JobRejected. The rate limit (checked on arrival) bounds the queue.
+  let queue: Promise<void> = Promise.resolve();
   call.on('data', (msg) => {
     if (failed) return;
-    try {
-      if (!withinRate()) {
-        throw new AppError('no_capacity', `more than ${CONTROL_BURST} control messages at once or ${CONTROL_RATE_PER_S}/s sustained`);
-      }
+    if (!withinRate()) return fail(new AppError('no_capacity', `more than ${CONTROL_BURST} control messages at once or ${CONTROL_RATE_PER_S}/s sustained`));
+    // Liveness counts on arrival, not after the queue: a slow database must not make a
+    // worker that keeps talking look silent.
+    if (session) registry.sawMessage(session);
+    queue = queue.then(() => (failed ? undefined : handle(msg))).catch(fail);
+  });
+
+  const handle = async (msg: WorkerEvent__Output): Promise<void> => {
+    {
       if (!session) {
         if (msg.event !== 'register' || !msg.register) throw new AppError('invalid_request', 'first message must be register');
         clearTimeout(registerTimer);
         const reg = registrationFromProto(msg.register, workerId, call.getPeer());
         const s = new WorkerSession(workerId, reg.name, call, ctx.clock.now());
-        registry.register(reg, s); // throws before anything is stored if refused
+        await registry.register(reg, s); // throws before anything is stored if refused
         session = s;
         // Anything the worker still runs that we do not know as live is stale: stop it.
-        const stale = reg.activeJobs.filter((j) => !supervisor.owned({ jobId: j.jobId, attempt: j.attempt, workerId }));
+        const stale = reg.activeJobs.filter((j) => !supervisor.ownedHere({ jobId: j.jobId, attempt: j.attempt, workerId }));
         s.send({
           registered: {
             worker_id: workerId,
@@ -94,7 +104,7 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
           checkHeartbeatJobs(msg.heartbeat?.jobs.length ?? 0);
           registry.heartbeat(session, usageFromProto(msg.heartbeat?.usage ?? null));
           for (const p of msg.heartbeat?.jobs ?? []) {
-            const job = supervisor.owned({ jobId: p.job_id, attempt: p.attempt, workerId });
+            const job = supervisor.ownedHere({ jobId: p.job_id, attempt: p.attempt, workerId });
             if (job) job.progress = progressFromProto(p);
           }
           return;
@@ -102,7 +112,7 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
         case 'job_rejected': {
           registry.sawMessage(session);
           const r = msg.job_rejected!;
-          supervisor.rejected({ jobId: r.job_id, attempt: r.attempt, workerId }, `${r.reason}: ${clipText(r.message, CLIP_LEN.jobRejectedMessage)}`);
+          await supervisor.rejected({ jobId: r.job_id, attempt: r.attempt, workerId }, `${r.reason}: ${clipText(r.message, CLIP_LEN.jobRejectedMessage)}`);
           return;
         }
         case 'job_ended': {
@@ -110,7 +120,7 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
           const e = msg.job_ended!;
           const state = e.outcome === 'JOB_OUTCOME_COMPLETED' ? 'completed' : e.outcome === 'JOB_OUTCOME_CANCELLED' ? 'cancelled' : 'failed';
           const reason = state === 'completed' ? null : clipText(e.message, CLIP_LEN.jobEndedMessage) || `ffmpeg exited with code ${e.exit_code}`;
-          supervisor.workerReportedEnd({ jobId: e.job_id, attempt: e.attempt, workerId }, { state, reason });
+          await supervisor.workerReportedEnd({ jobId: e.job_id, attempt: e.attempt, workerId }, { state, reason });
           return;
         }
         case 'pong':
@@ -119,7 +129,7 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
           return;
         case 'drain_started':
           registry.sawMessage(session);
-          deps.drain.drain(workerId, clipText(msg.drain_started?.reason || 'worker is shutting down', CLIP_LEN.drainReason), { notifyWorker: false });
+          await deps.drain.drain(workerId, clipText(msg.drain_started?.reason || 'worker is shutting down', CLIP_LEN.drainReason), { notifyWorker: false });
           return;
         case 'register':
           throw new AppError('invalid_request', 'already registered on this stream');
@@ -127,10 +137,8 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
           registry.sawMessage(session);
           return; // an event from a newer worker version: ignore
       }
-    } catch (err) {
-      fail(err);
     }
-  });
+  };
 
   const closed = (reason: string) => {
     clearTimeout(registerTimer);

@@ -34,22 +34,44 @@ export function handleJobStream(ctx: CoreContext, supervisor: JobSupervisor, cal
   let laned = false;
   let rejectedLate = false;
 
+  const reject = (err: unknown) => {
+    rejectedLate = true;
+    ctx.log.warn('job stream rejected', { workerId, error: err instanceof Error ? err.message : String(err) });
+    call.emit('error', toGrpcStatus(err));
+  };
+  let opening = false;
+
   call.on('data', (msg) => {
     if (rejectedLate) return;
     try {
       if (!job) {
+        if (opening) throw new AppError('invalid_request', 'open sent twice');
         if (msg.msg !== 'open' || !msg.open) throw new AppError('invalid_request', 'first message must be open');
         stopOpenTimer();
         const fence = { jobId: msg.open.job_id, attempt: msg.open.attempt, workerId };
         const { lane: l, lanes } = msg.open;
-        if (lanes > 1) {
-          job = supervisor.attachLane(fence, l, lanes, (j) => j.openLane(l, lanes, call));
-          lane = l;
-          laned = true;
-        } else {
-          if (l !== 0) throw new AppError('invalid_request', `lane ${l} is out of range for 1 lane(s)`);
-          job = supervisor.attachStream(fence, (j) => j.attach(call));
-        }
+        if (lanes <= 1 && l !== 0) throw new AppError('invalid_request', `lane ${l} is out of range for 1 lane(s)`);
+        // The attach writes the job row (pending -> running). Until it is done this call
+        // delivers nothing more: what the worker sent right behind `open` waits in the
+        // call's buffer (HTTP/2 flow control bounds it) and is handled in order after, as
+        // this attempt's, or dropped with the call if the attach is refused.
+        opening = true;
+        call.pause();
+        const attached =
+          lanes > 1 ? supervisor.attachLane(fence, l, lanes, (j) => j.openLane(l, lanes, call)) : supervisor.attachStream(fence, (j) => j.attach(call));
+        attached.then(
+          (j) => {
+            job = j;
+            lane = l;
+            laned = lanes > 1;
+            opening = false;
+            call.resume();
+          },
+          (err: unknown) => {
+            opening = false;
+            reject(err);
+          },
+        );
         return;
       }
       switch (msg.msg) {
@@ -70,9 +92,7 @@ export function handleJobStream(ctx: CoreContext, supervisor: JobSupervisor, cal
           return;
       }
     } catch (err) {
-      rejectedLate = true;
-      ctx.log.warn('job stream rejected', { workerId, error: err instanceof Error ? err.message : String(err) });
-      call.emit('error', toGrpcStatus(err));
+      reject(err);
     }
   });
 

@@ -23,7 +23,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 export interface RequestGuardConfig {
-  adminToken: string;
+  /** The admin token, or its SHA-256 digest (the generated token is kept only as a digest). */
+  adminToken: string | Buffer;
   apiMaxBodyBytes: number;
   /** Lower-case host names (no port) this coordinator answers to; '*' allows any. */
   ownHosts: ReadonlySet<string>;
@@ -75,11 +76,11 @@ function errorResponse(status: number, code: string, message: string, headers: R
 }
 
 /** Constant-time check of `authorization: Bearer <token>` (hashing first hides the length). */
-export function hasAdminToken(request: Request, expected: string): boolean {
+export function hasAdminToken(request: Request, expected: string | Buffer): boolean {
   const header = request.headers.get('authorization') ?? '';
   const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
   if (!match) return false;
-  return timingSafeEqual(digest(match[1]!), digest(expected));
+  return timingSafeEqual(digest(match[1]!), typeof expected === 'string' ? digest(expected) : expected);
 }
 
 /** Why a write looks cross-site, or null. The coordinator's own origin is the Host it was reached under. */

@@ -32,7 +32,7 @@ export interface HttpDeps {
   variants: VariantRegistry;
   metrics: ClusterMetrics;
   /** The effective admin token: TVARR_ADMIN_TOKEN or the generated one (admin-token.ts). */
-  adminToken: string;
+  adminToken: string | Buffer;
 }
 
 /** Whether a request carries the admin token: reads use it to decide what to redact. */

@@ -64,6 +64,8 @@ export class ActiveJob {
   private readonly attachWaiters: { resolve: () => void; reject: (err: Error) => void }[] = [];
   private readonly endListeners: ((end: JobEnd) => void)[] = [];
   onOutput: (chunk: Uint8Array) => void = () => {};
+  /** A job stream's open is being recorded (pending -> running): a second open is refused. */
+  attaching = false;
 
   constructor(readonly info: ActiveJobInfo) {}
 

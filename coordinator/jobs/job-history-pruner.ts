@@ -31,7 +31,7 @@ export function startJobHistoryPruner(ctx: CoreContext, opts: JobHistoryPrunerOp
     const cutoff = ctx.clock.now() - opts.retentionMs;
     let deleted = 0;
     while (!stopped) {
-      const n = deleteEndedJobsBefore(ctx.db, cutoff, BATCH_ROWS);
+      const n = await deleteEndedJobsBefore(ctx.store, cutoff, BATCH_ROWS);
       deleted += n;
       if (n < BATCH_ROWS) break;
       await new Promise((r) => setTimeout(r, 0));

@@ -2,11 +2,10 @@
 // worker id) and by the current state, so late messages from a worker that lost its
 // job change nothing.
 import { and, desc, eq, inArray, lt, notInArray } from 'drizzle-orm';
-import type { Db } from '../db/client';
-import { jobs } from '../db/client';
+import type { Store, Tables } from '../db/store';
 import type { JobState } from '../domain';
 
-export type JobRow = typeof jobs.$inferSelect;
+export type JobRow = Tables['jobs']['$inferSelect'];
 
 export interface JobFence {
   jobId: string;
@@ -14,58 +13,54 @@ export interface JobFence {
   workerId: string;
 }
 
-export function getJob(db: Db, jobId: string): JobRow | undefined {
-  return db.select().from(jobs).where(eq(jobs.id, jobId)).get();
+export async function getJob({ db, t }: Store, jobId: string): Promise<JobRow | undefined> {
+  const [row] = await db.select().from(t.jobs).where(eq(t.jobs.id, jobId)).limit(1);
+  return row;
 }
 
 /** pending -> running when the worker opens the job stream. Null when the fence fails. */
-export function markJobRunning(db: Db, fence: JobFence, now: number): JobRow | null {
-  const [row] = db
+export async function markJobRunning({ db, t }: Store, fence: JobFence, now: number): Promise<JobRow | null> {
+  const { jobs } = t;
+  const [row] = await db
     .update(jobs)
     .set({ state: 'running', startedAt: now })
-    .where(
-      and(eq(jobs.id, fence.jobId), eq(jobs.attempt, fence.attempt), eq(jobs.workerId, fence.workerId), eq(jobs.state, 'pending')),
-    )
-    .returning()
-    .all();
+    .where(and(eq(jobs.id, fence.jobId), eq(jobs.attempt, fence.attempt), eq(jobs.workerId, fence.workerId), eq(jobs.state, 'pending')))
+    .returning();
   return row ?? null;
 }
 
 /** Is this (job, attempt) still live on this worker? */
-export function isJobOwnedBy(db: Db, fence: JobFence): boolean {
-  const row = db
+export async function isJobOwnedBy({ db, t }: Store, fence: JobFence): Promise<boolean> {
+  const { jobs } = t;
+  const rows = await db
     .select({ id: jobs.id })
     .from(jobs)
     .where(
-      and(
-        eq(jobs.id, fence.jobId),
-        eq(jobs.attempt, fence.attempt),
-        eq(jobs.workerId, fence.workerId),
-        inArray(jobs.state, ['pending', 'running']),
-      ),
+      and(eq(jobs.id, fence.jobId), eq(jobs.attempt, fence.attempt), eq(jobs.workerId, fence.workerId), inArray(jobs.state, ['pending', 'running'])),
     )
-    .get();
-  return row !== undefined;
+    .limit(1);
+  return rows.length > 0;
 }
 
 /** Moves a live job to a final state. Returns false if it had already ended. */
-export function endJob(
-  db: Db,
+export async function endJob(
+  { db, t }: Store,
   jobId: string,
   state: Extract<JobState, 'failed' | 'completed' | 'cancelled'>,
   reason: string | null,
   now: number,
-): boolean {
-  const res = db
+): Promise<boolean> {
+  const { jobs } = t;
+  const res = await db
     .update(jobs)
     .set({ state, failureReason: reason, endedAt: now })
     .where(and(eq(jobs.id, jobId), inArray(jobs.state, ['pending', 'running'])))
-    .returning({ id: jobs.id })
-    .all();
+    .returning({ id: jobs.id });
   return res.length > 0;
 }
 
-export function listJobs(db: Db, filter: { state?: JobState; workerId?: string; limit: number }) {
+export async function listJobs({ db, t }: Store, filter: { state?: JobState; workerId?: string; limit: number }): Promise<JobRow[]> {
+  const { jobs } = t;
   const conds = [];
   if (filter.state) conds.push(eq(jobs.state, filter.state));
   if (filter.workerId) conds.push(eq(jobs.workerId, filter.workerId));
@@ -73,22 +68,22 @@ export function listJobs(db: Db, filter: { state?: JobState; workerId?: string; 
     .select()
     .from(jobs)
     .where(conds.length ? and(...conds) : undefined)
-    .orderBy(desc(jobs.createdAt))
-    .limit(filter.limit)
-    .all();
+    .orderBy(desc(jobs.createdAt), desc(jobs.id))
+    .limit(filter.limit);
 }
 
 /**
  * At start-up nothing is running yet: every job the previous process believed live is
  * failed with a reason (history kept). Clients reconnecting start a new run.
  */
-export function failOrphanedJobs(db: Db, now: number): number {
-  return db
+export async function failOrphanedJobs({ db, t }: Store, now: number): Promise<number> {
+  const { jobs } = t;
+  const res = await db
     .update(jobs)
     .set({ state: 'failed', failureReason: 'coordinator restarted', endedAt: now })
     .where(inArray(jobs.state, ['pending', 'running']))
-    .returning({ id: jobs.id })
-    .all().length;
+    .returning({ id: jobs.id });
+  return res.length;
 }
 
 /**
@@ -97,16 +92,14 @@ export function failOrphanedJobs(db: Db, now: number): number {
  * their age. Batched because each deleted row fires the scheduler-slot trigger for its
  * worker: many small transactions keep other writers (and every stream) moving.
  */
-export function deleteEndedJobsBefore(db: Db, endedBefore: number, limit: number): number {
+export async function deleteEndedJobsBefore({ db, t }: Store, endedBefore: number, limit: number): Promise<number> {
+  const { jobs } = t;
   const oldest = db
     .select({ id: jobs.id })
     .from(jobs)
     .where(and(notInArray(jobs.state, ['pending', 'running']), lt(jobs.endedAt, endedBefore)))
     .orderBy(jobs.endedAt)
     .limit(limit);
-  return db
-    .delete(jobs)
-    .where(inArray(jobs.id, oldest))
-    .returning({ id: jobs.id })
-    .all().length;
+  const res = await db.delete(jobs).where(inArray(jobs.id, oldest)).returning({ id: jobs.id });
+  return res.length;
 }

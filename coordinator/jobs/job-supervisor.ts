@@ -9,6 +9,7 @@ import { specToProto } from '../grpc/convert';
 import { claimJob, describeNoCandidate } from '../scheduler/claim-job';
 import type { WorkerRegistry } from '../workers/worker-registry';
 import { ActiveJob, type JobEnd, type JobEndCause } from './active-job';
+import { retryWrite } from '../db/retry-write';
 import { endJob, isJobOwnedBy, markJobRunning, type JobFence } from './job-store';
 import { assertRunnableProfile, buildTranscodeSpec, type ProfileRow } from './transcode-spec';
 
@@ -25,6 +26,8 @@ export interface DispatchRequest {
 
 export class JobSupervisor {
   private readonly live = new Map<string, ActiveJob>();
+  // Attempts whose end is being written (recordEnd), by job id.
+  private readonly ending = new Map<string, Promise<void>>();
   /** A source's measured bitrate in kbit/s (0 = not known yet); set by the variant registry. */
   sourceKbps: (sourceId: string) => number = () => 0;
 
@@ -60,7 +63,7 @@ export class JobSupervisor {
     for (;;) {
       const now = this.ctx.clock.now();
       const selectStart = performance.now();
-      const claim = claimJob(this.ctx.db, {
+      const claim = await claimJob(this.ctx.store, {
         runId,
         sourceId: req.sourceId,
         profileId: req.profile.id,
@@ -77,7 +80,7 @@ export class JobSupervisor {
       if (!claim) {
         const why = refusals.length ? `; tried: ${refusals.join('; ')}` : '';
         const pref = req.profile.encoderPreference ? ` (preference ${req.profile.encoderPreference})` : '';
-        const excludedWhy = describeNoCandidate(this.ctx.db, req.profile.videoCodec, req.profile.encoderPreference, now);
+        const excludedWhy = await describeNoCandidate(this.ctx.store, req.profile.videoCodec, req.profile.encoderPreference, now);
         throw new AppError('no_capacity', `no online worker with a free slot can encode ${req.profile.videoCodec}${pref}: ${excludedWhy}${why}`);
       }
       runId = claim.runId;
@@ -142,15 +145,26 @@ export class JobSupervisor {
     }
   }
 
-  /** A worker opened a job stream: allowed only for its own live attempt. */
-  attachStream(fence: JobFence, attach: (job: ActiveJob) => void): ActiveJob {
+  /**
+   * A worker opened a job stream: allowed only for its own live attempt. The caller
+   * (grpc/job-stream.ts) holds the stream's later messages until this resolves, so
+   * output sent right behind `open` is neither lost nor handed to another attempt.
+   */
+  async attachStream(fence: JobFence, attach: (job: ActiveJob) => void): Promise<ActiveJob> {
     const job = this.live.get(fence.jobId);
-    if (!job || job.info.workerId !== fence.workerId || job.info.attempt !== fence.attempt || job.attached || job.openLanes > 0) {
+    if (!job || job.info.workerId !== fence.workerId || job.info.attempt !== fence.attempt || job.attached || job.openLanes > 0 || job.attaching) {
       throw new AppError('permission_denied', `job ${fence.jobId} attempt ${fence.attempt} is not assigned to this worker`);
     }
-    if (!markJobRunning(this.ctx.db, fence, this.ctx.clock.now())) {
-      throw new AppError('permission_denied', `job ${fence.jobId} is no longer pending`);
+    // Claimed before the first await: a second open of the same attempt is refused above.
+    job.attaching = true;
+    try {
+      if (!(await markJobRunning(this.ctx.store, fence, this.ctx.clock.now()))) {
+        throw new AppError('permission_denied', `job ${fence.jobId} is no longer pending`);
+      }
+    } finally {
+      job.attaching = false;
     }
+    if (job.ended) throw new AppError('permission_denied', `job ${fence.jobId} ended while its stream opened`);
     attach(job);
     this.ctx.events.emit('job:started', { jobId: job.jobId, workerId: fence.workerId });
     return job;
@@ -162,7 +176,7 @@ export class JobSupervisor {
    * once all lanes are open: input is striped over every lane from its first byte, and a
    * lane that never opens is then caught by the start timeout like a missing stream.
    */
-  attachLane(fence: JobFence, lane: number, lanes: number, open: (job: ActiveJob) => boolean): ActiveJob {
+  async attachLane(fence: JobFence, lane: number, lanes: number, open: (job: ActiveJob) => boolean): Promise<ActiveJob> {
     const job = this.live.get(fence.jobId);
     if (!job || job.info.workerId !== fence.workerId || job.info.attempt !== fence.attempt || job.attached) {
       throw new AppError('permission_denied', `job ${fence.jobId} attempt ${fence.attempt} is not assigned to this worker`);
@@ -173,7 +187,7 @@ export class JobSupervisor {
       this.ctx.log.info('job stream lane opened', { jobId: job.jobId, workerId: fence.workerId, lane, lanes, open: job.openLanes });
       return job;
     }
-    if (!markJobRunning(this.ctx.db, fence, this.ctx.clock.now())) {
+    if (!(await markJobRunning(this.ctx.store, fence, this.ctx.clock.now()))) {
       job.finish({ state: 'failed', reason: 'job is no longer pending' });
       throw new AppError('permission_denied', `job ${fence.jobId} is no longer pending`);
     }
@@ -184,22 +198,33 @@ export class JobSupervisor {
   }
 
   /** Worker-reported events are fenced: another worker's job id changes nothing. */
-  owned(fence: JobFence): ActiveJob | undefined {
-    const job = this.live.get(fence.jobId);
-    if (!job || job.info.workerId !== fence.workerId || job.info.attempt !== fence.attempt) return undefined;
-    return isJobOwnedBy(this.ctx.db, fence) ? job : undefined;
+  async owned(fence: JobFence): Promise<ActiveJob | undefined> {
+    const job = this.ownedHere(fence);
+    if (!job) return undefined;
+    return (await isJobOwnedBy(this.ctx.store, fence)) ? job : undefined;
   }
 
-  rejected(fence: JobFence, reason: string): boolean {
-    const job = this.owned(fence);
+  /**
+   * The in-memory half of `owned`: this process runs that attempt on that worker. Enough
+   * for progress reports, which change nothing durable (a heartbeat's jobs are not worth
+   * a database read each).
+   */
+  ownedHere(fence: JobFence): ActiveJob | undefined {
+    const job = this.live.get(fence.jobId);
+    if (!job || job.info.workerId !== fence.workerId || job.info.attempt !== fence.attempt) return undefined;
+    return job;
+  }
+
+  async rejected(fence: JobFence, reason: string): Promise<boolean> {
+    const job = await this.owned(fence);
     if (!job) return false;
     this.ctx.events.emit('job:rejected', { jobId: fence.jobId, workerId: fence.workerId, reason });
     const cause: JobEndCause = reason.startsWith('REJECT_REASON_INVALID_SPEC') ? 'invalid_spec' : 'rejected';
     return job.finish({ state: 'failed', reason: `rejected by worker: ${reason}`, cause });
   }
 
-  workerReportedEnd(fence: JobFence, end: JobEnd): boolean {
-    const job = this.owned(fence);
+  async workerReportedEnd(fence: JobFence, end: JobEnd): Promise<boolean> {
+    const job = await this.owned(fence);
     if (!job) return false;
     // A failure the worker reports is its FFmpeg's, unless its job stream broke first.
     const cause: JobEndCause | undefined = end.state !== 'failed' ? undefined : end.reason?.startsWith('job stream ended') ? 'stream' : 'ffmpeg';
@@ -219,16 +244,33 @@ export class JobSupervisor {
     }
   }
 
+  /** Resolves once an ended attempt's row is written (the cancel API answers with the row). */
+  async settled(jobId: string): Promise<void> {
+    await this.ending.get(jobId);
+  }
+
+  /** Resolves once every ended attempt's row is written (coordinator stop). */
+  async settledAll(): Promise<void> {
+    while (this.ending.size > 0) await Promise.all([...this.ending.values()]);
+  }
+
   private recordEnd(job: ActiveJob, end: JobEnd): void {
     this.live.delete(job.jobId);
-    if (endJob(this.ctx.db, job.jobId, end.state, end.reason, this.ctx.clock.now())) {
-      const log = end.state === 'failed' ? this.ctx.log.warn : this.ctx.log.info;
-      log('job ended', { jobId: job.jobId, workerId: job.info.workerId, state: end.state, reason: end.reason });
-      this.ctx.events.emit('job:ended', { jobId: job.jobId, workerId: job.info.workerId, state: end.state, reason: end.reason, cause: end.cause });
-    }
     // Emitted in the same tick as the removal from `live`, so live + ended bytes never double count.
     if (job.bytesIn > 0 || job.bytesOut > 0) {
       this.ctx.events.emit('bytes:relayed', { workerId: job.info.workerId, bytesIn: job.bytesIn, bytesOut: job.bytesOut });
     }
+    const now = this.ctx.clock.now();
+    // Retried until it lands: a job row left live would hold the worker's slot.
+    const write = retryWrite(this.ctx.log, `end of job ${job.jobId}`, () => endJob(this.ctx.store, job.jobId, end.state, end.reason, now))
+      .then((ended) => {
+        if (!ended) return;
+        const log = end.state === 'failed' ? this.ctx.log.warn : this.ctx.log.info;
+        log('job ended', { jobId: job.jobId, workerId: job.info.workerId, state: end.state, reason: end.reason });
+        this.ctx.events.emit('job:ended', { jobId: job.jobId, workerId: job.info.workerId, state: end.state, reason: end.reason, cause: end.cause });
+      })
+      .catch((err: unknown) => this.ctx.log.error('job end not recorded', { jobId: job.jobId, state: end.state, error: err instanceof Error ? err.message : String(err) }))
+      .finally(() => this.ending.delete(job.jobId));
+    this.ending.set(job.jobId, write);
   }
 }

@@ -2,11 +2,11 @@
 // checked by the same rules the worker applies (common/transcode-rules.ts): a spec that
 // fails here would be refused by every worker, so it is the profile's fault, not theirs.
 import { checkProfile, checkSpec, fitPreset, type RuleViolation } from '../../common/transcode-rules';
-import type { profiles } from '../db/client';
+import type { Tables } from '../db/store';
 import type { TranscodeSpec } from '../domain';
 import { AppError } from '../errors';
 
-export type ProfileRow = typeof profiles.$inferSelect;
+export type ProfileRow = Tables['profiles']['$inferSelect'];
 
 function invalid(profile: ProfileRow, v: RuleViolation): AppError {
   return new AppError('invalid_spec', `profile '${profile.id}' cannot be run: ${v.field}: ${v.message}`, { field: v.field });

@@ -13,8 +13,8 @@ import type { SourceEventKind } from '../streams/source-events';
 import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus-metrics';
 
 export interface MonitoredParts {
-  registry: Pick<WorkerRegistry, 'get'>;
-  supervisor: Pick<JobSupervisor, 'liveJobs'>;
+  registry: Pick<WorkerRegistry, 'get' | 'live'>;
+  supervisor: Pick<JobSupervisor, 'liveJobs' | 'get'>;
   variants: Pick<VariantRegistry, 'liveRuns'>;
 }
 
@@ -34,14 +34,23 @@ export class ClusterMetrics {
   constructor(
     private readonly ctx: CoreContext,
     private readonly parts: MonitoredParts,
+    counters: CounterStore,
   ) {
-    this.counters = new CounterStore(ctx.db);
+    this.counters = counters;
+    counters.onWriteError = (err) => ctx.log.warn('counters not written; kept and retried', { error: err instanceof Error ? err.message : String(err) });
     this.prometheus = createPrometheusMetrics(this.counters);
     const { events } = ctx;
     const c = this.counters;
     this.unsubscribe.push(
       events.on('job:ended', (e) => c.add(`jobs_${e.state}`, 1, e.workerId)),
-      events.on('job:reassigned', (e) => c.add('jobs_reassigned', 1, e.fromJobId ? getJob(ctx.db, e.fromJobId)?.workerId : null)),
+      events.on('job:reassigned', (e) => {
+        // The worker it was moved from: the live attempt if still here, else its row.
+        const from = e.fromJobId ? parts.supervisor.get(e.fromJobId)?.info.workerId : null;
+        if (from || !e.fromJobId) return c.add('jobs_reassigned', 1, from);
+        void getJob(ctx.store, e.fromJobId)
+          .then((row) => c.add('jobs_reassigned', 1, row?.workerId))
+          .catch(() => c.add('jobs_reassigned', 1));
+      }),
       events.on('run:failed', () => c.add('runs_failed', 1)),
       events.on('worker:lost', (e) => c.add('worker_losses', 1, e.workerId)),
       events.on('worker:removed', (e) => c.forgetWorker(e.workerId)),
@@ -59,12 +68,12 @@ export class ClusterMetrics {
     );
   }
 
-  snapshot(): ClusterSnapshot {
+  snapshot(): Promise<ClusterSnapshot> {
     const { registry, supervisor, variants } = this.parts;
     return buildClusterSnapshot({
-      db: this.ctx.db,
+      store: this.ctx.store,
       now: this.ctx.clock.now(),
-      connected: Object.assign((id: string) => registry.get(id) !== undefined, { link: (id: string) => describeWorkerLink(registry, supervisor, id) }),
+      connected: Object.assign((id: string) => registry.get(id) !== undefined, { link: (id: string) => describeWorkerLink(registry, supervisor, id), live: (id: string) => registry.live(id) }),
       liveJobs: supervisor.liveJobs(),
       runs: variants.liveRuns().map((r) => ({ key: r.key, currentJobId: r.currentJob?.jobId ?? null, clients: r.buffer.readerCount })),
       counters: this.counters,
@@ -75,8 +84,8 @@ export class ClusterMetrics {
     return this.prometheus.registry.contentType;
   }
 
-  prometheusText(): Promise<string> {
-    return this.prometheus.render(this.snapshot());
+  async prometheusText(): Promise<string> {
+    return this.prometheus.render(await this.snapshot());
   }
 
   stop(): void {

@@ -3,8 +3,7 @@
 // usage come from SQLite; live jobs, their progress and bytes from memory (the
 // supervisor); clients from the variants' shared buffers; totals from the counter store.
 import { inArray } from 'drizzle-orm';
-import type { Db } from '../db/client';
-import { jobs } from '../db/client';
+import type { Store } from '../db/store';
 import type { EncoderKind, JobProgress } from '../domain';
 import type { ActiveJob } from '../jobs/active-job';
 import { listWorkerViews, type WorkerPresence, type WorkerView } from '../workers/worker-views';
@@ -17,7 +16,7 @@ export interface LiveRunInfo {
 }
 
 export interface SnapshotInputs {
-  db: Db;
+  store: Store;
   now: number;
   connected: WorkerPresence;
   liveJobs: readonly ActiveJob[];
@@ -103,18 +102,18 @@ export function freeSlots(w: { state: string; connected: boolean; quarantined: b
   return { gpuFree: Math.min(total, Math.max(0, s.gpuMax - s.gpuUsed)), cpuFree: Math.min(total, Math.max(0, s.cpuMax - s.cpuUsed)) };
 }
 
-export function buildClusterSnapshot(input: SnapshotInputs): ClusterSnapshot {
-  const { db, now, counters } = input;
-  const views = listWorkerViews(db, input.connected);
+export async function buildClusterSnapshot(input: SnapshotInputs): Promise<ClusterSnapshot> {
+  const { store, now, counters } = input;
+  const { jobs } = store.t;
+  const views = await listWorkerViews(store, input.connected);
 
   // Variant and role of each live attempt: one primary-key lookup for all of them.
   const ids = input.liveJobs.map((j) => j.jobId);
   const rows = ids.length
-    ? db
+    ? await store.db
         .select({ id: jobs.id, sourceId: jobs.sourceId, profileId: jobs.profileId, role: jobs.role })
         .from(jobs)
         .where(inArray(jobs.id, ids))
-        .all()
     : [];
   const rowById = new Map(rows.map((r) => [r.id, r]));
   const clientsByJob = new Map<string, number>();

@@ -3,7 +3,7 @@
 // worker_encoders and the jobs table. Tests run it after every kind of write; an
 // operator can run it on a live database (it only reads).
 import { sql } from 'drizzle-orm';
-import type { Db } from '../db/client';
+import type { Store } from '../db/store';
 
 export interface SlotDrift {
   /** rows the triggers left that the truth does not have (or has with other values) */
@@ -12,9 +12,9 @@ export interface SlotDrift {
   missing: Record<string, unknown>[];
 }
 
-export function checkSlotDrift(db: Db): SlotDrift {
+export async function checkSlotDrift(store: Store): Promise<SlotDrift> {
   return {
-    stale: db.all(sql`SELECT * FROM scheduler_slots EXCEPT SELECT * FROM scheduler_slot_source`),
-    missing: db.all(sql`SELECT * FROM scheduler_slot_source EXCEPT SELECT * FROM scheduler_slots`),
+    stale: await store.rows(sql`SELECT * FROM scheduler_slots EXCEPT SELECT * FROM scheduler_slot_source`),
+    missing: await store.rows(sql`SELECT * FROM scheduler_slot_source EXCEPT SELECT * FROM scheduler_slots`),
   };
 }

@@ -1,8 +1,7 @@
 // Claims a slot: picks the best candidate and inserts the job row for it in one
 // transaction, so two requests can never both take a worker's last slot.
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../db/client';
-import { jobs } from '../db/client';
+import type { Store } from '../db/store';
 import { explainCandidates, summarizeExclusions } from './explain-candidates';
 import { listCandidateWorkers, type Candidate } from './list-candidate-workers';
 import { loadWorkerFacts } from './load-worker-facts';
@@ -38,27 +37,30 @@ export interface ClaimedJob {
 /**
  * Selects and claims in one write transaction. Why this never oversubscribes:
  *
- * - Inside one coordinator process: bun:sqlite is synchronous and this function never
- *   awaits, so the query, the INSERT and the COMMIT run without yielding to the event
- *   loop. Bun runs JavaScript on one thread, so no other request can interleave
- *   between reading a worker's load and taking its slot, however many HTTP requests
- *   are in flight.
- * - Across connections (another process, an operator's shell): `BEGIN IMMEDIATE` takes
- *   SQLite's write lock before the query reads anything, so the read sees every
- *   committed claim and no other writer can commit until this one has. A second
- *   claimer waits on busy_timeout, then reads the new count. (A deferred transaction
- *   would read a WAL snapshot first and could fail to upgrade, or act on stale counts.)
+ * - SQLite, inside one process: claims are transactions on the one connection, which
+ *   take turns (db/sqlite-store.ts), and a claim's body awaits only that connection's
+ *   synchronous queries, so nothing interleaves between reading a worker's load and
+ *   taking its slot, however many requests are in flight.
+ * - SQLite, across connections (another process, an operator's shell): `BEGIN IMMEDIATE`
+ *   takes the write lock before the query reads anything, so the read sees every
+ *   committed claim and no other writer can commit until this one has. (A deferred
+ *   transaction would read a WAL snapshot first and could act on stale counts.)
+ * - PostgreSQL, any number of coordinator processes: the claim transaction first takes
+ *   one advisory lock (db/postgres-store.ts), held to COMMIT; under READ COMMITTED the
+ *   query that follows sees every claim committed before the lock was granted.
  * - The INSERT fires the scheduler_slots triggers inside the same transaction, so the
  *   next claim's query already sees this job in the worker's load.
  *
  * Returns null when no worker qualifies; explainCandidates says why.
  */
-export function claimJob(db: Db, req: ClaimRequest): ClaimedJob | null {
-  return db.transaction(
-    (tx) => {
-      // `db`, not `tx`: bun:sqlite runs everything on one connection, so the query runs
-      // inside this open transaction either way, and `db` keeps its prepared statements.
-      const ranked = listCandidateWorkers(db, {
+export async function claimJob(store: Store, req: ClaimRequest): Promise<ClaimedJob | null> {
+  return store.transaction(
+    async (tx) => {
+      // SQLite runs everything on one connection, so the candidate query runs inside this
+      // transaction through `store` too (and keeps its prepared statements); PostgreSQL
+      // needs the transaction's own connection.
+      const inTx = store.engine === 'sqlite' ? store : { ...store, db: tx };
+      const ranked = await listCandidateWorkers(inTx, {
         codec: req.codec,
         preference: req.preference,
         now: req.now,
@@ -70,7 +72,8 @@ export function claimJob(db: Db, req: ClaimRequest): ClaimedJob | null {
       if (!best) return null;
       const jobId = randomUUID();
       const runId = req.runId ?? jobId;
-      tx.insert(jobs)
+      await tx
+        .insert(store.t.jobs)
         .values({
           id: jobId,
           runId,
@@ -83,11 +86,10 @@ export function claimJob(db: Db, req: ClaimRequest): ClaimedJob | null {
           state: 'pending',
           attempt: req.attempt,
           createdAt: req.now,
-        })
-        .run();
+        });
       return { jobId, runId, attempt: req.attempt, candidate: best };
     },
-    { behavior: 'immediate' },
+    { claim: true },
   );
 }
 
@@ -95,6 +97,6 @@ export function claimJob(db: Db, req: ClaimRequest): ClaimedJob | null {
  * Why claimJob found nobody, for the 503: each exclusion reason with a few workers.
  * Reads the whole worker list, so it runs only on that failure path.
  */
-export function describeNoCandidate(db: Db, codec: string, preference: string | null, now: number): string {
-  return summarizeExclusions(explainCandidates(loadWorkerFacts(db), { codec, preference, now }));
+export async function describeNoCandidate(store: Store, codec: string, preference: string | null, now: number): Promise<string> {
+  return summarizeExclusions(explainCandidates(await loadWorkerFacts(store), { codec, preference, now }));
 }

@@ -1,10 +1,7 @@
 // The candidate query: which workers could run a job for this profile, best first.
 import { and, asc, desc, eq, isNull, lte, notInArray, or, sql, type SQL } from 'drizzle-orm';
-import type { Db } from '../db/client';
-import { schema } from '../db/client';
+import type { Store } from '../db/store';
 import type { EncoderKind } from '../domain';
-
-const { schedulerSlots: slots } = schema;
 
 export interface CandidateRequest {
   codec: string;
@@ -55,37 +52,43 @@ export function matchesPreference(e: { encoder: string; family: string; kind: st
  * A kind preference ('gpu' | 'cpu') is an index equality too. Only a family or encoder
  * preference that few rows match, or many quarantined workers, makes the walk long.
  */
-export function listCandidateWorkers(db: Db, req: CandidateRequest): Candidate[] {
+export async function listCandidateWorkers(store: Store, req: CandidateRequest): Promise<Candidate[]> {
+  // PostgreSQL: Bun.SQL prepares and caches each statement text per connection itself.
+  if (store.engine !== 'sqlite' || req.excludeWorkerIds?.length) return (await rankedCandidatesQuery(store, req)) as Candidate[];
+  // SQLite: the common shapes (no exclusions) are compiled once per connection: compiling
+  // the SQL costs more than running it. A list of excluded workers (after a refusal)
+  // varies in length, so that rarer form is built per call.
   const params = { codec: req.codec, now: req.now, preference: req.preference ?? '', limit: req.limit ?? 50 };
-  // The common shapes (no exclusions) are compiled once per connection: compiling the
-  // SQL costs more than running it. A list of excluded workers (after a refusal) varies
-  // in length, so that rarer form is built per call.
-  if (req.excludeWorkerIds?.length) return rankedCandidatesQuery(db, req).all() as Candidate[];
   const shape = preferenceShape(req.preference);
-  let cache = prepared.get(db.$client);
-  if (!cache) prepared.set(db.$client, (cache = new Map()));
+  let cache = prepared.get(store.db);
+  if (!cache) prepared.set(store.db, (cache = new Map()));
   let stmt = cache.get(shape);
   if (!stmt) {
-    stmt = rankedCandidatesQuery(db, {
-      codec: sql.placeholder('codec') as unknown as string,
-      now: sql.placeholder('now') as unknown as number,
-      preference: shape === 'any' ? null : shape === 'named' ? (sql.placeholder('preference') as unknown as string) : shape,
-      limit: sql.placeholder('limit') as unknown as number,
-    }).prepare();
+    stmt = (
+      rankedCandidatesQuery(store, {
+        codec: sql.placeholder('codec') as unknown as string,
+        now: sql.placeholder('now') as unknown as number,
+        preference: shape === 'any' ? null : shape === 'named' ? (sql.placeholder('preference') as unknown as string) : shape,
+        limit: sql.placeholder('limit') as unknown as number,
+      }) as unknown as { prepare(): PreparedAll }
+    ).prepare();
     cache.set(shape, stmt);
   }
   return stmt.all(params) as Candidate[];
 }
 
+interface PreparedAll {
+  all(params: Record<string, unknown>): unknown;
+}
 type Shape = 'any' | 'gpu' | 'cpu' | 'named';
-const prepared = new WeakMap<object, Map<Shape, { all(params: Record<string, unknown>): unknown }>>();
+const prepared = new WeakMap<object, Map<Shape, PreparedAll>>();
 
 function preferenceShape(preference: string | null): Shape {
   if (preference === null) return 'any';
   return preference === 'gpu' || preference === 'cpu' ? preference : 'named';
 }
 
-const candidateColumns = {
+const candidateColumns = (slots: Slots) => ({
   workerId: slots.workerId,
   encoder: slots.encoder,
   kind: slots.kind,
@@ -99,11 +102,14 @@ const candidateColumns = {
   speedFps: slots.speedFps,
   kindRank: slots.kindRank,
   loadRatio: slots.loadRatio,
-};
+});
+type Slots = Store['t']['schedulerSlots'];
 
-const rankOrder = [asc(slots.kindRank), asc(slots.loadRatio), desc(slots.speedFps), asc(slots.workerId), asc(slots.encoder)];
+const rankOrder = (slots: Slots) => [asc(slots.kindRank), asc(slots.loadRatio), desc(slots.speedFps), asc(slots.workerId), asc(slots.encoder)];
 
-export function rankedCandidatesQuery(db: Db, req: CandidateRequest) {
+export function rankedCandidatesQuery(store: Store, req: CandidateRequest) {
+  const { db } = store;
+  const slots = store.t.schedulerSlots;
   const limit = req.limit ?? 50;
   const walk = (match: SQL | undefined) => {
     const conds: (SQL | undefined)[] = [
@@ -114,10 +120,10 @@ export function rankedCandidatesQuery(db: Db, req: CandidateRequest) {
     ];
     if (req.excludeWorkerIds?.length) conds.push(notInArray(slots.workerId, [...req.excludeWorkerIds]));
     return db
-      .select(candidateColumns)
+      .select(candidateColumns(slots))
       .from(slots)
       .where(and(...conds))
-      .orderBy(...rankOrder)
+      .orderBy(...rankOrder(slots))
       .limit(limit);
   };
   const shape = preferenceShape(req.preference);

@@ -2,25 +2,25 @@
 // worker_encoders, and live jobs counted from the jobs table), not from the
 // scheduler_slots read model: if the two ever disagreed, the operator would see it.
 import { asc, inArray, sql } from 'drizzle-orm';
-import type { Db } from '../db/client';
-import { jobs, workerEncoders, workers } from '../db/client';
+import type { Store } from '../db/store';
 import { LIVE_JOB_STATES, type EncoderKind, type WorkerState } from '../domain';
 import type { WorkerFacts } from './explain-candidates';
 
-export function loadWorkerFacts(db: Db): WorkerFacts[] {
-  const rows = db.select().from(workers).orderBy(asc(workers.id)).all();
-  const encoders = db.select().from(workerEncoders).all();
-  const loads = db
+export async function loadWorkerFacts({ db, t }: Store): Promise<WorkerFacts[]> {
+  const { jobs, workerEncoders, workers } = t;
+  const rows = await db.select().from(workers).orderBy(asc(workers.id));
+  const encoders = await db.select().from(workerEncoders);
+  // count(*) and sum() are bigint on PostgreSQL (a string from the driver): mapWith(Number).
+  const loads = await db
     .select({
       workerId: jobs.workerId,
-      jobs: sql<number>`count(*)`,
-      gpuJobs: sql<number>`coalesce(sum(${jobs.kind} = 'gpu'), 0)`,
-      cpuJobs: sql<number>`coalesce(sum(${jobs.kind} = 'cpu'), 0)`,
+      jobs: sql<number>`count(*)`.mapWith(Number),
+      gpuJobs: sql<number>`coalesce(sum(case when ${jobs.kind} = 'gpu' then 1 else 0 end), 0)`.mapWith(Number),
+      cpuJobs: sql<number>`coalesce(sum(case when ${jobs.kind} = 'cpu' then 1 else 0 end), 0)`.mapWith(Number),
     })
     .from(jobs)
     .where(inArray(jobs.state, [...LIVE_JOB_STATES]))
-    .groupBy(jobs.workerId)
-    .all();
+    .groupBy(jobs.workerId);
   const loadBy = new Map(loads.map((l) => [l.workerId, l]));
   const encodersBy = new Map<string, WorkerFacts['encoders']>();
   for (const e of encoders) {

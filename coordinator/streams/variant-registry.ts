@@ -35,8 +35,10 @@ export class VariantRegistry implements JobMover {
 
   /** Opens a client stream on a variant, starting its job if it is not running. */
   async openClientStream(sourceId: string, profileId: string): Promise<{ stream: ReadableStream<Uint8Array>; run: VariantRun }> {
-    const source = getSource(this.ctx.db, sourceId);
-    const profile = getProfile(this.ctx.db, profileId);
+    const source = await getSource(this.ctx.store, sourceId);
+    const profile = await getProfile(this.ctx.store, profileId);
+    // From here to entry.waiting += 1 nothing awaits: of many requests for a cold variant
+    // the first to get here creates its run and every later one joins it.
     const key = variantKey(source.id, profile.id);
     let entry = this.runs.get(key);
     this.checkClientLimits(entry);

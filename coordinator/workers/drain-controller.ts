@@ -5,7 +5,7 @@ import type { CoreContext } from '../context';
 import { AppError } from '../errors';
 import type { JobSupervisor } from '../jobs/job-supervisor';
 import type { WorkerRegistry } from './worker-registry';
-import { getWorker, setWorkerState } from './worker-store';
+import { getWorker, switchWorkerState } from './worker-store';
 
 export interface JobMover {
   /** Moves a live job to another worker; resolves when the old attempt has ended. */
@@ -21,18 +21,19 @@ export class DrainController {
     private readonly supervisor: JobSupervisor,
   ) {}
 
-  drain(workerId: string, reason: string, opts: { notifyWorker: boolean }): void {
-    const worker = getWorker(this.ctx.db, workerId);
-    if (!worker) throw new AppError('not_found', `worker ${workerId} not found`);
-    if (worker.state === 'offline') throw new AppError('conflict', `worker ${workerId} is offline`);
-    // Already draining: its jobs are being handed over (or stay for want of another
-    // worker). A second request, from an admin or the worker itself, changes nothing;
-    // handing a job over again would start a second replacement for it.
-    if (worker.state === 'draining') {
+  async drain(workerId: string, reason: string, opts: { notifyWorker: boolean }): Promise<void> {
+    // Check-and-set in one statement: of two concurrent drains (two requests, the worker's
+    // own DrainStarted, another coordinator) exactly one moves it from online.
+    if (!(await switchWorkerState(this.ctx.store, workerId, ['online'], 'draining'))) {
+      const worker = await getWorker(this.ctx.store, workerId);
+      if (!worker) throw new AppError('not_found', `worker ${workerId} not found`);
+      if (worker.state === 'offline') throw new AppError('conflict', `worker ${workerId} is offline`);
+      // Already draining: its jobs are being handed over (or stay for want of another
+      // worker). A second request, from an admin or the worker itself, changes nothing;
+      // handing a job over again would start a second replacement for it.
       this.ctx.log.info('worker already draining', { workerId, reason });
       return;
     }
-    setWorkerState(this.ctx.db, workerId, 'draining');
     this.ctx.events.emit('worker:state', { workerId, state: 'draining' });
     this.ctx.log.info('worker draining', { workerId, reason });
     if (opts.notifyWorker) this.registry.get(workerId)?.send({ drain: { reason } });
@@ -44,11 +45,12 @@ export class DrainController {
     }
   }
 
-  resume(workerId: string): void {
-    const worker = getWorker(this.ctx.db, workerId);
-    if (!worker) throw new AppError('not_found', `worker ${workerId} not found`);
-    if (worker.state !== 'draining') throw new AppError('conflict', `worker ${workerId} is ${worker.state}, not draining`);
-    setWorkerState(this.ctx.db, workerId, 'online');
+  async resume(workerId: string): Promise<void> {
+    if (!(await switchWorkerState(this.ctx.store, workerId, ['draining'], 'online'))) {
+      const worker = await getWorker(this.ctx.store, workerId);
+      if (!worker) throw new AppError('not_found', `worker ${workerId} not found`);
+      throw new AppError('conflict', `worker ${workerId} is ${worker.state}, not draining`);
+    }
     this.ctx.events.emit('worker:state', { workerId, state: 'online' });
     this.registry.get(workerId)?.send({ resume: {} });
   }

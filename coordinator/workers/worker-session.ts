@@ -2,14 +2,17 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { CoordinatorCommand } from '../../proto/gen/tvarr/transcode/v1/CoordinatorCommand';
 import type { WorkerEvent__Output } from '../../proto/gen/tvarr/transcode/v1/WorkerEvent';
+import type { ResourceUsage } from '../domain';
 import { LinkStats } from './link-stats';
 
 export type ControlCall = ServerDuplexStream<WorkerEvent__Output, CoordinatorCommand>;
 
 export class WorkerSession {
   lastSeenAt: number;
-  /** When the row was last written for this session (heartbeats are coalesced). */
+  /** When the row last got this session's last_seen_at and usage (worker-registry.ts flushTouches). */
   lastTouchAt = 0;
+  /** The last usage a heartbeat reported (served live; written to the row in batches). */
+  usage: ResourceUsage | null = null;
   closed = false;
   /** RTT of this connection, from Ping/Pong (control-stream.ts). */
   readonly link = new LinkStats();

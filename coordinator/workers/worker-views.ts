@@ -1,7 +1,6 @@
 // Read models of workers for the API and the page: a row plus its encoders and load.
 import { asc, eq, sql } from 'drizzle-orm';
-import type { Db } from '../db/client';
-import { jobs, workerEncoders, workers } from '../db/client';
+import type { Store } from '../db/store';
 import { AppError } from '../errors';
 import type { EncoderKind } from '../domain';
 import type { WorkerLink } from './worker-link';
@@ -10,6 +9,8 @@ import type { WorkerLink } from './worker-link';
 export interface WorkerPresence {
   (id: string): boolean;
   link?: (id: string) => WorkerLink | null;
+  /** Liveness and usage of a connected worker, newer than its row (written in batches). */
+  live?: (id: string) => { lastSeenAt: number; usage: unknown } | null;
 }
 
 export interface WorkerView {
@@ -38,24 +39,22 @@ export interface WorkerView {
   link: WorkerLink | null;
 }
 
-export function listWorkerViews(db: Db, connected: WorkerPresence, onlyId?: string): WorkerView[] {
-  const rows = db
+export async function listWorkerViews({ db, t }: Store, connected: WorkerPresence, onlyId?: string): Promise<WorkerView[]> {
+  const { jobs, workerEncoders, workers } = t;
+  const rows = await db
     .select()
     .from(workers)
     .where(onlyId ? eq(workers.id, onlyId) : undefined)
-    .orderBy(asc(workers.name), asc(workers.id))
-    .all();
-  const encoders = db
+    .orderBy(asc(workers.name), asc(workers.id));
+  const encoders = await db
     .select()
     .from(workerEncoders)
-    .where(onlyId ? eq(workerEncoders.workerId, onlyId) : undefined)
-    .all();
-  const loads = db
-    .select({ workerId: jobs.workerId, n: sql<number>`count(*)` })
+    .where(onlyId ? eq(workerEncoders.workerId, onlyId) : undefined);
+  const loads = await db
+    .select({ workerId: jobs.workerId, n: sql<number>`count(*)`.mapWith(Number) })
     .from(jobs)
     .where(sql`${jobs.state} IN ('pending', 'running')`)
-    .groupBy(jobs.workerId)
-    .all();
+    .groupBy(jobs.workerId);
   const loadBy = new Map(loads.map((l) => [l.workerId, l.n]));
   const encodersBy = new Map<string, WorkerView['encoders']>();
   for (const e of encoders) {
@@ -80,18 +79,18 @@ export function listWorkerViews(db: Db, connected: WorkerPresence, onlyId?: stri
     encoders: encodersBy.get(w.id) ?? [],
     rejectedEncoders: (w.rejectedEncoders as WorkerView['rejectedEncoders']) ?? [],
     gpus: (w.gpus as unknown[]) ?? [],
-    usage: w.usage ?? null,
+    usage: connected.live?.(w.id)?.usage ?? w.usage ?? null,
     activeJobs: loadBy.get(w.id) ?? 0,
     registeredAt: w.registeredAt,
-    lastSeenAt: w.lastSeenAt,
+    lastSeenAt: Math.max(w.lastSeenAt, connected.live?.(w.id)?.lastSeenAt ?? 0),
     quarantinedUntil: w.quarantinedUntil,
     quarantineReason: w.quarantineReason,
     link: connected.link?.(w.id) ?? null,
   }));
 }
 
-export function getWorkerView(db: Db, id: string, connected: WorkerPresence): WorkerView {
-  const [view] = listWorkerViews(db, connected, id);
+export async function getWorkerView(store: Store, id: string, connected: WorkerPresence): Promise<WorkerView> {
+  const [view] = await listWorkerViews(store, connected, id);
   if (!view) throw new AppError('not_found', `worker '${id}' not found`);
   return view;
 }

@@ -1,14 +1,15 @@
-// Coordinator SIGKILL and restart on the same SQLite file: workers reconnect by
-// themselves, nothing durable is lost, and a client reconnecting gets its stream again.
+// Coordinator SIGKILL and restart on the same database (the SQLite file, then PostgreSQL):
+// workers reconnect by themselves, nothing durable is lost, and a client reconnecting
+// gets its stream again.
 import { afterAll, describe, expect, test } from 'bun:test';
-import { FAST_LIVENESS, TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
+import { FAST_LIVENESS, TEST_ENGINES, TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
 import { ffprobeBytes } from '../helpers/media';
 import { cutAtKeyframe, StreamRecorder } from '../helpers/stream-recorder';
 
 type JobView = { id: string; state: string; failureReason: string | null };
 
-describe('coordinator restart', () => {
-  const cluster = new TestCluster({ env: FAST_LIVENESS });
+describe.each(TEST_ENGINES)('coordinator restart (%s)', (engine) => {
+  const cluster = new TestCluster({ env: FAST_LIVENESS, engine });
   const clients: StreamRecorder[] = [];
 
   afterAll(async () => {

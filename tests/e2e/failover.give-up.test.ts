@@ -4,7 +4,7 @@
 // admin can lift it).
 import { afterEach, describe, expect, test } from 'bun:test';
 import { chmodSync, writeFileSync } from 'node:fs';
-import { FAST_LIVENESS, startPatternCluster, TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
+import { FAST_LIVENESS, startPatternCluster, TEST_ENGINES, TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
 import { ffprobeBytes } from '../helpers/media';
 import { cutAtKeyframe, StreamRecorder } from '../helpers/stream-recorder';
 
@@ -13,7 +13,8 @@ type Variants = {
   recentlyEnded: { variant: string; reason: string }[];
 };
 
-describe('failover limits', () => {
+// Once per store engine: the SQLite file and PostgreSQL (issue 22).
+describe.each(TEST_ENGINES)('failover limits (%s)', (engine) => {
   let cluster: TestCluster;
   let client: StreamRecorder | undefined;
 
@@ -24,7 +25,7 @@ describe('failover limits', () => {
   });
 
   test('the only worker dies: after the retry budget the client gets a clean end and the API says why', async () => {
-    cluster = await startPatternCluster(['only'], { env: { ...FAST_LIVENESS, TVARR_MAX_ATTEMPTS: '3' } });
+    cluster = await startPatternCluster(['only'], { env: { ...FAST_LIVENESS, TVARR_MAX_ATTEMPTS: '3' }, engine });
     client = await StreamRecorder.open(`${cluster.coordinator.httpUrl}/stream/pattern/h264-240p`);
     await client.waitForBytes(20_000);
 
@@ -44,7 +45,7 @@ describe('failover limits', () => {
   });
 
   test('a worker whose FFmpeg fails every job while the same spec runs elsewhere is quarantined, and the job runs elsewhere', async () => {
-    cluster = new TestCluster({ env: { ...FAST_LIVENESS, TVARR_MAX_ATTEMPTS: '50', TVARR_QUARANTINE_FAILURES: '2' } });
+    cluster = new TestCluster({ env: { ...FAST_LIVENESS, TVARR_MAX_ATTEMPTS: '50', TVARR_QUARANTINE_FAILURES: '2' }, engine });
     // A real process standing in for a broken FFmpeg install: it passes the probe (which
     // does not read stdin) and crashes on every job (which reads pipe:0).
     const broken = `${cluster.temp.dir}/ffmpeg-that-crashes-on-jobs`;

@@ -1,7 +1,7 @@
 // The product's spine with real parts: a coordinator process, two worker processes,
 // real FFmpeg, real gRPC over loopback and real HTTP clients.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
+import { TEST_ENGINES, TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL } from '../helpers/cluster';
 import { ffprobeBytes, makeTestClip, readFor } from '../helpers/media';
 import { startLoopingTsServer, type LoopingTsServer } from '../helpers/looping-ts-server';
 
@@ -19,8 +19,9 @@ interface JobView {
   workerId: string;
 }
 
-describe('end to end: clients play a live stream transcoded by remote workers', () => {
-  const cluster = new TestCluster();
+// Once per store engine: the SQLite file and PostgreSQL (issue 22).
+describe.each(TEST_ENGINES)('end to end (%s): clients play a live stream transcoded by remote workers', (engine) => {
+  const cluster = new TestCluster({ engine });
   let tsServer: LoopingTsServer;
 
   beforeAll(async () => {

@@ -1,7 +1,13 @@
 // A real cluster for e2e tests: a coordinator process and worker processes on loopback,
-// each with its own temp SQLite file and free ports.
+// each with its own temp SQLite file (or, with engine 'postgres', its own database on the
+// test process's private PostgreSQL server) and free ports.
 import { LoggedProcess, spawnBun } from './processes';
 import { makeTempDir } from './media';
+import { sharedPostgres } from './postgres';
+
+export type TestEngine = 'sqlite' | 'postgres';
+/** The engines store-touching e2e tests run on (issue 22: both, none skipped). */
+export const TEST_ENGINES: readonly TestEngine[] = ['sqlite', 'postgres'];
 
 export interface CoordinatorHandle {
   proc: LoggedProcess;
@@ -19,6 +25,8 @@ export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789';
 
 export interface ClusterOptions {
   env?: Record<string, string>;
+  /** 'postgres': the coordinator runs on a fresh database of the shared test server (TVARR_DATABASE_URL). */
+  engine?: TestEngine;
 }
 
 export class TestCluster {
@@ -27,7 +35,19 @@ export class TestCluster {
   readonly workers = new Map<string, LoggedProcess>();
   private readonly all: LoggedProcess[] = [];
 
+  private databaseUrl: string | undefined;
+
   constructor(private readonly options: ClusterOptions = {}) {}
+
+  get engine(): TestEngine {
+    return this.options.engine ?? 'sqlite';
+  }
+
+  /** The PostgreSQL database of this cluster (created at the first coordinator start, kept across restarts). */
+  async postgresUrl(): Promise<string> {
+    this.databaseUrl ??= await (await sharedPostgres()).createDatabase();
+    return this.databaseUrl;
+  }
 
   get dbPath(): string {
     return `${this.temp.dir}/coordinator.db`;
@@ -39,9 +59,11 @@ export class TestCluster {
     const ownToken = this.options.env?.TVARR_ADMIN_TOKEN ?? extraEnv.TVARR_ADMIN_TOKEN;
     const adminToken = ownToken ?? TEST_ADMIN_TOKEN;
     const auth: Record<string, string> = ownToken === undefined ? { authorization: `Bearer ${adminToken}` } : {};
+    const database = this.engine === 'postgres' ? { TVARR_DATABASE_URL: await this.postgresUrl() } : {};
     const proc = spawnBun('coordinator', 'coordinator/main.ts', {
       TVARR_ADMIN_TOKEN: adminToken,
       TVARR_DATABASE_PATH: this.dbPath,
+      ...database,
       TVARR_HTTP_HOST: '127.0.0.1',
       TVARR_HTTP_PORT: String(ports?.http ?? 0),
       TVARR_GRPC_HOST: '127.0.0.1',

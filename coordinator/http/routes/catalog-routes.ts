@@ -11,13 +11,13 @@ import { ErrorBody, IdParams, Profile, ProfileBody, ProfilePatch, Source, Source
 
 const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody };
 
-type SourceRow = ReturnType<typeof catalog.getSource>;
+type SourceRow = catalog.SourceRow;
 /** The live upstream's state of a source (URLs, outage, events), or null while none runs. */
 export type SourceStatusOf = (sourceId: string) => Static<typeof SourceStatus>;
 const redacted = (s: SourceRow): SourceRow => ({ ...s, url: maskUrl(s.url), backupUrls: s.backupUrls.map(maskUrl) });
 
 export function catalogRoutes(ctx: CoreContext, isAdmin: IsAdmin, statusOf: SourceStatusOf = () => null) {
-  const { db } = ctx;
+  const db = ctx.store;
   const now = () => ctx.clock.now();
   const view = (request: Request, s: SourceRow) => ({ ...(isAdmin(request) ? s : redacted(s)), status: statusOf(s.id) });
   /** 422 naming `url` (or `backupUrls`) when the source policy refuses one; undefined when they may be stored. */
@@ -37,30 +37,30 @@ export function catalogRoutes(ctx: CoreContext, isAdmin: IsAdmin, statusOf: Sour
     return undefined;
   };
   return new Elysia({ prefix: '/api' })
-    .get('/sources', ({ request }) => catalog.listSources(db).map((s) => view(request, s)), { response: { 200: t.Array(Source) }, detail: { tags: ['sources'], summary: 'List sources' } })
-    .post('/sources', ({ body, set }) => refuseUrl(body, set) ?? ((set.status = 201), catalog.createSource(db, body, now())), {
+    .get('/sources', async ({ request }) => (await catalog.listSources(db)).map((s) => view(request, s)), { response: { 200: t.Array(Source) }, detail: { tags: ['sources'], summary: 'List sources' } })
+    .post('/sources', async ({ body, set }) => refuseUrl(body, set) ?? ((set.status = 201), await catalog.createSource(db, body, now())), {
       body: SourceBody,
       response: { 201: Source, ...errors },
       detail: { tags: ['sources'], summary: 'Create a source' },
     })
-    .get('/sources/:id', ({ params, request }) => view(request, catalog.getSource(db, params.id)), {
+    .get('/sources/:id', async ({ params, request }) => view(request, await catalog.getSource(db, params.id)), {
       params: IdParams,
       response: { 200: Source, ...errors },
       detail: { tags: ['sources'], summary: 'Get a source' },
     })
-    .patch('/sources/:id', ({ params, body, set }) => refuseUrl(body, set) ?? catalog.updateSource(db, params.id, body), {
+    .patch('/sources/:id', async ({ params, body, set }) => refuseUrl(body, set) ?? (await catalog.updateSource(db, params.id, body)), {
       params: IdParams,
       body: SourcePatch,
       response: { 200: Source, ...errors },
       detail: { tags: ['sources'], summary: 'Update a source' },
     })
-    .delete('/sources/:id', ({ params, set }) => ((set.status = 204), catalog.deleteSource(db, params.id), undefined), {
+    .delete('/sources/:id', async ({ params, set }) => (await catalog.deleteSource(db, params.id), (set.status = 204), undefined), {
       params: IdParams,
       response: { 204: t.Void(), ...errors },
       detail: { tags: ['sources'], summary: 'Delete a source' },
     })
     .get('/profiles', () => catalog.listProfiles(db), { response: { 200: t.Array(Profile) }, detail: { tags: ['profiles'], summary: 'List profiles' } })
-    .post('/profiles', ({ body, set }) => ((set.status = 201), createCheckedProfile(db, body, now())), {
+    .post('/profiles', async ({ body, set }) => { const row = await createCheckedProfile(db, body, now()); set.status = 201; return row; }, {
       body: ProfileBody,
       response: { 201: Profile, ...errors },
       detail: { tags: ['profiles'], summary: 'Create a profile' },
@@ -76,7 +76,7 @@ export function catalogRoutes(ctx: CoreContext, isAdmin: IsAdmin, statusOf: Sour
       response: { 200: Profile, ...errors },
       detail: { tags: ['profiles'], summary: 'Update a profile' },
     })
-    .delete('/profiles/:id', ({ params, set }) => ((set.status = 204), catalog.deleteProfile(db, params.id), undefined), {
+    .delete('/profiles/:id', async ({ params, set }) => (await catalog.deleteProfile(db, params.id), (set.status = 204), undefined), {
       params: IdParams,
       response: { 204: t.Void(), ...errors },
       detail: { tags: ['profiles'], summary: 'Delete a profile' },

@@ -26,23 +26,24 @@ const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody 
 export function clusterRoutes({ ctx, registry, supervisor, drain, isAdmin }: ClusterRouteDeps) {
   const connected: WorkerPresence = Object.assign((id: string) => registry.get(id) !== undefined, {
     link: (id: string) => describeWorkerLink(registry, supervisor, id),
+    live: (id: string) => registry.live(id),
   });
   const view = <W extends { address: string }>(request: Request, w: W): W => (isAdmin(request) ? w : { ...w, address: REDACTED });
   return new Elysia({ prefix: '/api' })
-    .get('/workers', ({ request }) => listWorkerViews(ctx.db, connected).map((w) => view(request, w)), {
+    .get('/workers', async ({ request }) => (await listWorkerViews(ctx.store, connected)).map((w) => view(request, w)), {
       response: { 200: t.Array(Worker) },
       detail: { tags: ['workers'], summary: 'List workers with capabilities, state and load' },
     })
-    .get('/workers/:id', ({ params, request }) => view(request, getWorkerView(ctx.db, params.id, connected)), {
+    .get('/workers/:id', async ({ params, request }) => view(request, await getWorkerView(ctx.store, params.id, connected)), {
       params: IdParams,
       response: { 200: Worker, ...errors },
       detail: { tags: ['workers'], summary: 'Get one worker' },
     })
     .post(
       '/workers/:id/drain',
-      ({ params }) => {
-        drain.drain(params.id, 'admin request', { notifyWorker: true });
-        return getWorkerView(ctx.db, params.id, connected);
+      async ({ params }) => {
+        await drain.drain(params.id, 'admin request', { notifyWorker: true });
+        return getWorkerView(ctx.store, params.id, connected);
       },
       {
         params: IdParams,
@@ -52,26 +53,26 @@ export function clusterRoutes({ ctx, registry, supervisor, drain, isAdmin }: Clu
     )
     .post(
       '/workers/:id/resume',
-      ({ params }) => {
-        drain.resume(params.id);
-        return getWorkerView(ctx.db, params.id, connected);
+      async ({ params }) => {
+        await drain.resume(params.id);
+        return getWorkerView(ctx.store, params.id, connected);
       },
       { params: IdParams, response: { 200: Worker, ...errors }, detail: { tags: ['workers'], summary: 'Resume a drained worker' } },
     )
-    .delete('/workers/:id', ({ params, set }) => ((set.status = 204), registry.remove(params.id, 'deleted by admin'), undefined), {
+    .delete('/workers/:id', async ({ params, set }) => (await registry.remove(params.id, 'deleted by admin'), (set.status = 204), undefined), {
       params: IdParams,
       response: { 204: t.Void(), ...errors },
       detail: { tags: ['workers'], summary: 'Delete an offline worker with its encoders and per-worker counters (409 while it is connected)' },
     })
-    .get('/jobs', ({ query }) => listJobs(ctx.db, { state: query.state, workerId: query.workerId, limit: Number(query.limit ?? 100) }), {
+    .get('/jobs', ({ query }) => listJobs(ctx.store, { state: query.state, workerId: query.workerId, limit: Number(query.limit ?? 100) }), {
       query: JobQuery,
       response: { 200: t.Array(Job), ...errors },
       detail: { tags: ['jobs'], summary: 'List job attempts, newest first' },
     })
     .get(
       '/jobs/:id',
-      ({ params }) => {
-        const job = getJob(ctx.db, params.id);
+      async ({ params }) => {
+        const job = await getJob(ctx.store, params.id);
         if (!job) throw new AppError('not_found', `job '${params.id}' not found`);
         return job;
       },
@@ -79,11 +80,12 @@ export function clusterRoutes({ ctx, registry, supervisor, drain, isAdmin }: Clu
     )
     .post(
       '/jobs/:id/cancel',
-      ({ params }) => {
-        const job = getJob(ctx.db, params.id);
+      async ({ params }) => {
+        const job = await getJob(ctx.store, params.id);
         if (!job) throw new AppError('not_found', `job '${params.id}' not found`);
         if (!supervisor.cancel(params.id, 'cancelled by admin')) throw new AppError('conflict', `job '${params.id}' is ${job.state}, not live`);
-        return getJob(ctx.db, params.id)!;
+        await supervisor.settled(params.id);
+        return (await getJob(ctx.store, params.id))!;
       },
       { params: IdParams, response: { 200: Job, ...errors }, detail: { tags: ['jobs'], summary: 'Cancel a live job attempt' } },
     );

@@ -87,8 +87,8 @@ export const ClusterSummary = t.Object({
 });
 
 export function clusterSummaryRoutes(metrics: ClusterMetrics, isAdmin: (request: Request) => boolean) {
-  return new Elysia({ prefix: '/api' }).get('/cluster', ({ request }) => {
-    const snapshot = metrics.snapshot();
+  return new Elysia({ prefix: '/api' }).get('/cluster', async ({ request }) => {
+    const snapshot = await metrics.snapshot();
     // Worker addresses are topology: only with the admin token.
     if (isAdmin(request)) return snapshot;
     return { ...snapshot, workers: snapshot.workers.map((w) => ({ ...w, address: REDACTED })) };

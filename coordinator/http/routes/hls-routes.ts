@@ -63,7 +63,7 @@ export async function answerHlsOrNegotiate(ctx: CoreContext, hls: HlsService, so
     if (format === 'ts') return jsonError(400, 'invalid_request', 'a .m3u8 URL is HLS: use the stream URL without .m3u8 for MPEG-TS', 'query.format');
     return playlistResponse(hls, sourceId, profile.slice(0, -PLAYLIST_SUFFIX.length), client, format === 'hls-fmp4' ? 'fmp4' : 'ts');
   }
-  const row = getProfile(ctx.db, profile); // 404 for an unknown profile, as before
+  const row = await getProfile(ctx.store, profile); // 404 for an unknown profile, as before
   const chosen = chooseFormat(format, client.request.headers.get('user-agent'), row.videoCodec);
   if (chosen === 'ts') return undefined;
   if (!hlsAcceptsProfileCodec(row.videoCodec)) {

@@ -31,8 +31,8 @@ export function metricsRoutes(metrics: ClusterMetrics) {
     )
     .get(
       '/api/metrics',
-      () => {
-        const snapshot = metrics.snapshot();
+      async () => {
+        const snapshot = await metrics.snapshot();
         const counters = Object.fromEntries(COUNTER_NAMES.map((n) => [n, metrics.counters.get(n)]));
         const perWorker: Record<string, Record<string, number>> = {};
         for (const name of COUNTER_NAMES) {

@@ -8,12 +8,12 @@ import type { WorkerRegistry } from '../../workers/worker-registry';
 import { ErrorBody, IdParams, Worker } from '../schemas';
 
 export function quarantineRoutes({ ctx, registry }: { ctx: CoreContext; registry: WorkerRegistry }) {
-  const connected = (id: string) => registry.get(id) !== undefined;
+  const connected = Object.assign((id: string) => registry.get(id) !== undefined, { live: (id: string) => registry.live(id) });
   return new Elysia({ prefix: '/api' }).post(
     '/workers/:id/unquarantine',
-    ({ params }) => {
-      liftQuarantine(ctx, params.id);
-      return getWorkerView(ctx.db, params.id, connected);
+    async ({ params }) => {
+      await liftQuarantine(ctx, params.id);
+      return getWorkerView(ctx.store, params.id, connected);
     },
     {
       params: IdParams,

@@ -44,12 +44,12 @@ const CandidatesResponse = t.Object({
 export function schedulerRoutes({ ctx, registry, supervisor }: { ctx: CoreContext; registry: WorkerRegistry; supervisor?: JobSupervisor }) {
   return new Elysia({ prefix: '/api' }).get(
     '/workers/candidates',
-    ({ query }) => {
-      const profile = getProfile(ctx.db, query.profile);
+    async ({ query }) => {
+      const profile = await getProfile(ctx.store, query.profile);
       const now = ctx.clock.now();
       // With ?source= the links are judged against that source's measured bitrate.
       const sourceKbps = query.source ? (supervisor?.sourceKbps(query.source) ?? 0) : 0;
-      const facts = loadWorkerFacts(ctx.db).map((f) => ({ ...f, rttMs: registry.get(f.workerId)?.link.rttMs ?? null }));
+      const facts = (await loadWorkerFacts(ctx.store)).map((f) => ({ ...f, rttMs: registry.get(f.workerId)?.link.rttMs ?? null }));
       const explained = explainCandidates(facts, {
         codec: profile.videoCodec,
         preference: profile.encoderPreference,

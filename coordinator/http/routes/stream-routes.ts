@@ -79,7 +79,7 @@ export function streamRoutes(ctx: CoreContext, variants: VariantRegistry, hls?: 
     )
     .get(
       '/playlist.m3u',
-      ({ request }) => {
+      async ({ request }) => {
         const base = ctx.config.publicUrl ?? new URL(request.url).origin;
         // ?format=hls lists each variant's HLS playlist instead of its MPEG-TS URL.
         const format = new URL(request.url).searchParams.get('format');
@@ -91,8 +91,8 @@ export function streamRoutes(ctx: CoreContext, variants: VariantRegistry, hls?: 
         }
         const suffix = format === 'hls' ? '.m3u8' : '';
         const lines = ['#EXTM3U'];
-        const profiles = listProfiles(ctx.db);
-        for (const s of listSources(ctx.db)) {
+        const profiles = await listProfiles(ctx.store);
+        for (const s of await listSources(ctx.store)) {
           for (const p of profiles) {
             const name = m3uText(`${s.name} (${p.name})`).replace(/,/g, ' ');
             lines.push(`#EXTINF:-1 tvg-id="${m3uText(s.id)}" group-title="${m3uText(p.name).replace(/"/g, "'")}",${name}`);
