@@ -195,6 +195,14 @@ export const Job = t.Object({
   stats: t.Any(),
 });
 
+export const WorkerQuery = t.Object({
+  state: t.Optional(t.Union(['online', 'draining', 'offline'].map((s) => t.Literal(s)), { description: 'only workers in this state' })),
+  encoder: t.Optional(t.String({ minLength: 1, maxLength: 64, description: 'only workers with this proven encoder (e.g. libx264, h264_nvenc)' })),
+  name: t.Optional(t.String({ minLength: 1, maxLength: 128, description: 'only workers whose name or id contains this text (case-insensitive)' })),
+  limit: t.Optional(t.Numeric({ minimum: 1, maximum: 1000, description: 'page size (default 1000); the total is in X-Total-Count' })),
+  offset: t.Optional(t.Numeric({ minimum: 0, maximum: 1_000_000, description: 'workers to skip, in name then id order' })),
+});
+
 export const JobQuery = t.Object({
   state: t.Optional(t.Union(['pending', 'running', 'failed', 'completed', 'cancelled'].map((s) => t.Literal(s)))),
   workerId: t.Optional(t.String({ maxLength: 128 })),

@@ -105,7 +105,7 @@ export function freeSlots(w: { state: string; connected: boolean; quarantined: b
 export async function buildClusterSnapshot(input: SnapshotInputs): Promise<ClusterSnapshot> {
   const { store, now, counters } = input;
   const { jobs } = store.t;
-  const views = await listWorkerViews(store, input.connected);
+  const { views } = await listWorkerViews(store, input.connected);
 
   // Variant and role of each live attempt: one primary-key lookup for all of them.
   const ids = input.liveJobs.map((j) => j.jobId);

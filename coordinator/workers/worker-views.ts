@@ -1,5 +1,5 @@
 // Read models of workers for the API and the page: a row plus its encoders and load.
-import { asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Store } from '../db/store';
 import { AppError } from '../errors';
 import type { EncoderKind } from '../domain';
@@ -39,21 +39,45 @@ export interface WorkerView {
   link: WorkerLink | null;
 }
 
-export async function listWorkerViews({ db, t }: Store, connected: WorkerPresence, onlyId?: string): Promise<WorkerView[]> {
+export interface WorkerFilter {
+  onlyId?: string;
+  state?: string;
+  /** has this proven encoder */
+  encoder?: string;
+  /** name or id contains this (case-insensitive) */
+  name?: string;
+  limit?: number;
+  offset?: number;
+}
+
+/** One page of worker views in name, id order, and how many match the filter. */
+export async function listWorkerViews(store: Store, connected: WorkerPresence, filter: WorkerFilter = {}): Promise<{ views: WorkerView[]; total: number }> {
+  const { db, t } = store;
   const { jobs, workerEncoders, workers } = t;
-  const rows = await db
-    .select()
-    .from(workers)
-    .where(onlyId ? eq(workers.id, onlyId) : undefined)
-    .orderBy(asc(workers.name), asc(workers.id));
-  const encoders = await db
-    .select()
-    .from(workerEncoders)
-    .where(onlyId ? eq(workerEncoders.workerId, onlyId) : undefined);
+  const conds: (SQL | undefined)[] = [];
+  if (filter.onlyId !== undefined) conds.push(eq(workers.id, filter.onlyId));
+  if (filter.state !== undefined) conds.push(eq(workers.state, filter.state));
+  if (filter.encoder !== undefined) {
+    conds.push(inArray(workers.id, db.select({ id: workerEncoders.workerId }).from(workerEncoders).where(eq(workerEncoders.encoder, filter.encoder))));
+  }
+  if (filter.name !== undefined) {
+    // LIKE with %, _ and \ escaped, so they are plain characters in the search (the same SQL on both engines).
+    const pattern = `%${filter.name.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    conds.push(sql`(lower(${workers.name}) like ${pattern} escape '\\' or lower(${workers.id}) like ${pattern} escape '\\')`);
+  }
+  const where = conds.length ? and(...conds) : undefined;
+  const paged = filter.limit !== undefined || filter.offset !== undefined;
+  const [{ total } = { total: 0 }] = await db.select({ total: sql<number>`count(*)`.mapWith(Number) }).from(workers).where(where);
+  let query = db.select().from(workers).where(where).orderBy(asc(workers.name), asc(workers.id)).$dynamic();
+  if (paged) query = query.limit(filter.limit ?? 1000).offset(filter.offset ?? 0);
+  const rows = await query;
+  const ids = rows.map((r) => r.id);
+  if (ids.length === 0) return { views: [], total };
+  const encoders = await db.select().from(workerEncoders).where(inArray(workerEncoders.workerId, ids));
   const loads = await db
     .select({ workerId: jobs.workerId, n: sql<number>`count(*)`.mapWith(Number) })
     .from(jobs)
-    .where(sql`${jobs.state} IN ('pending', 'running')`)
+    .where(and(sql`${jobs.state} IN ('pending', 'running')`, inArray(jobs.workerId, ids)))
     .groupBy(jobs.workerId);
   const loadBy = new Map(loads.map((l) => [l.workerId, l.n]));
   const encodersBy = new Map<string, WorkerView['encoders']>();
@@ -63,7 +87,7 @@ export async function listWorkerViews({ db, t }: Store, connected: WorkerPresenc
     list.push({ name: e.encoder, codec: e.codec, kind: e.kind as EncoderKind, family: e.family });
     encodersBy.set(e.workerId, list);
   }
-  return rows.map((w) => ({
+  const views = rows.map((w) => ({
     id: w.id,
     name: w.name,
     version: w.version,
@@ -87,10 +111,13 @@ export async function listWorkerViews({ db, t }: Store, connected: WorkerPresenc
     quarantineReason: w.quarantineReason,
     link: connected.link?.(w.id) ?? null,
   }));
+  return { views, total };
 }
 
 export async function getWorkerView(store: Store, id: string, connected: WorkerPresence): Promise<WorkerView> {
-  const [view] = await listWorkerViews(store, connected, id);
+  const {
+    views: [view],
+  } = await listWorkerViews(store, connected, { onlyId: id });
   if (!view) throw new AppError('not_found', `worker '${id}' not found`);
   return view;
 }

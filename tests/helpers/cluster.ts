@@ -59,7 +59,7 @@ export class TestCluster {
     const ownToken = this.options.env?.TVARR_ADMIN_TOKEN ?? extraEnv.TVARR_ADMIN_TOKEN;
     const adminToken = ownToken ?? TEST_ADMIN_TOKEN;
     const auth: Record<string, string> = ownToken === undefined ? { authorization: `Bearer ${adminToken}` } : {};
-    const database = this.engine === 'postgres' ? { TVARR_DATABASE_URL: await this.postgresUrl() } : {};
+    const database: Record<string, string> = this.engine === 'postgres' ? { TVARR_DATABASE_URL: await this.postgresUrl() } : {};
     const proc = spawnBun('coordinator', 'coordinator/main.ts', {
       TVARR_ADMIN_TOKEN: adminToken,
       TVARR_DATABASE_PATH: this.dbPath,

@@ -8,7 +8,7 @@ import type { DrainController } from '../../workers/drain-controller';
 import { getWorkerView, listWorkerViews, type WorkerPresence } from '../../workers/worker-views';
 import type { WorkerRegistry } from '../../workers/worker-registry';
 import { describeWorkerLink } from '../../workers/worker-link';
-import { ErrorBody, IdParams, Job, JobQuery, Worker } from '../schemas';
+import { ErrorBody, IdParams, Job, JobQuery, Worker, WorkerQuery } from '../schemas';
 
 export interface ClusterRouteDeps {
   ctx: CoreContext;
@@ -30,10 +30,24 @@ export function clusterRoutes({ ctx, registry, supervisor, drain, isAdmin }: Clu
   });
   const view = <W extends { address: string }>(request: Request, w: W): W => (isAdmin(request) ? w : { ...w, address: REDACTED });
   return new Elysia({ prefix: '/api' })
-    .get('/workers', async ({ request }) => (await listWorkerViews(ctx.store, connected)).map((w) => view(request, w)), {
-      response: { 200: t.Array(Worker) },
-      detail: { tags: ['workers'], summary: 'List workers with capabilities, state and load' },
-    })
+    .get(
+      '/workers',
+      async ({ request, query, set }) => {
+        const filter = { state: query.state, encoder: query.encoder, name: query.name };
+        const page = { limit: Number(query.limit ?? 1000), offset: Number(query.offset ?? 0) };
+        const { views, total } = await listWorkerViews(ctx.store, connected, { ...filter, ...page });
+        set.headers['x-total-count'] = String(total);
+        return views.map((w) => view(request, w));
+      },
+      {
+        query: WorkerQuery,
+        response: { 200: t.Array(Worker), ...errors },
+        detail: {
+          tags: ['workers'],
+          summary: 'List workers with capabilities, state and load: filtered (state, encoder, name) and paged (limit, offset); X-Total-Count is the number matching the filter',
+        },
+      },
+    )
     .get('/workers/:id', async ({ params, request }) => view(request, await getWorkerView(ctx.store, params.id, connected)), {
       params: IdParams,
       response: { 200: Worker, ...errors },
