@@ -16,7 +16,13 @@ export interface PrometheusMetrics {
   render(snapshot: ClusterSnapshot): Promise<string>;
 }
 
-export function createPrometheusMetrics(counters: CounterStore): PrometheusMetrics {
+/**
+ * perWorker false (TVARR_METRICS_PER_WORKER=false) leaves out every series labelled by
+ * worker: with a large fleet those are most of the text (1,000 workers: ~480 KB a scrape),
+ * and a Prometheus user would drop them with metric_relabel_configs anyway.
+ */
+export function createPrometheusMetrics(counters: CounterStore, opts: { perWorker?: boolean } = {}): PrometheusMetrics {
+  const withWorkers = opts.perWorker ?? true;
   const registry = new Registry();
   let current: ClusterSnapshot | null = null;
   const snap = (): ClusterSnapshot => {
@@ -35,7 +41,7 @@ export function createPrometheusMetrics(counters: CounterStore): PrometheusMetri
         this.inc(counters.get(counter));
       },
     });
-    if (!perWorker) return;
+    if (!perWorker || !withWorkers) return;
     new Counter({
       name: name.replace(/^tvarr_/, 'tvarr_worker_'),
       help: `${help}, per worker`,
@@ -82,7 +88,9 @@ export function createPrometheusMetrics(counters: CounterStore): PrometheusMetri
   });
 
   const gauge = (name: string, help: string, labelNames: string[], fill: (g: Gauge<string>, s: ClusterSnapshot) => void) =>
-    new Gauge({
+    labelNames.includes('worker') && !withWorkers
+      ? undefined
+      : new Gauge({
       name,
       help,
       labelNames,

@@ -110,3 +110,21 @@ test('the Transcoders page is served at / and /transcoders with a CSP that forbi
   const js = await (await fetch(`http://127.0.0.1:${c.httpPort}/transcoders/app.js`)).text();
   expect(js).not.toMatch(/\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write/); // text nodes only
 });
+
+test('TVARR_METRICS_PER_WORKER=false: no series labelled by worker, the cluster-wide ones stay', async () => {
+  await running?.stop();
+  const config = parseCoordinatorConfig({
+    TVARR_DATABASE_PATH: `${temp.dir}/per-worker-off.db`,
+    TVARR_GRPC_ENABLED: 'false',
+    TVARR_HTTP_HOST: '127.0.0.1',
+    TVARR_HTTP_PORT: '0',
+    TVARR_METRICS_PER_WORKER: 'false',
+  });
+  const c = (running = await startCoordinator(config, createLogger('test')));
+  c.ctx.events.emit('job:ended', { jobId: 'j1', workerId: 'w1', state: 'completed', reason: null });
+  const text = await (await fetch(`http://127.0.0.1:${c.httpPort}/metrics`)).text();
+  const families = parsePrometheusText(text);
+  expect(sampleValue(families, 'tvarr_jobs_completed_total')).toBe(1);
+  expect(families.has('tvarr_worker_jobs_completed_total')).toBe(false);
+  expect(text).not.toMatch(/\{[^}]*worker="/);
+});
