@@ -22,11 +22,18 @@ export function sourceChangesSection(r: SourceChangesResult): string {
     const reaction = c.restarts ? 'new attempt (new FFmpeg)' : 'followed by the running FFmpeg';
     return `| ${c.label} | ${reaction} | ${c.ms.transcode.length} | ${cells(c, 'transcode', r).join(' | ')} | ${cells(c, 'copy', r).join(' | ')} | ${fmt(p50(c.detectedMs), 0)} | ${c.restarts ? fmt(p50(c.restartedMs), 0) : ''} |`;
   });
+  const lostKey = (p: Profile) => missing(r.outageFromKeyframeMs[p]);
+  const keyCells = (p: Profile) => {
+    const xs = r.outageFromKeyframeMs[p];
+    return [fmt(p50(xs), 0), `${fmt(max(xs), 0)}${lostKey(p) ? ` (${lostKey(p)} without)` : ''}`, fmt(p50(xs) / p50(r.ffmpegStartMs[p].h264), 2)];
+  };
+  const keyRow = `| outage end, to the first frame from a keyframe on (a player's first clean picture) | new attempt (new FFmpeg) | ${r.outageFromKeyframeMs.transcode.length} | ${keyCells('transcode').join(' | ')} | ${keyCells('copy').join(' | ')} | | |`;
+  const steadyRow = `| no change: a lead-in frame, source to client (p50 of each run's p50) | | ${r.steadyMs.transcode.length} | ${fmt(p50(r.steadyMs.transcode), 0)} | ${fmt(max(r.steadyMs.transcode), 0)} | | ${fmt(p50(r.steadyMs.copy), 0)} | ${fmt(max(r.steadyMs.copy), 0)} | | | |`;
   const ffRow = (input: 'h264' | 'hevc') =>
     `| FFmpeg alone on the ${input === 'h264' ? 'H.264' : 'HEVC'} piece (worker's command, live source, to first output byte) | | ${ff.transcode[input].length} | ${fmt(p50(ff.transcode[input]), 0)} | ${fmt(max(ff.transcode[input]), 0)} | | ${fmt(p50(ff.copy[input]), 0)} | ${fmt(max(ff.copy[input]), 0)} | | | |`;
   const byKind = (k: ChangeResult['kind']) => r.changes.find((c) => c.kind === k)!;
-  const follow = ['resolution', 'timestamps'].map((k) => p50(byKind(k as ChangeResult['kind']).ms.transcode));
-  const restart = ['codec', 'codec-timestamps', 'outage-end'].map((k) => byKind(k as ChangeResult['kind']));
+  const follow = (['resolution', 'timestamps'] as const).map((k) => p50(byKind(k).ms.transcode));
+  const restart = (['codec', 'codec-timestamps', 'outage-end'] as const).map((k) => byKind(k));
   const outage = byKind('outage-end');
   const quiet = r.disturbance.length ? `**not quiet**: ${r.disturbance.join('; ')}` : 'quiet: no other `bun test` runs at the start or the end';
   return [
@@ -42,9 +49,11 @@ export function sourceChangesSection(r: SourceChangesResult): string {
     '| source change | coordinator reaction | runs | transcode p50 ms | transcode max ms | ratio | copy p50 ms | copy max ms | ratio | seen p50 ms | restarted p50 ms |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...rows,
+    keyRow,
+    steadyRow,
     ffRow('h264'),
     ffRow('hevc'),
     '',
-    `Reading: a change the running FFmpeg follows (another size of the same codec, a timestamp jump hidden by restamping) reaches the transcode client in ${fmt(follow[0], 0)} / ${fmt(follow[1], 0)} ms (p50): the time the frames take through the pipeline (source mux lead, FFmpeg's decode and encode, the relay). A change that needs a new FFmpeg costs about one FFmpeg start-up: ${restart.map((c) => `${c.kind} ${fmt(p50(c.ms.transcode), 0)} ms (${fmt(p50(c.ms.transcode) / p50(ff.transcode[c.input]), 2)} x)`).join(', ')} for the transcode, against ${fmt(p50(ff.transcode.h264), 0)} ms (H.264) and ${fmt(p50(ff.transcode.hevc), 0)} ms (HEVC) for FFmpeg alone; the new attempt starts at the new content's first keyframe, which comes with the change (the pieces begin with one), so no GOP is waited for. The outage end adds the reconnect: the upstream retries a refused connection with a backoff of up to 500 ms, so it connects up to that long after the source is back (seen p50 ${fmt(p50(outage.detectedMs), 0)} ms), then the restart waits for the live source's next keyframe (up to 1 s here), then FFmpeg starts.`,
+    `Reading: a change the running FFmpeg follows (another size of the same codec, a timestamp jump hidden by restamping) reaches the transcode client in ${fmt(follow[0]!, 0)} / ${fmt(follow[1]!, 0)} ms (p50): the time the frames take through the pipeline (source mux lead, FFmpeg's decode and encode, the relay). A change that needs a new FFmpeg costs about one FFmpeg start-up: ${restart.map((c) => `${c.kind} ${fmt(p50(c.ms.transcode), 0)} ms (${fmt(p50(c.ms.transcode) / p50(ff.transcode[c.input]), 2)} x)`).join(', ')} for the transcode, against ${fmt(p50(ff.transcode.h264), 0)} ms (H.264) and ${fmt(p50(ff.transcode.hevc), 0)} ms (HEVC) for FFmpeg alone; the new attempt starts at the new content's first keyframe, which comes with the change (the pieces begin with one), so no GOP is waited for. The outage end adds the reconnect: the upstream retries a refused connection with a backoff of up to 500 ms, so it connects up to that long after the source is back (seen p50 ${fmt(p50(outage.detectedMs), 0)} ms), then the restart waits for the live source's next keyframe (up to 1 s here), then FFmpeg starts.`,
   ].join('\n');
 }

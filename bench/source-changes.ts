@@ -22,7 +22,7 @@
 // One cluster (coordinator and one worker); each run is a new source (a new upstream, a
 // fresh restamper, new variants) playing the script below once.
 // `bun bench/source-changes.ts [--quick]` prints the section.
-import { PID_NULL, ProgramTracker, TimelineRestamper, TS_PACKET_SIZE } from '../common/mpegts';
+import { PacketKind, PID_NULL, ProgramTracker, TimelineRestamper, TS_PACKET_SIZE } from '../common/mpegts';
 import { pesPts } from '../coordinator/streams/splice-point';
 import { makeSourcePieces, startChangingSource, type ChangingSource, type ScriptStep, type SourcePiece, type SourcePieces } from '../tests/helpers/changing-source';
 import { TINY_H264_PROFILE, type TestCluster } from '../tests/helpers/cluster';
@@ -31,7 +31,7 @@ import type { LogLine } from '../tests/helpers/processes';
 import { StreamRecorder } from '../tests/helpers/stream-recorder';
 import { buildFfmpegArgs } from '../worker/runner/build-args';
 import type { TranscodeSpec } from '../worker/runner/transcode-spec';
-import { benchCluster, loadAverage, machineInfo, otherTestRuns } from './common';
+import { benchCluster, loadAverage, machineInfo, median, otherTestRuns } from './common';
 
 const TRANSCODE = TINY_H264_PROFILE;
 const COPY = { id: 'sc-copy', name: 'source changes copy', videoCodec: 'copy', audioCodec: 'copy' };
@@ -110,6 +110,13 @@ export interface SourceChangesResult {
   leadInSeconds: number;
   pieceSeconds: number;
   changes: ChangeResult[];
+  /**
+   * Outage end to the first frame made from the first keyframe after it (a player's first
+   * clean picture), per run; the other changes start on a keyframe, so there it is `ms`.
+   */
+  outageFromKeyframeMs: Record<Profile, number[]>;
+  /** A lead-in frame's trip from the source's first packet of it to the client, p50 per run. */
+  steadyMs: Record<Profile, number[]>;
   /** FFmpeg alone (the worker's command) on the same live source, ms from its first byte sent to FFmpeg's first output byte. */
   ffmpegStartMs: Record<Profile, Record<InputCodec, number[]>>;
   /** Smallest share, over runs, of a client's frames before the outage that matched a source frame (the measure's own check). */
@@ -123,17 +130,19 @@ export interface SourceChangesResult {
 interface SourceFrame {
   pts: number;
   step: number;
+  /** When the source sends the frame's first packet, ms after its step starts (the piece's PCR pacing). */
+  sentMs: number;
 }
 
 /** Video frames of the script's steps before the outage as the coordinator restamps them, sorted by PTS. */
 function restampedSourceFrames(steps: ScriptStep[]): SourceFrame[] {
-  const pieces: { bytes: Uint8Array; step: number }[] = [];
-  steps.forEach((s, step) => 'piece' in s && pieces.push({ bytes: s.piece.bytes, step }));
+  const pieces: { piece: SourcePiece; bytes: Uint8Array; step: number }[] = [];
+  steps.forEach((s, step) => 'piece' in s && pieces.push({ piece: s.piece, bytes: s.piece.bytes, step }));
   const bytes = concat(pieces.map((p) => p.bytes)); // a copy: restamping writes in place
   new TimelineRestamper().restamp(bytes);
-  const ends: { end: number; step: number }[] = [];
+  const ends: { start: number; end: number; step: number; times: Float64Array }[] = [];
   let end = 0;
-  for (const p of pieces) ends.push({ end: (end += p.bytes.length), step: p.step });
+  for (const p of pieces) ends.push({ start: end, end: (end += p.bytes.length), step: p.step, times: p.piece.packetTimes });
   const tracker = new ProgramTracker();
   const frames: SourceFrame[] = [];
   let piece = 0;
@@ -143,15 +152,17 @@ function restampedSourceFrames(steps: ScriptStep[]): SourceFrame[] {
     const pid = ((bytes[off + 1]! & 0x1f) << 8) | bytes[off + 2]!;
     if (pid !== tracker.videoPid) continue;
     const pts = pesPts(bytes, off);
-    if (pts >= 0) frames.push({ pts, step: ends[piece]!.step });
+    const at = ends[piece]!;
+    if (pts >= 0) frames.push({ pts, step: at.step, sentMs: at.times[(off - at.start) / TS_PACKET_SIZE]! * 1000 });
   }
   return frames.sort((a, b) => a.pts - b.pts);
 }
 
-/** The script step a client frame came from: the nearest source frame within half a frame; after the outage, anything later. */
-function stepOf(pts: number, frames: SourceFrame[], afterOutageStep: number): number | null {
-  const last = frames.at(-1)!.pts;
-  if (pts > last + HALF_FRAME) return afterOutageStep;
+/** Past every frame before the outage: made from what the source sent after it. */
+const afterOutage = (pts: number, frames: SourceFrame[]) => pts > frames.at(-1)!.pts + HALF_FRAME;
+
+/** The source frame a client frame before the outage came from: the nearest one within half a frame. */
+function sourceFrameOf(pts: number, frames: SourceFrame[]): SourceFrame | null {
   let lo = 0;
   let hi = frames.length - 1;
   while (lo < hi) {
@@ -161,14 +172,27 @@ function stepOf(pts: number, frames: SourceFrame[], afterOutageStep: number): nu
   }
   let best: SourceFrame | null = null;
   for (const f of [frames[lo - 1], frames[lo]]) if (f && (!best || Math.abs(f.pts - pts) < Math.abs(best.pts - pts))) best = f;
-  return best && Math.abs(best.pts - pts) <= HALF_FRAME ? best.step : null;
+  return best && Math.abs(best.pts - pts) <= HALF_FRAME ? best : null;
+}
+
+/** The script step a client frame came from, or null when it matches no source frame. */
+function stepOf(pts: number, frames: SourceFrame[]): number | null {
+  return afterOutage(pts, frames) ? OUTAGE_STEP + 1 : (sourceFrameOf(pts, frames)?.step ?? null);
 }
 
 // ---------------------------------------------------------------- client frames
 
 /** Video frames (PES starts) of a client's stream with their arrival time, scanned as chunks come. */
+interface ClientFrame {
+  pts: number;
+  /** Date.now when the chunk holding the frame's first packet arrived. */
+  at: number;
+  /** A keyframe (random_access_indicator on its first packet): a player can start here. */
+  key: boolean;
+}
+
 class ArrivingFrames {
-  readonly frames: { pts: number; at: number }[] = [];
+  readonly frames: ClientFrame[] = [];
   private readonly tracker = new ProgramTracker();
   private scanned = 0;
   private rest: Uint8Array = new Uint8Array(0);
@@ -189,11 +213,11 @@ class ArrivingFrames {
           off++; // resync
           continue;
         }
-        this.tracker.inspect(buf, off);
+        const kind = this.tracker.inspect(buf, off);
         const pid = ((buf[off + 1]! & 0x1f) << 8) | buf[off + 2]!;
         if (pid !== PID_NULL && pid === this.tracker.videoPid) {
           const pts = pesPts(buf, off);
-          if (pts >= 0) this.frames.push({ pts, at });
+          if (pts >= 0) this.frames.push({ pts, at, key: kind === PacketKind.Keyframe });
         }
         off += TS_PACKET_SIZE;
       }
@@ -202,22 +226,21 @@ class ArrivingFrames {
   }
 
   /** The first frame (in arrival order) that `match` accepts, waiting on new bytes until `deadline` (Date.now). */
-  async first(match: (pts: number) => boolean, deadline: number): Promise<{ pts: number; at: number } | null> {
+  async first(match: (f: ClientFrame) => boolean, deadline: number): Promise<ClientFrame | null> {
     let from = 0;
     for (;;) {
       this.scan();
-      for (; from < this.frames.length; from++) if (match(this.frames[from]!.pts)) return this.frames[from]!;
+      for (; from < this.frames.length; from++) if (match(this.frames[from]!)) return this.frames[from]!;
       const left = deadline - Date.now();
       if (left <= 0 || this.ended) return null;
       await this.recorder.waitForBytes(1, this.recorder.total, left).catch(() => {});
     }
   }
 
-  /** Share of the frames that arrived before `until` which `match` accepts. */
-  shareBefore(until: number, match: (pts: number) => boolean): number {
+  /** The frames that arrived before `until` (Date.now). */
+  before(until: number): ClientFrame[] {
     this.scan();
-    const before = this.frames.filter((f) => f.at < until);
-    return before.length ? before.filter((f) => match(f.pts)).length / before.length : NaN;
+    return this.frames.filter((f) => f.at < until);
   }
 }
 
@@ -235,6 +258,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
 
 interface RunResult {
   ms: Record<Profile, Record<ChangeKind, number>>;
+  fromKeyframeMs: Record<Profile, number>;
+  steadyMs: Record<Profile, number>;
   detectedMs: Record<ChangeKind, number>;
   restartedMs: Record<ChangeKind, number>;
   matched: Record<Profile, number>;
@@ -262,13 +287,34 @@ async function runOnce(cluster: TestCluster, id: string, steps: ScriptStep[], fr
     const ms = { transcode: {}, copy: {} } as RunResult['ms'];
     for (const [name, client] of Object.entries(clients) as [Profile, ArrivingFrames][]) {
       for (const c of CHANGES) {
-        const frame = await client.first((pts) => (stepOf(pts, frames, OUTAGE_STEP + 1) ?? -1) >= c.step, deadline);
+        const frame = await client.first((f) => (stepOf(f.pts, frames) ?? -1) >= c.step, deadline);
         ms[name][c.kind] = frame ? frame.at - at(c.step) : NaN;
       }
     }
-    const matched = {} as RunResult['matched'];
+    // After the outage the upstream joins the live source mid-GOP, and the running FFmpeg
+    // gets those frames before the restart (which waits for the next keyframe) replaces it.
+    // The first frame a player shows without the old content is made from that keyframe or
+    // later: its PTS is the copy's first keyframe after the outage (one timeline for both).
+    const key = await clients.copy.first((f) => f.key && afterOutage(f.pts, frames), deadline);
+    const outageEnd = at(OUTAGE_STEP + 1);
+    const fromKeyframeMs = {} as RunResult['fromKeyframeMs'];
     for (const [name, client] of Object.entries(clients) as [Profile, ArrivingFrames][]) {
-      matched[name] = client.shareBefore(at(OUTAGE_STEP), (pts) => stepOf(pts, frames, OUTAGE_STEP + 1) !== null);
+      const frame = key ? await client.first((f) => f.pts >= key.pts - HALF_FRAME && afterOutage(f.pts, frames), deadline) : null;
+      fromKeyframeMs[name] = frame ? frame.at - outageEnd : NaN;
+    }
+    const matched = {} as RunResult['matched'];
+    const steadyMs = {} as RunResult['steadyMs'];
+    for (const [name, client] of Object.entries(clients) as [Profile, ArrivingFrames][]) {
+      const before = client.before(at(OUTAGE_STEP));
+      matched[name] = before.filter((f) => sourceFrameOf(f.pts, frames)).length / before.length;
+      // Steady state: lead-in frames sent over a second after the client's first frame (past the join burst).
+      const joined = before[0]!.at;
+      const lags = before.flatMap((f) => {
+        const s = sourceFrameOf(f.pts, frames);
+        const sent = s && s.step === 0 ? at(0) + s.sentMs : NaN;
+        return sent >= joined + 1000 ? [f.at - sent] : [];
+      });
+      steadyMs[name] = median(lags);
     }
     // What the coordinator said, and when (its log's ts, the same machine clock).
     const lines = cluster.coordinator.proc.lines.slice(logFrom);
@@ -283,7 +329,7 @@ async function runOnce(cluster: TestCluster, id: string, steps: ScriptStep[], fr
       // Only a restart before the next change answers this one.
       restartedMs[c.kind] = c.restarts && restarted && (!next || logTime(restarted) < at(next.step)) ? logTime(restarted) - t0 : NaN;
     }
-    return { ms, detectedMs, restartedMs, matched };
+    return { ms, fromKeyframeMs, steadyMs, detectedMs, restartedMs, matched };
   } finally {
     await Promise.all(recorders.map((r) => r.close()));
     source.stop();
@@ -346,6 +392,8 @@ export async function benchSourceChanges(o: { quick: boolean; log: (s: string) =
     kind: c.kind, label: c.label, restarts: c.restarts, input: c.input, ms: { transcode: [], copy: [] }, detectedMs: [], restartedMs: [],
   }));
   const matched: Record<Profile, number> = { transcode: 1, copy: 1 };
+  const outageFromKeyframeMs: Record<Profile, number[]> = { transcode: [], copy: [] };
+  const steadyMs: Record<Profile, number[]> = { transcode: [], copy: [] };
   const cluster = benchCluster();
   try {
     await cluster.startCoordinator();
@@ -359,8 +407,12 @@ export async function benchSourceChanges(o: { quick: boolean; log: (s: string) =
         c.detectedMs.push(r.detectedMs[c.kind]);
         c.restartedMs.push(r.restartedMs[c.kind]);
       }
-      for (const p of ['transcode', 'copy'] as Profile[]) matched[p] = Math.min(matched[p], r.matched[p]);
-      const show = (p: Profile) => CHANGES.map((c) => `${c.kind} ${r.ms[p][c.kind].toFixed(0)}`).join(', ');
+      for (const p of ['transcode', 'copy'] as Profile[]) {
+        matched[p] = Math.min(matched[p], r.matched[p]);
+        outageFromKeyframeMs[p].push(r.fromKeyframeMs[p]);
+        steadyMs[p].push(r.steadyMs[p]);
+      }
+      const show = (p: Profile) => `${CHANGES.map((c) => `${c.kind} ${r.ms[p][c.kind].toFixed(0)}`).join(', ')}, outage-end keyframe ${r.fromKeyframeMs[p].toFixed(0)}, steady ${r.steadyMs[p].toFixed(0)}`;
       o.log(`  source changes run ${i}/${runs}: transcode ${show('transcode')}; copy ${show('copy')} ms (frames matched ${(r.matched.transcode * 100).toFixed(0)}% / ${(r.matched.copy * 100).toFixed(0)}%)`);
     }
   } catch (err) {
@@ -391,6 +443,8 @@ export async function benchSourceChanges(o: { quick: boolean; log: (s: string) =
     leadInSeconds: pieces.leadIn.seconds,
     pieceSeconds: pieces.adBreak.seconds,
     changes,
+    outageFromKeyframeMs,
+    steadyMs,
     ffmpegStartMs,
     matched,
     disturbance,

@@ -8,6 +8,7 @@ import { drizzle } from 'drizzle-orm/bun-sql';
 import { migrate } from 'drizzle-orm/bun-sql/migrator';
 import * as schema from '../../drizzle/schema.pg';
 import { withMigrationsFolder } from './migrations-folder';
+import { QueryCounter } from './query-counter';
 import type { Db, Store, Tables, TransactionOptions } from './store';
 
 // Advisory lock keys (any constant bigint; these spell "tvarr" + purpose).
@@ -59,12 +60,14 @@ export async function openPostgresStore(url: string, opts: { maxConnections?: nu
     const code = e.errno ?? e.code;
     throw new StoreOpenError(`TVARR_DATABASE_URL: cannot use the database at ${where}: ${redact(e.message, url)}${code ? ` (${code})` : ''}`);
   }
-  const db = drizzle({ client, schema }) as unknown as Db;
+  const queries = new QueryCounter();
+  const db = drizzle({ client, schema, logger: queries }) as unknown as Db;
 
   async function transaction<T>(fn: (db: Db) => Promise<T>, o?: TransactionOptions): Promise<T> {
     return (db as unknown as { transaction: (f: (tx: Db) => Promise<T>) => Promise<T> }).transaction(async (tx) => {
       // READ COMMITTED: every statement after the lock sees every claim committed before
       // it was granted, so no two claims can both take a worker's last slot.
+      queries.logQuery('begin');
       if (o?.claim) await (tx as unknown as PgExecute).execute(sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`);
       return fn(tx);
     });
@@ -75,6 +78,7 @@ export async function openPostgresStore(url: string, opts: { maxConnections?: nu
     db,
     t: schema as unknown as Tables,
     where,
+    queries,
     transaction,
     rows: async <T>(query: Query) => (await (db as unknown as PgExecute).execute(query)) as T[],
     close: () => client.close(),

@@ -7,6 +7,7 @@ import { drizzle } from 'drizzle-orm/bun-sqlite';
 import { migrate } from 'drizzle-orm/bun-sqlite/migrator';
 import * as schema from '../../drizzle/schema';
 import { withMigrationsFolder } from './migrations-folder';
+import { QueryCounter } from './query-counter';
 import type { Db, Store, TransactionOptions } from './store';
 
 export type SqliteStore = Store & { readonly engine: 'sqlite'; readonly client: Database };
@@ -20,7 +21,8 @@ export function openSqliteStore(path: string): SqliteStore {
   client.exec('PRAGMA synchronous = NORMAL');
   client.exec('PRAGMA foreign_keys = ON');
   client.exec('PRAGMA busy_timeout = 5000');
-  const db = drizzle(client, { schema }) as Db;
+  const queries = new QueryCounter();
+  const db = drizzle(client, { schema, logger: queries }) as Db;
   withMigrationsFolder('sqlite', (migrationsFolder) => migrate(db, { migrationsFolder }));
 
   // One connection: transactions take turns. A transaction's body awaits only queries on
@@ -33,6 +35,7 @@ export function openSqliteStore(path: string): SqliteStore {
       // IMMEDIATE takes the write lock before anything is read, so a claim's read sees
       // every committed claim of any other connection (another process, a shell).
       client.exec('BEGIN IMMEDIATE');
+      queries.logQuery('begin');
       try {
         const result = await fn(db);
         client.exec('COMMIT');
@@ -51,6 +54,7 @@ export function openSqliteStore(path: string): SqliteStore {
     db,
     t: schema,
     client,
+    queries,
     where: path,
     transaction,
     rows: async <T>(query: SQL) => db.all(query) as T[],

@@ -13,6 +13,7 @@
 import type { SQL } from 'drizzle-orm';
 import type { BunSQLiteDatabase } from 'drizzle-orm/bun-sqlite';
 import type * as sqliteSchema from '../../drizzle/schema';
+import type { QueryCounter } from './query-counter';
 
 export type Engine = 'sqlite' | 'postgres';
 export type Tables = typeof sqliteSchema;
@@ -29,6 +30,8 @@ export interface Store {
   readonly t: Tables;
   transaction<T>(fn: (db: Db) => Promise<T>, opts?: TransactionOptions): Promise<T>;
   rows<T = Record<string, unknown>>(query: SQL): Promise<T[]>;
+  /** Statements sent so far (reads, writes). */
+  readonly queries: QueryCounter;
   /** Where the state lives, for the log: a path, or host:port/database (never a password). */
   readonly where: string;
   close(): Promise<void>;

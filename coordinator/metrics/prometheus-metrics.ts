@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ClusterSnapshot } from './cluster-snapshot';
 import type { CounterName, CounterStore } from './counter-store';
+import type { QueryCounter } from '../db/query-counter';
 
 // Selection is one indexed query plus a claim: expected well under a millisecond.
 const SELECTION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -21,7 +22,7 @@ export interface PrometheusMetrics {
  * worker: with a large fleet those are most of the text (1,000 workers: ~480 KB a scrape),
  * and a Prometheus user would drop them with metric_relabel_configs anyway.
  */
-export function createPrometheusMetrics(counters: CounterStore, opts: { perWorker?: boolean } = {}): PrometheusMetrics {
+export function createPrometheusMetrics(counters: CounterStore, opts: { perWorker?: boolean; queries?: QueryCounter } = {}): PrometheusMetrics {
   const withWorkers = opts.perWorker ?? true;
   const registry = new Registry();
   let current: ClusterSnapshot | null = null;
@@ -64,6 +65,20 @@ export function createPrometheusMetrics(counters: CounterStore, opts: { perWorke
   persisted('tvarr_source_reconnects_total', 'Sources reconnected to the same URL after an outage', 'source_reconnects', false);
   persisted('tvarr_source_switches_total', 'Sources moved to another URL (a backup, or back to the primary)', 'source_switches', false);
   persisted('tvarr_variant_stalls_total', 'Variant attempts restarted by the stall watchdog (no new media while the source sent)', 'variant_stalls', false);
+  const queries = opts.queries;
+  if (queries) {
+    new Counter({
+      name: 'tvarr_database_queries_total',
+      help: 'Statements this coordinator sent to its database since it started (write: insert, update, delete, begin; read: the rest)',
+      labelNames: ['kind'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc({ kind: 'read' }, queries.reads);
+        this.inc({ kind: 'write' }, queries.writes);
+      },
+    });
+  }
   persisted('tvarr_worker_losses_total', 'Times a worker was lost (connection closed or heartbeats stopped)', 'worker_losses', false);
 
   // Bytes: ended attempts (persisted) plus attempts still running.

@@ -1,0 +1,95 @@
+// A fleet of fake workers in one process, for the fleet test and bench: N Control streams
+// that do exactly what the proto's comments ask of an idle worker (register first, answer
+// every Ping with a Pong, heartbeat at the interval Registered gives) and nothing else.
+// They run no jobs: the coordinator's cost of holding a large idle fleet is what is measured.
+//
+//   bun tests/helpers/fake-fleet.ts --coordinator=127.0.0.1:9090 --count=1000 [--prefix=fleet] [--per-channel=50]
+//
+// Prints one JSON line per event on stdout: {"event":"registered","count":N} as workers
+// register (every 100 and at the end), {"event":"heartbeats","total":T} every `count`
+// heartbeats sent, {"event":"lost","workerId",...} if a stream ends.
+// Runs until killed.
+import * as grpc from '@grpc/grpc-js';
+import { parseArgs } from 'node:util';
+import { AUTH_METADATA_KEY, WORKER_ID_METADATA_KEY, loadTranscodeProto } from '../../proto/load';
+import type { CoordinatorCommand__Output } from '../../proto/gen/tvarr/transcode/v1/CoordinatorCommand';
+import type { WorkerEvent } from '../../proto/gen/tvarr/transcode/v1/WorkerEvent';
+
+const { values } = parseArgs({
+  options: {
+    coordinator: { type: 'string' },
+    count: { type: 'string', default: '100' },
+    prefix: { type: 'string', default: 'fleet' },
+    'per-channel': { type: 'string', default: '50' },
+    token: { type: 'string' },
+  },
+});
+const target = values.coordinator!;
+const count = Number(values.count);
+const perChannel = Math.max(1, Number(values['per-channel']));
+const print = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
+
+const proto = loadTranscodeProto();
+const Client = proto.tvarr.transcode.v1.TranscodeCoordinator;
+const channels: InstanceType<typeof Client>[] = [];
+let registered = 0;
+let heartbeats = 0;
+
+function startWorker(i: number): void {
+  const channelIndex = Math.floor(i / perChannel);
+  channels[channelIndex] ??= new Client(target, grpc.credentials.createInsecure(), { 'grpc.keepalive_time_ms': 10_000 });
+  const client = channels[channelIndex]!;
+  const workerId = `${values.prefix}-${String(i).padStart(5, '0')}`;
+  const md = new grpc.Metadata();
+  md.set(WORKER_ID_METADATA_KEY, workerId);
+  if (values.token) md.set(AUTH_METADATA_KEY, `Bearer ${values.token}`);
+  const call = client.Control(md);
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const send = (e: WorkerEvent) => call.write(e);
+  // Usage changes a little every heartbeat, as a real worker's does.
+  const usage = () => ({ cpu_percent: 1 + Math.random(), memory_used_bytes: 1 << 28, memory_total_bytes: 1 << 32, load1: 0.1, gpus: [] });
+  send({
+    register: {
+      worker_id: workerId,
+      name: workerId,
+      version: 'fake-fleet',
+      hostname: 'fleet-host',
+      ffmpeg_version: 'none',
+      encoders: [{ name: 'libx264', codec: 'h264', family: 'software', kind: 'ENCODER_KIND_CPU' }],
+      rejected_encoders: [],
+      gpus: [],
+      limits: { max_jobs: 1, max_gpu_jobs: 0, max_cpu_jobs: 1 },
+      speed_fps: 100,
+      active_jobs: [],
+      draining: false,
+    },
+  });
+  call.on('data', (cmd: CoordinatorCommand__Output) => {
+    if (cmd.command === 'registered' && cmd.registered) {
+      registered += 1;
+      if (registered % 100 === 0 || registered === count) print({ event: 'registered', count: registered });
+      const interval = Math.max(50, cmd.registered.heartbeat_interval_ms || 250);
+      timer = setInterval(() => {
+        send({ heartbeat: { usage: usage(), jobs: [] } });
+        // One line per `count` heartbeats: about one per heartbeat round of the whole fleet.
+        if (++heartbeats % count === 0) print({ event: 'heartbeats', total: heartbeats });
+      }, interval);
+    } else if (cmd.command === 'ping' && cmd.ping) {
+      send({ pong: { nonce: cmd.ping.nonce } });
+    }
+  });
+  const lost = (reason: string) => {
+    if (timer) clearInterval(timer);
+    timer = undefined;
+    print({ event: 'lost', workerId, reason });
+  };
+  call.on('error', (err: Error) => lost(err.message));
+  call.on('end', () => lost('ended'));
+}
+
+// Register in small bursts: a real fleet does not dial in within one millisecond.
+for (let i = 0; i < count; i++) {
+  startWorker(i);
+  if (i % 50 === 49) await new Promise((r) => setTimeout(r, 20));
+}
+print({ event: 'started', count });
