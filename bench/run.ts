@@ -1,9 +1,10 @@
-// The one benchmark command: `bun run bench` (full, ~8 min) or `bun run bench --quick`
-// (~2 min, without the scheduler). Runs data path, relay, fan-out, the scheduler benchmark (bench/scheduler.ts,
-// which writes its own section) and failover, then rewrites docs/BENCHMARKS.md by
-// section (other sections, e.g. "## Remote workers", are kept) and docs/bench/*.svg.
-//   --only=data-path,relay,fanout,scheduler,failover   run a subset (other sections kept)
-//   --no-write                                          print only
+// The one benchmark command: `bun run bench` (full, ~11 min) or `bun run bench --quick`
+// (~3 min, without the scheduler). Runs data path, relay, fan-out, the scheduler benchmark (bench/scheduler.ts,
+// which writes its own section), failover and sources that change (bench/source-changes.ts,
+// issue 21), then rewrites docs/BENCHMARKS.md by section (other sections, e.g.
+// "## Remote workers", are kept) and docs/bench/*.svg.
+//   --only=data-path,relay,fanout,scheduler,failover,source-changes   run a subset (other sections kept)
+//   --no-write                                                         print only
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUN } from '../tests/helpers/processes';
@@ -12,6 +13,8 @@ import { benchDataPath } from './data-path';
 import { benchFailover } from './failover';
 import { benchFanout } from './fanout';
 import { benchRelay } from './relay';
+import { benchSourceChanges } from './source-changes';
+import { sourceChangesSection } from './source-changes-report';
 import { dataPathSection, failoverSection, fanoutSection, headerSection, relaySection, ROOT, writeDoc } from './report';
 
 const args = process.argv.slice(2);
@@ -68,6 +71,10 @@ if (wants('scheduler') && (!quick || only) && existsSync(join(import.meta.dir, '
 if (wants('failover')) {
   noteMachine('failover');
   await attempt('failover', async () => failoverSection(await benchFailover({ quick, log })));
+}
+if (wants('source-changes')) {
+  noteMachine('source changes');
+  await attempt('source changes', async () => sourceChangesSection(await benchSourceChanges({ quick, log })));
 }
 noteMachine('end');
 

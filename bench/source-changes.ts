@@ -17,7 +17,8 @@
 // matched to the nearest source frame within half a frame (the x264 encoder rounds PTS to
 // its 1/25 s time base after a break); after the outage the reconnect joins the live source
 // at an unknown packet, but the restamper places it after the last frame before the outage,
-// so any later PTS is new content.
+// so any later PTS is new content. Since that join is mid-GOP, the outage is also measured
+// to the first frame made from a source keyframe on (the first clean picture).
 //
 // One cluster (coordinator and one worker); each run is a new source (a new upstream, a
 // fresh restamper, new variants) playing the script below once.
@@ -99,6 +100,12 @@ export interface ChangeResult {
   detectedMs: number[];
   /** ms from the change to the transcode variant's 'variant restarted' log line (restarting changes only). */
   restartedMs: number[];
+  /**
+   * When the source sends the new piece's first audio PES, ms after its first video frame
+   * (each piece is its own FFmpeg mux, which bundles AAC into ~0.35 s PES); NaN after the
+   * outage (the reconnect joins mid-piece).
+   */
+  sourceAudioLagMs: number;
 }
 
 export interface SourceChangesResult {
@@ -115,8 +122,12 @@ export interface SourceChangesResult {
    * clean picture), per run; the other changes start on a keyframe, so there it is `ms`.
    */
   outageFromKeyframeMs: Record<Profile, number[]>;
+  /** Longest wait between two frames at the client from the first new frame after the outage to the first clean one, per run. */
+  outageStallMs: Record<Profile, number[]>;
   /** A lead-in frame's trip from the source's first packet of it to the client, p50 per run. */
   steadyMs: Record<Profile, number[]>;
+  /** The same for the lead-in's keyframes only (each piece starts with one). */
+  steadyKeyMs: Record<Profile, number[]>;
   /** FFmpeg alone (the worker's command) on the same live source, ms from its first byte sent to FFmpeg's first output byte. */
   ffmpegStartMs: Record<Profile, Record<InputCodec, number[]>>;
   /** Smallest share, over runs, of a client's frames before the outage that matched a source frame (the measure's own check). */
@@ -132,6 +143,7 @@ interface SourceFrame {
   step: number;
   /** When the source sends the frame's first packet, ms after its step starts (the piece's PCR pacing). */
   sentMs: number;
+  key: boolean;
 }
 
 /** Video frames of the script's steps before the outage as the coordinator restamps them, sorted by PTS. */
@@ -148,12 +160,12 @@ function restampedSourceFrames(steps: ScriptStep[]): SourceFrame[] {
   let piece = 0;
   for (let off = 0; off + TS_PACKET_SIZE <= bytes.length; off += TS_PACKET_SIZE) {
     while (off >= ends[piece]!.end) piece++;
-    tracker.inspect(bytes, off);
+    const kind = tracker.inspect(bytes, off);
     const pid = ((bytes[off + 1]! & 0x1f) << 8) | bytes[off + 2]!;
     if (pid !== tracker.videoPid) continue;
     const pts = pesPts(bytes, off);
     const at = ends[piece]!;
-    if (pts >= 0) frames.push({ pts, step: at.step, sentMs: at.times[(off - at.start) / TS_PACKET_SIZE]! * 1000 });
+    if (pts >= 0) frames.push({ pts, step: at.step, sentMs: at.times[(off - at.start) / TS_PACKET_SIZE]! * 1000, key: kind === PacketKind.Keyframe });
   }
   return frames.sort((a, b) => a.pts - b.pts);
 }
@@ -173,6 +185,18 @@ function sourceFrameOf(pts: number, frames: SourceFrame[]): SourceFrame | null {
   let best: SourceFrame | null = null;
   for (const f of [frames[lo - 1], frames[lo]]) if (f && (!best || Math.abs(f.pts - pts) < Math.abs(best.pts - pts))) best = f;
   return best && Math.abs(best.pts - pts) <= HALF_FRAME ? best : null;
+}
+
+/** ms after a piece starts that the source sends its first audio PES (any PES not on the video PID). */
+function firstAudioSentMs(piece: SourcePiece): number {
+  const tracker = new ProgramTracker();
+  const b = piece.bytes;
+  for (let off = 0; off + TS_PACKET_SIZE <= b.length; off += TS_PACKET_SIZE) {
+    tracker.inspect(b, off);
+    const pid = ((b[off + 1]! & 0x1f) << 8) | b[off + 2]!;
+    if (tracker.videoPid >= 0 && pid !== tracker.videoPid && pesPts(b, off) >= 0) return piece.packetTimes[off / TS_PACKET_SIZE]! * 1000;
+  }
+  return NaN;
 }
 
 /** The script step a client frame came from, or null when it matches no source frame. */
@@ -259,7 +283,9 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
 interface RunResult {
   ms: Record<Profile, Record<ChangeKind, number>>;
   fromKeyframeMs: Record<Profile, number>;
+  stallMs: Record<Profile, number>;
   steadyMs: Record<Profile, number>;
+  steadyKeyMs: Record<Profile, number>;
   detectedMs: Record<ChangeKind, number>;
   restartedMs: Record<ChangeKind, number>;
   matched: Record<Profile, number>;
@@ -298,12 +324,17 @@ async function runOnce(cluster: TestCluster, id: string, steps: ScriptStep[], fr
     const key = await clients.copy.first((f) => f.key && afterOutage(f.pts, frames), deadline);
     const outageEnd = at(OUTAGE_STEP + 1);
     const fromKeyframeMs = {} as RunResult['fromKeyframeMs'];
+    const stallMs = {} as RunResult['stallMs'];
     for (const [name, client] of Object.entries(clients) as [Profile, ArrivingFrames][]) {
       const frame = key ? await client.first((f) => f.pts >= key.pts - HALF_FRAME && afterOutage(f.pts, frames), deadline) : null;
       fromKeyframeMs[name] = frame ? frame.at - outageEnd : NaN;
+      // The stall in between: the restart drops the old FFmpeg's frames before the new one has any.
+      const between = frame ? client.before(frame.at + 1).filter((f) => afterOutage(f.pts, frames)) : [];
+      stallMs[name] = between.length > 1 ? Math.max(...between.slice(1).map((f, i) => f.at - between[i]!.at)) : NaN;
     }
     const matched = {} as RunResult['matched'];
     const steadyMs = {} as RunResult['steadyMs'];
+    const steadyKeyMs = {} as RunResult['steadyKeyMs'];
     for (const [name, client] of Object.entries(clients) as [Profile, ArrivingFrames][]) {
       const before = client.before(at(OUTAGE_STEP));
       matched[name] = before.filter((f) => sourceFrameOf(f.pts, frames)).length / before.length;
@@ -312,9 +343,11 @@ async function runOnce(cluster: TestCluster, id: string, steps: ScriptStep[], fr
       const lags = before.flatMap((f) => {
         const s = sourceFrameOf(f.pts, frames);
         const sent = s && s.step === 0 ? at(0) + s.sentMs : NaN;
-        return sent >= joined + 1000 ? [f.at - sent] : [];
+        return sent >= joined + 1000 ? [{ ms: f.at - sent, key: s!.key }] : [];
       });
-      steadyMs[name] = median(lags);
+      steadyMs[name] = median(lags.map((l) => l.ms));
+      // A keyframe is several times a P-frame: its last packet, which FFmpeg waits for, leaves the source later.
+      steadyKeyMs[name] = median(lags.filter((l) => l.key).map((l) => l.ms));
     }
     // What the coordinator said, and when (its log's ts, the same machine clock).
     const lines = cluster.coordinator.proc.lines.slice(logFrom);
@@ -329,7 +362,7 @@ async function runOnce(cluster: TestCluster, id: string, steps: ScriptStep[], fr
       // Only a restart before the next change answers this one.
       restartedMs[c.kind] = c.restarts && restarted && (!next || logTime(restarted) < at(next.step)) ? logTime(restarted) - t0 : NaN;
     }
-    return { ms, fromKeyframeMs, steadyMs, detectedMs, restartedMs, matched };
+    return { ms, fromKeyframeMs, stallMs, steadyMs, steadyKeyMs, detectedMs, restartedMs, matched };
   } finally {
     await Promise.all(recorders.map((r) => r.close()));
     source.stop();
@@ -388,12 +421,16 @@ export async function benchSourceChanges(o: { quick: boolean; log: (s: string) =
   const pieces = await makeSourcePieces();
   const steps = script(pieces);
   const frames = restampedSourceFrames(steps.slice(0, OUTAGE_STEP));
-  const changes: ChangeResult[] = CHANGES.map((c) => ({
-    kind: c.kind, label: c.label, restarts: c.restarts, input: c.input, ms: { transcode: [], copy: [] }, detectedMs: [], restartedMs: [],
-  }));
+  const changes: ChangeResult[] = CHANGES.map((c) => {
+    const step = steps[c.step]!;
+    const sourceAudioLagMs = c.step < OUTAGE_STEP && 'piece' in step ? firstAudioSentMs(step.piece) : NaN;
+    return { kind: c.kind, label: c.label, restarts: c.restarts, input: c.input, ms: { transcode: [], copy: [] }, detectedMs: [], restartedMs: [], sourceAudioLagMs };
+  });
   const matched: Record<Profile, number> = { transcode: 1, copy: 1 };
   const outageFromKeyframeMs: Record<Profile, number[]> = { transcode: [], copy: [] };
+  const outageStallMs: Record<Profile, number[]> = { transcode: [], copy: [] };
   const steadyMs: Record<Profile, number[]> = { transcode: [], copy: [] };
+  const steadyKeyMs: Record<Profile, number[]> = { transcode: [], copy: [] };
   const cluster = benchCluster();
   try {
     await cluster.startCoordinator();
@@ -410,9 +447,11 @@ export async function benchSourceChanges(o: { quick: boolean; log: (s: string) =
       for (const p of ['transcode', 'copy'] as Profile[]) {
         matched[p] = Math.min(matched[p], r.matched[p]);
         outageFromKeyframeMs[p].push(r.fromKeyframeMs[p]);
+        outageStallMs[p].push(r.stallMs[p]);
         steadyMs[p].push(r.steadyMs[p]);
+        steadyKeyMs[p].push(r.steadyKeyMs[p]);
       }
-      const show = (p: Profile) => `${CHANGES.map((c) => `${c.kind} ${r.ms[p][c.kind].toFixed(0)}`).join(', ')}, outage-end keyframe ${r.fromKeyframeMs[p].toFixed(0)}, steady ${r.steadyMs[p].toFixed(0)}`;
+      const show = (p: Profile) => `${CHANGES.map((c) => `${c.kind} ${r.ms[p][c.kind].toFixed(0)}`).join(', ')}, outage-end keyframe ${r.fromKeyframeMs[p].toFixed(0)} (stall ${r.stallMs[p].toFixed(0)}), steady ${r.steadyMs[p].toFixed(0)} (keyframes ${r.steadyKeyMs[p].toFixed(0)})`;
       o.log(`  source changes run ${i}/${runs}: transcode ${show('transcode')}; copy ${show('copy')} ms (frames matched ${(r.matched.transcode * 100).toFixed(0)}% / ${(r.matched.copy * 100).toFixed(0)}%)`);
     }
   } catch (err) {
@@ -444,7 +483,9 @@ export async function benchSourceChanges(o: { quick: boolean; log: (s: string) =
     pieceSeconds: pieces.adBreak.seconds,
     changes,
     outageFromKeyframeMs,
+    outageStallMs,
     steadyMs,
+    steadyKeyMs,
     ffmpegStartMs,
     matched,
     disturbance,

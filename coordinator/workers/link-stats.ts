@@ -11,6 +11,9 @@ const SAMPLES = 8;
 const MAX_OUTSTANDING = 4;
 const WARMUP_PINGS = 4;
 const WARMUP_MS = 250;
+// Once SAMPLES samples are in, a path's RTT changes slowly: ping this seldom. At 1,000
+// workers a 2 s ping is 1,000 messages a second (ping out, pong in); this is 200.
+const STEADY_INTERVAL_MS = 10_000;
 
 export interface LinkView {
   /** min RTT over the last samples, ms; null until the first Pong (or an older worker) */
@@ -23,6 +26,8 @@ export interface LinkView {
 export class LinkStats {
   private readonly outstanding = new Map<number, number>();
   private readonly rtts: number[] = [];
+  // min of rtts, kept on record(): the loss sweep reads it for every worker, every sweep.
+  private minRtt: number | null = null;
   private nonce = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
@@ -31,7 +36,8 @@ export class LinkStats {
   /**
    * Pings now, then WARMUP_PINGS more every WARMUP_MS (a first sample taken while the
    * worker is still starting up reads high, and the first job's lanes come from this),
-   * then every `intervalMs` until stop(). `send` false = the stream is gone.
+   * then every `intervalMs` until SAMPLES more were sent, then every STEADY_INTERVAL_MS
+   * (or `intervalMs` if longer) until stop(). `send` false = the stream is gone.
    */
   start(send: (nonce: number) => boolean, intervalMs: number): void {
     this.stop();
@@ -43,7 +49,8 @@ export class LinkStats {
       while (this.outstanding.size > MAX_OUTSTANDING) this.outstanding.delete(this.outstanding.keys().next().value!);
       if (!send(nonce)) return this.stop();
       sent++;
-      this.timer = setTimeout(ping, sent <= WARMUP_PINGS ? WARMUP_MS : Math.max(100, intervalMs));
+      const next = sent <= WARMUP_PINGS ? WARMUP_MS : sent <= WARMUP_PINGS + SAMPLES ? Math.max(100, intervalMs) : Math.max(STEADY_INTERVAL_MS, intervalMs);
+      this.timer = setTimeout(ping, next);
       this.timer.unref?.();
     };
     ping();
@@ -65,10 +72,11 @@ export class LinkStats {
   record(rttMs: number): void {
     this.rtts.push(Math.max(0, rttMs));
     if (this.rtts.length > SAMPLES) this.rtts.shift();
+    this.minRtt = Math.min(...this.rtts);
   }
 
   get rttMs(): number | null {
-    return this.rtts.length ? Math.min(...this.rtts) : null;
+    return this.minRtt;
   }
 
   view(): LinkView {

@@ -111,6 +111,7 @@ export class WorkerRegistry {
     // Held from here, before the first await: a second registration of this id in the
     // meantime meets a live session above and is refused.
     this.sessions.set(reg.id, session);
+    session.registering = true;
     try {
       const { maxWorkers } = this.ctx.config.workers;
       if (!(await getWorker(this.ctx.store, reg.id)) && (await countWorkers(this.ctx.store)) >= maxWorkers) {
@@ -120,8 +121,12 @@ export class WorkerRegistry {
       const { reconnect } = await upsertWorker(this.ctx.store, reg, now);
       this.writes.registrations += 1;
       session.lastTouchAt = now;
+      session.registering = false;
+      // Its heartbeats start after Registered: the deadline runs from here.
+      session.lastSeenAt = this.ctx.clock.now();
       return this.registered(reg, session, reconnect);
     } catch (err) {
+      session.registering = false;
       if (this.sessions.get(reg.id) === session) this.sessions.delete(reg.id);
       throw err;
     }
@@ -213,6 +218,7 @@ export class WorkerRegistry {
   sweepStale(now: number): void {
     const base = this.ctx.config.liveness.workerLossDeadlineMs;
     for (const session of this.sessions.values()) {
+      if (session.registering) continue;
       // A far worker's messages arrive later and a lost packet costs it a retransmission
       // (about one RTT more): allow two measured RTTs on top, capped at one second, so a
       // worker in another datacenter is not judged by a LAN deadline.

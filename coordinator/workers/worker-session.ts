@@ -14,6 +14,12 @@ export class WorkerSession {
   /** The last usage a heartbeat reported (served live; written to the row in batches). */
   usage: ResourceUsage | null = null;
   closed = false;
+  /**
+   * Its registration is being written (a burst of 1,000 registrations queues on the
+   * database): the worker waits for Registered before it heartbeats, so the loss sweep
+   * leaves it alone until then; the stream's own end still counts at once.
+   */
+  registering = false;
   /** RTT of this connection, from Ping/Pong (control-stream.ts). */
   readonly link = new LinkStats();
 

@@ -52,7 +52,10 @@ export class FleetProcess {
     const found = seen ? this.events.find(match) : undefined;
     if (found) return Promise.resolve(found);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('fleet event not seen in time')), timeoutMs);
+      const timer = setTimeout(() => {
+        const last = this.events.filter((e) => e.event !== 'heartbeats').slice(-3);
+        reject(new Error(`fleet event not seen within ${timeoutMs} ms; last events ${JSON.stringify(last)}, lost ${this.lost().length}`));
+      }, timeoutMs);
       this.waiters.push({ match, resolve: (e) => (clearTimeout(timer), resolve(e)) });
     });
   }

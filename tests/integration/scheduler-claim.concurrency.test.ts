@@ -1,18 +1,23 @@
 // Concurrent claims against small limits: nobody exceeds a limit, everyone else is told
-// why. Two layers, each proving something different:
+// why. Two layers, each proving something different, on both engines:
 // - in one process: 50 requests in flight at once through claimJob, as the HTTP layer
-//   would issue them. Bun runs them one at a time (the claim is synchronous), so this
-//   proves the count-and-insert is exact and that refusals carry reasons;
-// - across processes: several Bun processes, each with its own SQLite connection,
-//   claim and release against the same file at the same time. This is what proves
-//   BEGIN IMMEDIATE: a guard trigger aborts any insert that would oversubscribe.
-import { afterAll, describe, expect, test } from 'bun:test';
+//   would issue them. On SQLite their transactions take turns on the one connection; on
+//   PostgreSQL they really overlap on the pool, serialized by the claim lock. This proves
+//   the count-and-insert is exact and that refusals carry reasons;
+// - across processes: four Bun processes, each with its own connection (SQLite: the same
+//   file; PostgreSQL: the same database, like coordinators sharing one), claim and release
+//   as fast as they can. This is what proves BEGIN IMMEDIATE and the advisory claim lock:
+//   a guard trigger aborts any insert that would oversubscribe, no claim may error (a
+//   deadlock or a busy database would be one), and no claim is lost.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { sql } from 'drizzle-orm';
+import type { Engine, Store } from '../../coordinator/db/store';
+import { checkSlotDrift } from '../../coordinator/scheduler/check-slot-drift';
 import { claimJob } from '../../coordinator/scheduler/claim-job';
 import { explainCandidates, summarizeExclusions } from '../../coordinator/scheduler/explain-candidates';
 import { loadWorkerFacts } from '../../coordinator/scheduler/load-worker-facts';
-import { checkSlotDrift } from '../../coordinator/scheduler/check-slot-drift';
 import { BUN } from '../helpers/processes';
-import { addWorker, liveCounts, openTempDb } from './scheduler-fixtures';
+import { addWorker, ENGINES, liveCounts, openTempStore, type LiveCounts, type TempStore } from './scheduler-fixtures';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const NOW = 1_000_000;
@@ -25,7 +30,7 @@ const WORKERS = [
 ];
 const CAPACITY = 8;
 
-function expectWithinLimits(counts: ReturnType<typeof liveCounts>): void {
+function expectWithinLimits(counts: LiveCounts): void {
   for (const w of WORKERS) {
     const c = counts.get(w.id) ?? { total: 0, gpu: 0, cpu: 0 };
     expect(c.total).toBeLessThanOrEqual(w.maxJobs);
@@ -34,18 +39,64 @@ function expectWithinLimits(counts: ReturnType<typeof liveCounts>): void {
   }
 }
 
-describe('50 concurrent claims against 3 small workers', () => {
-  const temp = openTempDb('claims');
+async function countJobs(store: Store): Promise<number> {
+  const [row] = await store.db.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(store.t.jobs);
+  return row?.n ?? 0;
+}
+
+/**
+ * Test-only guard: aborts any job insert that leaves a worker over a limit, counted from
+ * the jobs table (not the read model the claim uses). On PostgreSQL it first takes a
+ * per-worker lock of its own, so that a concurrent insert on the same worker, had the
+ * claim lock let one through, is counted once the first commits (under READ COMMITTED
+ * each statement of the function sees what committed before it): the guard cannot be
+ * fooled by two uncommitted inserts that each see only the other's absence.
+ */
+async function installOversubscriptionGuard(store: Store, engine: Engine): Promise<void> {
+  const over = (alias: string) => sql.raw(`
+    ((SELECT count(*) FROM jobs j WHERE j.worker_id = ${alias}.id AND j.state IN ('pending', 'running')) > ${alias}.max_jobs
+      OR (SELECT count(*) FROM jobs j WHERE j.worker_id = ${alias}.id AND j.state IN ('pending', 'running') AND j.kind = 'gpu') > ${alias}.max_gpu_jobs
+      OR (SELECT count(*) FROM jobs j WHERE j.worker_id = ${alias}.id AND j.state IN ('pending', 'running') AND j.kind = 'cpu') > ${alias}.max_cpu_jobs)`);
+  if (engine === 'sqlite') {
+    await store.rows(sql`
+      CREATE TRIGGER test_guard_oversubscription AFTER INSERT ON jobs
+      BEGIN
+        SELECT RAISE(ABORT, 'oversubscribed') FROM workers w WHERE w.id = NEW.worker_id AND ${over('w')};
+      END`);
+    return;
+  }
+  await store.rows(sql`
+    CREATE FUNCTION test_guard_oversubscription() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM pg_advisory_xact_lock(hashtextextended('test.guard:' || NEW.worker_id, 0));
+      IF EXISTS (SELECT 1 FROM workers w WHERE w.id = NEW.worker_id AND ${over('w')}) THEN
+        RAISE EXCEPTION 'oversubscribed';
+      END IF;
+      RETURN NULL;
+    END $$`);
+  await store.rows(sql`
+    CREATE TRIGGER test_guard_oversubscription AFTER INSERT ON jobs
+      FOR EACH ROW EXECUTE FUNCTION test_guard_oversubscription()`);
+}
+
+describe.each(ENGINES)('50 concurrent claims against 3 small workers (%s)', (engine) => {
+  let temp: TempStore;
+  beforeAll(async () => {
+    temp = await openTempStore('claims', engine);
+  });
   afterAll(() => temp.close());
 
   test('exactly the free slots are taken; the other 42 fail with the reason', async () => {
-    for (const w of WORKERS) addWorker(temp.db, w);
+    const { store } = temp;
+    for (const w of WORKERS) await addWorker(store, w);
     const results = await Promise.all(
       Array.from({ length: 50 }, async (_, i) => {
         await Promise.resolve(); // all 50 are in flight before the first claim runs
-        const claim = claimJob(temp.db, { sourceId: 's', profileId: `p-${i}`, codec: 'h264', preference: null, attempt: 1, now: NOW });
+        const claim = await claimJob(store, { sourceId: 's', profileId: `p-${i}`, codec: 'h264', preference: null, attempt: 1, now: NOW });
         if (claim) return { ok: true as const, workerId: claim.candidate.workerId };
-        const why = summarizeExclusions(explainCandidates(loadWorkerFacts(temp.db), { codec: 'h264', preference: null, now: NOW }));
+        // A refusal was decided under the claim lock after every placement committed, so
+        // this read (outside the transaction) sees all of them.
+        const why = summarizeExclusions(explainCandidates(await loadWorkerFacts(store), { codec: 'h264', preference: null, now: NOW }));
         return { ok: false as const, why };
       }),
     );
@@ -58,60 +109,59 @@ describe('50 concurrent claims against 3 small workers', () => {
       expect(r.why).toContain('w-b (full: jobs 2/2)');
       expect(r.why).toContain('w-c (GPU slots full: 1/1; CPU slots full: 2/2)');
     }
-    const counts = liveCounts(temp.db);
+    const counts = await liveCounts(store);
     expectWithinLimits(counts);
     expect(counts.get('w-a')).toEqual({ total: 3, gpu: 2, cpu: 1 });
+    expect(counts.get('w-b')).toEqual({ total: 2, gpu: 0, cpu: 2 });
     expect(counts.get('w-c')).toEqual({ total: 3, gpu: 1, cpu: 2 });
-    expect(checkSlotDrift(temp.db)).toEqual({ stale: [], missing: [] });
+    expect(await countJobs(store)).toBe(CAPACITY);
+    expect(await checkSlotDrift(store)).toEqual({ stale: [], missing: [] });
   });
 });
 
-describe('claims from several processes on one SQLite file', () => {
-  const temp = openTempDb('procs');
+describe.each(ENGINES)('claims from several processes on one %s database', (engine) => {
+  let temp: TempStore;
+  beforeAll(async () => {
+    temp = await openTempStore('procs', engine);
+  });
   afterAll(() => temp.close());
 
-  // Each child opens its own connection, waits for "go" on stdin (so all start
-  // together), then claims and releases in a tight loop and prints its tally.
+  // Each child opens its own store on the same database (as a coordinator would from its
+  // environment), waits for "go" on stdin (so all start together), then claims and
+  // releases in a tight loop and prints its tally.
   const CHILD = `
-    import { openDatabase } from '${ROOT}coordinator/db/client';
+    import { eq } from 'drizzle-orm';
+    import { openStore } from '${ROOT}coordinator/db/open-store';
     import { claimJob } from '${ROOT}coordinator/scheduler/claim-job';
-    const db = openDatabase(process.env.DB_PATH);
-    const tally = { placed: 0, refused: 0, released: 0, errors: [] };
+    const store = await openStore({ databasePath: process.env.TVARR_DATABASE_PATH, databaseUrl: process.env.TVARR_DATABASE_URL || undefined });
+    const { jobs } = store.t;
+    const tally = { engine: store.engine, placed: 0, refused: 0, released: 0, errors: [] };
     const mine = [];
     console.log('ready');
     for await (const _ of console) break;
     for (let i = 0; i < Number(process.env.ROUNDS); i++) {
       try {
-        const c = claimJob(db, { sourceId: 's', profileId: 'p-' + process.pid + '-' + i, codec: 'h264', preference: null, attempt: 1, now: ${NOW} });
+        const c = await claimJob(store, { sourceId: 's', profileId: 'p-' + process.pid + '-' + i, codec: 'h264', preference: null, attempt: 1, now: ${NOW} });
         if (c) { tally.placed++; mine.push(c.jobId); } else tally.refused++;
         if (mine.length && i % 3 === 2) {
-          db.$client.run("UPDATE jobs SET state = 'completed' WHERE id = ?", [mine.shift()]);
+          await store.db.update(jobs).set({ state: 'completed' }).where(eq(jobs.id, mine.shift()));
           tally.released++;
         }
       } catch (err) { tally.errors.push(String(err)); }
     }
     console.log(JSON.stringify(tally));
-    db.$client.close();
+    await store.close();
   `;
 
-  test('no insert ever oversubscribes a worker, and no claim errors', async () => {
-    for (const w of WORKERS) addWorker(temp.db, w);
-    // Test-only guard: aborts any job insert that leaves a worker over a limit.
-    temp.db.$client.run(`
-      CREATE TRIGGER test_guard_oversubscription AFTER INSERT ON jobs
-      BEGIN
-        SELECT RAISE(ABORT, 'oversubscribed')
-          FROM workers w
-         WHERE w.id = NEW.worker_id
-           AND ((SELECT count(*) FROM jobs j WHERE j.worker_id = w.id AND j.state IN ('pending', 'running')) > w.max_jobs
-             OR (SELECT count(*) FROM jobs j WHERE j.worker_id = w.id AND j.state IN ('pending', 'running') AND j.kind = 'gpu') > w.max_gpu_jobs
-             OR (SELECT count(*) FROM jobs j WHERE j.worker_id = w.id AND j.state IN ('pending', 'running') AND j.kind = 'cpu') > w.max_cpu_jobs);
-      END`);
+  test('no insert ever oversubscribes a worker, no claim errors or deadlocks, and no claim is lost', async () => {
+    const { store } = temp;
+    for (const w of WORKERS) await addWorker(store, w);
+    await installOversubscriptionGuard(store, engine);
     const ROUNDS = 300;
     const children = Array.from({ length: 4 }, () =>
       Bun.spawn([BUN, '-e', CHILD], {
         cwd: ROOT,
-        env: { ...process.env, DB_PATH: temp.path, ROUNDS: String(ROUNDS) },
+        env: { ...process.env, TVARR_DATABASE_URL: '', ...temp.env, ROUNDS: String(ROUNDS) },
         stdin: 'pipe',
         stdout: 'pipe',
         stderr: 'inherit',
@@ -140,10 +190,12 @@ describe('claims from several processes on one SQLite file', () => {
         c.stdin.flush();
       }
       const tallies = (await Promise.all(children.map((_, i) => readLine(i)))).map(
-        (l) => JSON.parse(l) as { placed: number; refused: number; released: number; errors: string[] },
+        (l) => JSON.parse(l) as { engine: Engine; placed: number; refused: number; released: number; errors: string[] },
       );
       for (const c of children) c.stdin.end();
       expect(await Promise.all(children.map((c) => c.exited))).toEqual([0, 0, 0, 0]);
+      // Every child ran on this test's engine (not a default SQLite file of its own).
+      expect(tallies.map((t) => t.engine)).toEqual([engine, engine, engine, engine]);
       expect(tallies.flatMap((t) => t.errors)).toEqual([]);
       const placed = tallies.reduce((n, t) => n + t.placed, 0);
       const released = tallies.reduce((n, t) => n + t.released, 0);
@@ -151,11 +203,13 @@ describe('claims from several processes on one SQLite file', () => {
       // Contention really happened: far more placements than capacity, and refusals.
       expect(placed).toBeGreaterThan(CAPACITY);
       expect(tallies.some((t) => t.refused > 0)).toBe(true);
-      const counts = liveCounts(temp.db);
+      // No claim lost: every placement reported is a committed row, and nothing more.
+      expect(await countJobs(store)).toBe(placed);
+      const counts = await liveCounts(store);
       expectWithinLimits(counts);
       const live = [...counts.values()].reduce((n, c) => n + c.total, 0);
       expect(live).toBe(placed - released);
-      expect(checkSlotDrift(temp.db)).toEqual({ stale: [], missing: [] });
+      expect(await checkSlotDrift(store)).toEqual({ stale: [], missing: [] });
     } finally {
       for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
       await Promise.all(children.map((c) => c.exited));

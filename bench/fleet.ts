@@ -1,0 +1,167 @@
+// Issue 22: what a fleet of idle workers costs the coordinator. For each engine (SQLite,
+// PostgreSQL) and fleet size (100, 300, 1,000 fake workers from tests/helpers/fake-fleet.ts,
+// heartbeating every 250 ms as the proto asks): the coordinator's CPU as a share of one core
+// and its RSS over a window of heartbeat rounds, its database write statements per second
+// (tvarr_database_queries_total), and the time from the fleet's SIGKILL to every worker
+// offline. Beside it, in the same run, the coordinator as it was before issue 22 (a git
+// worktree at BASELINE_COMMIT, SQLite only: one row write per heartbeat).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FleetProcess } from '../tests/helpers/fleet-process';
+import { sharedPostgres } from '../tests/helpers/postgres';
+import { BUN, spawnBun, type LoggedProcess } from '../tests/helpers/processes';
+import { parsePrometheusText, sampleValue } from '../tests/helpers/prometheus-text';
+import { procCpuSeconds, procRssBytes } from './common';
+
+/** The last commit before issue 22's store work: "today's figures". */
+export const BASELINE_COMMIT = 'fab57a0';
+const ROOT = new URL('..', import.meta.url).pathname;
+
+export interface FleetRow {
+  coordinator: 'baseline' | 'now' | 'now, heartbeat 500 ms';
+  engine: 'sqlite' | 'postgres';
+  workers: number;
+  cpuPercent: number;
+  rssMiB: number;
+  writesPerS: number | null;
+  heartbeatsPerS: number;
+  lossDetectMs: number;
+}
+
+export interface FleetResult {
+  rows: FleetRow[];
+  windowRounds: number;
+  baselineCommit: string;
+}
+
+async function startCoordinator(cwd: string, env: Record<string, string>): Promise<{ proc: LoggedProcess; http: string; grpc: string }> {
+  const proc = spawnBun('bench-coordinator', join(cwd, 'coordinator/main.ts'), {
+    TVARR_HTTP_HOST: '127.0.0.1',
+    TVARR_HTTP_PORT: '0',
+    TVARR_GRPC_HOST: '127.0.0.1',
+    TVARR_GRPC_PORT: '0',
+    TVARR_ADMIN_TOKEN: 'bench-admin-token-0123',
+    TVARR_LOG_LEVEL: 'info',
+    ...env,
+  });
+  const ready = await proc.waitForMsg('coordinator listening', 60_000);
+  return { proc, http: `http://127.0.0.1:${ready.httpPort}`, grpc: `127.0.0.1:${ready.grpcPort}` };
+}
+
+async function writeStatements(http: string): Promise<number | null> {
+  const text = await (await fetch(`${http}/metrics`)).text();
+  const v = sampleValue(parsePrometheusText(text), 'tvarr_database_queries_total', { kind: 'write' });
+  return v === undefined ? null : v;
+}
+
+async function offlineCount(http: string): Promise<number> {
+  const res = await fetch(`${http}/api/workers`, { headers: { authorization: 'Bearer bench-admin-token-0123' } });
+  const rows = (await res.json()) as { state: string }[];
+  return rows.filter((r) => r.state === 'offline').length;
+}
+
+async function measure(o: { coordinator: FleetRow['coordinator']; engine: FleetRow['engine']; workers: number; cwd: string; env: Record<string, string>; rounds: number; log: (s: string) => void }): Promise<FleetRow> {
+  const c = await startCoordinator(o.cwd, o.env);
+  const fleet = new FleetProcess(c.grpc, o.workers, `bench-${o.coordinator}`);
+  try {
+    await fleet.waitFor((e) => e.event === 'registered' && e.count === o.workers, 300_000);
+    // Let registration settle: a few rounds first.
+    const settle = (await fleet.waitFor((e) => e.event === 'heartbeats', 60_000, false)).total!;
+    await fleet.waitFor((e) => e.event === 'heartbeats' && e.total! >= settle + 4 * o.workers, 120_000, false);
+    const pid = c.proc.proc.pid;
+    const w0 = await writeStatements(c.http);
+    const cpu0 = procCpuSeconds(pid);
+    const t0 = performance.now();
+    const h0 = (await fleet.waitFor((e) => e.event === 'heartbeats', 60_000, false)).total!;
+    const end = await fleet.waitFor((e) => e.event === 'heartbeats' && e.total! >= h0 + o.rounds * o.workers, 300_000, false);
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = procCpuSeconds(pid) - cpu0;
+    const w1 = await writeStatements(c.http);
+    const rss = procRssBytes(pid);
+    // Partition detection: SIGKILL the fleet, time until the API shows every worker offline.
+    const k0 = performance.now();
+    await fleet.kill('SIGKILL');
+    while ((await offlineCount(c.http)) < o.workers) await Bun.sleep(20); // polling another process's state
+    const lossDetectMs = performance.now() - k0;
+    const row: FleetRow = {
+      coordinator: o.coordinator,
+      engine: o.engine,
+      workers: o.workers,
+      cpuPercent: (100 * cpu) / seconds,
+      rssMiB: rss / 2 ** 20,
+      writesPerS: w0 === null || w1 === null ? null : (w1 - w0) / seconds,
+      heartbeatsPerS: (end.total! - h0) / seconds,
+      lossDetectMs,
+    };
+    o.log(`fleet ${o.coordinator} ${o.engine} ${o.workers}: cpu ${row.cpuPercent.toFixed(1)}% rss ${row.rssMiB.toFixed(0)} MiB writes/s ${row.writesPerS?.toFixed(2) ?? 'n/a'} loss ${lossDetectMs.toFixed(0)} ms`);
+    return row;
+  } finally {
+    await fleet.kill('SIGKILL').catch(() => {});
+    await c.proc.stop();
+  }
+}
+
+/** A worktree of the baseline commit with this checkout's node_modules (same lockfile). */
+function baselineTree(): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'tvarr-baseline-'));
+  execFileSync('git', ['worktree', 'add', '--detach', dir, BASELINE_COMMIT], { cwd: ROOT, stdio: 'ignore' });
+  if (!existsSync(join(dir, 'node_modules'))) symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  return {
+    dir,
+    remove() {
+      execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: ROOT, stdio: 'ignore' });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function benchFleet(opts: { quick: boolean; log: (s: string) => void }): Promise<FleetResult> {
+  const sizes = process.env.FLEET_SIZES ? process.env.FLEET_SIZES.split(',').map(Number) : opts.quick ? [100, 300] : [100, 300, 1000];
+  const rounds = opts.quick ? 20 : 40;
+  const rows: FleetRow[] = [];
+  const tmp = mkdtempSync(join(tmpdir(), 'tvarr-fleet-'));
+  const baseline = baselineTree();
+  const pg = await sharedPostgres();
+  try {
+    for (const workers of sizes) {
+      const common = { workers, rounds, log: opts.log, env: { TVARR_MAX_WORKERS: '5000' } };
+      rows.push(await measure({ ...common, coordinator: 'baseline', engine: 'sqlite', cwd: baseline.dir, env: { ...common.env, TVARR_DATABASE_PATH: join(tmp, `base-${workers}.db`) } }));
+      rows.push(await measure({ ...common, coordinator: 'now', engine: 'sqlite', cwd: ROOT, env: { ...common.env, TVARR_DATABASE_PATH: join(tmp, `now-${workers}.db`) } }));
+      rows.push(await measure({ ...common, coordinator: 'now', engine: 'postgres', cwd: ROOT, env: { ...common.env, TVARR_DATABASE_URL: await pg.createDatabase(`fleet${workers}`) } }));
+      // The same deadline (1,250 ms) with half the heartbeats: what the knob buys a large fleet.
+      if (workers >= 1000) {
+        const slower = { ...common.env, TVARR_HEARTBEAT_INTERVAL_MS: '500', TVARR_WORKER_LOSS_DEADLINE_MS: '1250' };
+        rows.push(await measure({ ...common, coordinator: 'now, heartbeat 500 ms', engine: 'sqlite', cwd: ROOT, env: { ...slower, TVARR_DATABASE_PATH: join(tmp, `slow-${workers}.db`) } }));
+        rows.push(await measure({ ...common, coordinator: 'now, heartbeat 500 ms', engine: 'postgres', cwd: ROOT, env: { ...slower, TVARR_DATABASE_URL: await pg.createDatabase(`fleetslow${workers}`) } }));
+      }
+    }
+  } finally {
+    baseline.remove();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  return { rows, windowRounds: rounds, baselineCommit: BASELINE_COMMIT };
+}
+
+const fmt = (n: number | null, d = 1) => (n === null || !Number.isFinite(n) ? 'n/a' : n.toFixed(d));
+
+export function fleetSection(r: FleetResult): string {
+  const lines = [
+    '## Fleet of idle workers (issue 22)',
+    '',
+    `N fake workers (tests/helpers/fake-fleet.ts: one process, N Control streams that register, answer Pings and heartbeat every 250 ms as the proto asks; no jobs) against one coordinator; CPU and RSS of the coordinator process over ${r.windowRounds} heartbeat rounds of the whole fleet, write statements from \`tvarr_database_queries_total{kind="write"}\` over the same window, and the time from the fleet's SIGKILL until \`/api/workers\` shows every worker offline. "baseline" is the coordinator at ${r.baselineCommit} (before this issue: SQLite only, one row UPDATE per heartbeat, which it did not count), run in the same session from a git worktree. The fleet process shares the machine's 2 cores with the coordinator.`,
+    '',
+    '| coordinator | engine | workers | coordinator CPU (% of a core) | RSS (MiB) | DB write statements/s | heartbeats/s received | all offline after SIGKILL (ms) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|',
+    ...r.rows.map((x) => `| ${x.coordinator} | ${x.engine} | ${x.workers} | ${fmt(x.cpuPercent)} | ${fmt(x.rssMiB, 0)} | ${x.coordinator === 'baseline' ? `not counted (~${fmt(x.heartbeatsPerS, 0)} by design)` : fmt(x.writesPerS, 2)} | ${fmt(x.heartbeatsPerS, 0)} | ${fmt(x.lossDetectMs, 0)} |`),
+  ];
+  return lines.join('\n');
+}
+
+if (import.meta.main) {
+  const quick = process.argv.includes('--quick');
+  const r = await benchFleet({ quick, log: (s) => process.stderr.write(s + '\n') });
+  console.log(fleetSection(r));
+  process.exit(0);
+}
