@@ -3,7 +3,8 @@
 // which writes its own section), failover and sources that change (bench/source-changes.ts,
 // issue 21), then rewrites docs/BENCHMARKS.md by section (other sections, e.g.
 // "## Remote workers", are kept) and docs/bench/*.svg.
-//   --only=data-path,relay,fanout,scheduler,failover,source-changes   run a subset (other sections kept)
+//   --only=data-path,relay,fanout,scheduler,failover,source-changes,fleet   run a subset (other sections kept)
+// The fleet benchmark (bench/fleet.ts, issue 22) runs only when asked: --only=fleet.
 //   --no-write                                                         print only
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +14,7 @@ import { benchDataPath } from './data-path';
 import { benchFailover } from './failover';
 import { benchFanout } from './fanout';
 import { benchRelay } from './relay';
+import { benchFleet, fleetSection } from './fleet';
 import { benchSourceChanges } from './source-changes';
 import { sourceChangesSection } from './source-changes-report';
 import { dataPathSection, failoverSection, fanoutSection, headerSection, relaySection, ROOT, writeDoc } from './report';
@@ -75,6 +77,11 @@ if (wants('failover')) {
 if (wants('source-changes')) {
   noteMachine('source changes');
   await attempt('source changes', async () => sourceChangesSection(await benchSourceChanges({ quick, log })));
+}
+// ~6 min (1,000 fake workers on 2 cores, a baseline worktree): only with --only=fleet.
+if (only?.includes('fleet')) {
+  noteMachine('fleet');
+  await attempt('fleet', async () => fleetSection(await benchFleet({ quick, log })));
 }
 noteMachine('end');
 

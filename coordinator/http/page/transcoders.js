@@ -1,10 +1,13 @@
 // Transcoders page: polls /api/cluster and renders the cluster. Everything a worker
 // reports (names, hosts, encoder reasons, GPU names) is untrusted, so the DOM is built
 // with createElement + textContent only; innerHTML is never used. Cards are keyed by
-// worker id and replaced only when their data changed, which keeps 200 workers cheap.
+// worker id and replaced only when their data changed, which keeps 200 workers cheap;
+// at most PAGE cards are drawn at a time ("Show more" adds a page), so 1,000 stay cheap too.
 'use strict';
 (() => {
   const POLL_MS = 2000;
+  const PAGE = 100;
+  let pageLimit = PAGE; // cards drawn; reset when the filter changes
   const $ = (id) => document.getElementById(id);
   const cards = new Map(); // workerId -> { sig, node }
   const openDetails = new Set(); // `${workerId}:${kind}` of <details> the user opened
@@ -197,6 +200,7 @@
     for (const w of data.workers) {
       if (!matches(w, needle, hideOffline)) continue;
       shown += 1;
+      if (shown > pageLimit) continue; // counted, not drawn
       seen.add(w.id);
       // lastSeenAt moves on every heartbeat; redraw for it only every few seconds.
       const sig = JSON.stringify([{ ...w, lastSeenAt: 0 }, Math.floor((now - w.lastSeenAt) / 5000), w.jobs.length ? now : 0]);
@@ -218,7 +222,10 @@
         cards.delete(id);
       }
     }
-    $('shown').textContent = `${shown} of ${data.workers.length} workers shown`;
+    const drawn = Math.min(shown, pageLimit);
+    $('shown').textContent = drawn < shown ? `${drawn} of ${shown} matching (${data.workers.length} workers)` : `${shown} of ${data.workers.length} workers shown`;
+    $('more').hidden = drawn >= shown;
+    $('more').textContent = `Show ${Math.min(PAGE, shown - drawn)} more`;
     $('empty').hidden = data.workers.length > 0;
   }
 
@@ -367,8 +374,16 @@
       if (button) void act(button.dataset.action, button.dataset.workerId, button);
     });
     const rerender = () => last && render(last);
-    $('filter').addEventListener('input', rerender);
-    $('hide-offline').addEventListener('change', rerender);
+    const refilter = () => {
+      pageLimit = PAGE;
+      rerender();
+    };
+    $('filter').addEventListener('input', refilter);
+    $('hide-offline').addEventListener('change', refilter);
+    $('more').addEventListener('click', () => {
+      pageLimit += PAGE;
+      rerender();
+    });
     $('token-form').addEventListener('submit', (ev) => {
       ev.preventDefault();
       const value = $('token').value.trim();
