@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FleetProcess } from '../tests/helpers/fleet-process';
 import { sharedPostgres } from '../tests/helpers/postgres';
-import { BUN, spawnBun, type LoggedProcess } from '../tests/helpers/processes';
+import { spawnBun, type LoggedProcess } from '../tests/helpers/processes';
 import { parsePrometheusText, sampleValue } from '../tests/helpers/prometheus-text';
 import { procCpuSeconds, procRssBytes } from './common';
 

@@ -10,7 +10,7 @@
 // and then at most every retryMaxMs until outageLimitMs, and a failing URL hands over to
 // the next of the source's backup URLs, with the primary taken back once it is healthy.
 import type { Logger } from '../../common/log';
-import { PacketAligner, ProgramWatch, TimelineRestamper, type ProgramChange, type TimelineEvent } from '../../common/mpegts';
+import { PacketAligner, ProgramWatch, TimelineRestamper, type TimelineEvent } from '../../common/mpegts';
 import type { SourceTimings } from '../config';
 import { AppError } from '../errors';
 import { ThroughputMeter } from '../jobs/throughput-meter';

@@ -157,6 +157,9 @@ export class QuarantineWatcher {
   async load(): Promise<void> {
     const { workerFaults } = this.ctx.store.t;
     const since = this.ctx.clock.now() - this.ctx.config.liveness.quarantineWindowMs;
+    // Rows that left the window while no watcher held them (the coordinator was down) are
+    // never in memory, so evaluate() would never drop them: drop them here.
+    await this.ctx.store.db.delete(workerFaults).where(lte(workerFaults.at, since));
     const rows = await this.ctx.store.db.select().from(workerFaults).where(gte(workerFaults.at, since + 1)).orderBy(workerFaults.at);
     for (const r of rows) {
       const e = this.entry(r.workerId);

@@ -17,7 +17,7 @@ import { AppError } from '../errors';
 import { countWorkers, deleteWorker, getWorker, listOfflineWorkersSeenBefore, markAllWorkersOffline, touchWorkers, upsertWorker } from './worker-store';
 import type { WorkerSession } from './worker-session';
 import type { ResourceUsage } from '../domain';
-import { eq } from 'drizzle-orm';
+import { and, eq, lte } from 'drizzle-orm';
 
 export interface WorkerLossHandler {
   (workerId: string, reason: string): void;
@@ -238,9 +238,14 @@ export class WorkerRegistry {
       this.ctx.log,
       `worker ${session.workerId} offline`,
       async () => {
-        // Unless the same id registered again meanwhile (its new row says online).
+        // Unless the same id registered again meanwhile (its new row says online): here,
+        // or (another coordinator, or this write retried late) in the row itself, whose
+        // last_seen_at a newer registration has moved past this session's.
         if (this.sessions.has(session.workerId)) return;
-        await this.ctx.store.db.update(workers).set({ state: 'offline', lastSeenAt }).where(eq(workers.id, session.workerId));
+        await this.ctx.store.db
+          .update(workers)
+          .set({ state: 'offline', lastSeenAt })
+          .where(and(eq(workers.id, session.workerId), lte(workers.lastSeenAt, lastSeenAt)));
       },
       () => this.stopped,
     );

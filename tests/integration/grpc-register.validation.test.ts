@@ -2,7 +2,7 @@
 // against an in-process coordinator on real gRPC: values out of range are refused with
 // INVALID_ARGUMENT naming the field and store nothing; slot limits left at 0 still get
 // jobs; peer free text is clipped; a JobStream without `open` and a flood of control
-// messages are cut off; workers are bounded, pruned and deletable.
+// messages are cut off; workers are bounded, pruned and deletable. On both engines.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { createLogger, setLogLevel } from '../../common/log';
 import { parseCoordinatorConfig } from '../../coordinator/config';
@@ -15,13 +15,16 @@ import { eventually } from '../helpers/processes';
 import { ScriptedPeer } from '../helpers/scripted-peer';
 import { callStatus, grpcClient, peerMetadata } from '../helpers/security';
 import * as grpc from '@grpc/grpc-js';
+import { eq, sql } from 'drizzle-orm';
+import type { Engine, Store } from '../../coordinator/db/store';
+import { ENGINES, freshDatabaseEnv } from './scheduler-fixtures';
 
 const ADMIN = 'admin-token-0123456789';
 
-async function start(dir: string, env: Record<string, string> = {}): Promise<RunningCoordinator> {
+async function start(engine: Engine, dir: string, env: Record<string, string> = {}): Promise<RunningCoordinator> {
   setLogLevel('silent');
   const config = parseCoordinatorConfig({
-    TVARR_DATABASE_PATH: `${dir}/db.sqlite`,
+    ...(await freshDatabaseEnv(engine, dir, 'grpc_register')),
     TVARR_HTTP_HOST: '127.0.0.1',
     TVARR_HTTP_PORT: '0',
     TVARR_GRPC_HOST: '127.0.0.1',
@@ -41,9 +44,16 @@ function api(c: RunningCoordinator, method: string, path: string, body?: unknown
   });
 }
 
+/** Rows of `table` that belong to a worker, counted in the database itself. */
+async function rowsOfWorker(store: Store, table: 'metrics' | 'workerEncoders', workerId: string): Promise<number> {
+  const t = store.t[table];
+  const [row] = await store.db.select({ n: sql<number>`count(*)`.mapWith(Number) }).from(t).where(eq(t.workerId, workerId));
+  return row?.n ?? 0;
+}
+
 const workerIds = async (c: RunningCoordinator) => ((await (await api(c, 'GET', '/api/workers')).json()) as { id: string }[]).map((w) => w.id).sort();
 
-describe('registration ranges', () => {
+describe.each(ENGINES)('registration ranges (%s)', (engine) => {
   const temp = makeTempDir('grpc-register');
   let c: RunningCoordinator;
   let client: TranscodeCoordinatorClient;
@@ -55,7 +65,7 @@ describe('registration ranges', () => {
   };
 
   beforeAll(async () => {
-    c = await start(temp.dir);
+    c = await start(engine, temp.dir);
     client = grpcClient(`127.0.0.1:${c.grpcPort}`);
     expect((await api(c, 'POST', '/api/sources', { id: 'pattern', name: 'Pattern', url: TINY_PATTERN_URL })).status).toBe(201);
     expect((await api(c, 'POST', '/api/profiles', TINY_H264_PROFILE)).status).toBe(201);
@@ -138,9 +148,12 @@ describe('registration ranges', () => {
     const start = await p.nextCommand((x) => x.command === 'start_job');
     const { job_id, attempt } = start.start_job!;
     const rejectedEvent = c.ctx.events.waitFor('job:rejected', (e) => e.jobId === job_id);
+    // job:ended comes once the attempt's row is written (job:rejected comes before).
+    const endedEvent = c.ctx.events.waitFor('job:ended', (e) => e.jobId === job_id);
     p.send({ job_rejected: { job_id, attempt, reason: 'REJECT_REASON_AT_CAPACITY', message: 'm'.repeat(1_000_000) } });
     const rejected = await rejectedEvent;
     expect(rejected.reason.length).toBeLessThanOrEqual(1100);
+    expect((await endedEvent).state).toBe('failed');
     const job = (await (await api(c, 'GET', `/api/jobs/${job_id}`)).json()) as { state: string; failureReason: string };
     expect(job.state).toBe('failed');
     expect(job.failureReason.length).toBeLessThanOrEqual(1200);
@@ -198,13 +211,13 @@ describe('registration ranges', () => {
   });
 });
 
-describe('worker bounds: count, retention, delete', () => {
+describe.each(ENGINES)('worker bounds: count, retention, delete (%s)', (engine) => {
   const temp = makeTempDir('grpc-register-bounds');
   let c: RunningCoordinator;
   let client: TranscodeCoordinatorClient;
 
   beforeAll(async () => {
-    c = await start(temp.dir, { TVARR_MAX_WORKERS: '2', TVARR_WORKER_RETENTION_MS: '1500' });
+    c = await start(engine, temp.dir, { TVARR_MAX_WORKERS: '2', TVARR_WORKER_RETENTION_MS: '1500' });
     client = grpcClient(`127.0.0.1:${c.grpcPort}`);
   });
 
@@ -235,10 +248,9 @@ describe('worker bounds: count, retention, delete', () => {
     expect((await api(c, 'DELETE', '/api/workers/bound-a')).status).toBe(404);
     expect(c.metrics.counters.get('worker_losses', 'bound-a')).toBe(0);
     expect(c.metrics.counters.get('worker_losses')).toBe(1); // the cluster-wide counter is kept
-    const rows = c.ctx.db.$client.query(`SELECT count(*) AS n FROM metrics WHERE worker_id = 'bound-a'`).get() as { n: number };
-    expect(rows.n).toBe(0);
-    const encoders = c.ctx.db.$client.query(`SELECT count(*) AS n FROM worker_encoders WHERE worker_id = 'bound-a'`).get() as { n: number };
-    expect(encoders.n).toBe(0);
+    expect(await rowsOfWorker(c.ctx.store, 'metrics', 'bound-a')).toBe(0);
+    expect(await rowsOfWorker(c.ctx.store, 'workerEncoders', 'bound-a')).toBe(0);
+    expect(await rowsOfWorker(c.ctx.store, 'workerEncoders', 'bound-b')).toBeGreaterThan(0);
 
     // Room again: the third id registers now.
     const again = new ScriptedPeer(client, 'bound-c').register();

@@ -1,83 +1,179 @@
-// The registry on a real SQLite file with a test clock: heartbeats faster than half the
-// heartbeat interval cost no writes (liveness stays in memory), a silent session no
-// longer blocks its id, and the pieces of the contract that are pure functions.
+// The registry on a real database (both engines) with a test clock. Liveness lives in
+// memory: heartbeats from any number of sessions write no row; flushTouches writes every
+// worker that is due (not written for TOUCH_PERSIST_MS) once, all in one batch; the live
+// values are served from the session at once; a lost worker's row goes offline with its
+// last liveness. Also: a silent session no longer blocks its id, and the pieces of the
+// contract that are pure functions.
 import { afterAll, describe, expect, test } from 'bun:test';
 import { createLogger, setLogLevel } from '../../common/log';
 import { resolveSlotLimits, clipText } from '../../common/worker-contract';
 import { parseCoordinatorConfig } from '../../coordinator/config';
 import type { CoreContext } from '../../coordinator/context';
-import { openDatabase } from '../../coordinator/db/client';
 import type { WorkerRegistration } from '../../coordinator/domain';
 import { CoordinatorEventBus } from '../../coordinator/events';
 import { certificateNames } from '../../coordinator/grpc/auth';
 import { controlRateLimiter } from '../../coordinator/grpc/control-stream';
-import { WorkerRegistry } from '../../coordinator/workers/worker-registry';
+import { TOUCH_PERSIST_MS, WorkerRegistry } from '../../coordinator/workers/worker-registry';
 import { type ControlCall, WorkerSession } from '../../coordinator/workers/worker-session';
 import { getWorker } from '../../coordinator/workers/worker-store';
-import { makeTempDir } from '../helpers/media';
+import { eventually } from '../helpers/processes';
+import { ENGINES, openTempStore, type TempStore } from './scheduler-fixtures';
 
 setLogLevel('silent');
-const temp = makeTempDir('registry-writes');
-afterAll(() => temp.cleanup());
-
-function setup() {
-  let now = 1_000_000;
-  const config = parseCoordinatorConfig({ TVARR_DATABASE_PATH: `${temp.dir}/${Math.random()}.db`, TVARR_HEARTBEAT_INTERVAL_MS: '1000', TVARR_WORKER_LOSS_DEADLINE_MS: '5000' });
-  const db = openDatabase(config.databasePath);
-  const ctx: CoreContext = { config, db, events: new CoordinatorEventBus(), log: createLogger('test'), clock: { now: () => now } };
-  const registry = new WorkerRegistry(ctx);
-  const reg = (id: string): WorkerRegistration => ({
-    id,
-    name: id,
-    version: 't',
-    hostname: 'h',
-    address: 'a',
-    ffmpegVersion: 'f',
-    encoders: [{ name: 'libx264', codec: 'h264', kind: 'cpu', family: 'software' }],
-    rejectedEncoders: [],
-    gpus: [],
-    limits: { maxJobs: 1, maxGpuJobs: 0, maxCpuJobs: 1 },
-    speedFps: 1,
-    activeJobs: [],
-    draining: false,
-  });
-  // The session only writes to its call; this stand-in records that it was not touched.
-  const call = () => ({ write: () => true, end: () => {}, destroy: () => {} }) as unknown as ControlCall;
-  return { ctx, registry, reg, call, advance: (ms: number) => (now += ms), now: () => now };
-}
 
 const usage = (cpuPercent: number) => ({ cpuPercent, memoryUsedBytes: 0, memoryTotalBytes: 0, load1: 0, gpus: [] });
+const cpuOf = (u: unknown) => (u as { cpuPercent: number } | null)?.cpuPercent ?? null;
 
-describe('worker registry', () => {
-  test('heartbeats faster than half the interval are not written; liveness still counts them', () => {
-    const t = setup();
-    const s = new WorkerSession('w', 'w', t.call(), t.now());
-    t.registry.register(t.reg('w'), s);
-    for (let i = 1; i <= 100; i++) {
-      t.advance(1); // 100 heartbeats within 100 ms
-      t.registry.heartbeat(s, usage(i));
-    }
-    expect(s.lastSeenAt).toBe(t.now());
-    expect(getWorker(t.ctx.db, 'w')!.usage).toBeNull(); // none written: all inside 500 ms of registration
-    t.advance(500);
-    t.registry.heartbeat(s, usage(101));
-    expect((getWorker(t.ctx.db, 'w')!.usage as { cpuPercent: number }).cpuPercent).toBe(101);
-    t.advance(10);
-    t.registry.heartbeat(s, usage(102));
-    expect((getWorker(t.ctx.db, 'w')!.usage as { cpuPercent: number }).cpuPercent).toBe(101);
+describe.each(ENGINES)('worker registry (%s)', (engine) => {
+  const opened: TempStore[] = [];
+  const registries: WorkerRegistry[] = [];
+  afterAll(async () => {
+    for (const r of registries) r.stop();
+    for (const t of opened) await t.close();
   });
 
-  test('a second session is refused while the first is alive, and replaces it once the first is silent past the deadline', () => {
-    const t = setup();
-    const first = new WorkerSession('w', 'w', t.call(), t.now());
-    t.registry.register(t.reg('w'), first);
-    t.advance(4000);
-    expect(() => t.registry.register(t.reg('w'), new WorkerSession('w', 'w', t.call(), t.now()))).toThrow('already connected');
-    expect(t.registry.get('w')).toBe(first);
-    t.advance(1001); // 5001 ms of silence > the 5000 ms deadline
-    const second = new WorkerSession('w', 'w', t.call(), t.now());
-    t.registry.register(t.reg('w'), second);
-    expect(t.registry.get('w')).toBe(second);
+  async function setup() {
+    let now = 1_000_000;
+    const temp = await openTempStore('registry-writes', engine);
+    opened.push(temp);
+    const config = parseCoordinatorConfig({ TVARR_HEARTBEAT_INTERVAL_MS: '1000', TVARR_WORKER_LOSS_DEADLINE_MS: '5000' });
+    const ctx: CoreContext = { config, store: temp.store, events: new CoordinatorEventBus(), log: createLogger('test'), clock: { now: () => now } };
+    // Not started: no sweep, prune or flush timer runs; the test calls each itself.
+    const registry = new WorkerRegistry(ctx);
+    registries.push(registry);
+    await registry.init();
+    const reg = (id: string): WorkerRegistration => ({
+      id,
+      name: id,
+      version: 't',
+      hostname: 'h',
+      address: 'a',
+      ffmpegVersion: 'f',
+      encoders: [{ name: 'libx264', codec: 'h264', kind: 'cpu', family: 'software' }],
+      rejectedEncoders: [],
+      gpus: [],
+      limits: { maxJobs: 1, maxGpuJobs: 0, maxCpuJobs: 1 },
+      speedFps: 1,
+      activeJobs: [],
+      draining: false,
+    });
+    // The session only writes to its call; this stand-in takes whatever it is given.
+    const call = () => ({ write: () => true, end: () => {}, destroy: () => {} }) as unknown as ControlCall;
+    const connect = async (id: string) => {
+      const session = new WorkerSession(id, id, call(), now);
+      await registry.register(reg(id), session);
+      return session;
+    };
+    const row = async (id: string) => (await getWorker(ctx.store, id))!;
+    return { ctx, registry, reg, call, connect, row, advance: (ms: number) => (now += ms), now: () => now };
+  }
+
+  test('heartbeats from many sessions write no row until a flush; one flush writes each due worker once, in one batch', async () => {
+    const { ctx, registry, connect, row, advance, now } = await setup();
+    const early = Array.from({ length: 10 }, (_, i) => `early-${i}`);
+    const late = Array.from({ length: 10 }, (_, i) => `late-${i}`);
+    const t0 = now();
+    const sessions = [];
+    for (const id of early) sessions.push(await connect(id));
+    advance(200_000);
+    const t1 = now();
+    for (const id of late) sessions.push(await connect(id));
+    expect(registry.writes).toEqual({ registrations: 20, touchBatches: 0, touchedRows: 0, losses: 0 });
+    const writesBefore = ctx.store.queries.writes;
+
+    // 50 rounds of heartbeats from all 20 sessions, one a second: 1,000 heartbeats.
+    for (let round = 1; round <= 50; round++) {
+      advance(1_000);
+      for (const s of sessions) registry.heartbeat(s, usage(round));
+    }
+    // Nothing written: not a statement, not a row.
+    expect(ctx.store.queries.writes).toBe(writesBefore);
+    for (const id of early) expect([(await row(id)).lastSeenAt, (await row(id)).usage]).toEqual([t0, null]);
+    for (const id of late) expect([(await row(id)).lastSeenAt, (await row(id)).usage]).toEqual([t1, null]);
+    // The live values are there at once, from memory.
+    for (const id of [...early, ...late]) expect(registry.live(id)).toEqual({ lastSeenAt: now(), usage: usage(50) });
+    // No worker is due yet (the last row write is less than TOUCH_PERSIST_MS old): a flush writes nothing.
+    expect(await registry.flushTouches(now())).toBe(0);
+    expect(ctx.store.queries.writes).toBe(writesBefore);
+
+    // TOUCH_PERSIST_MS after the early registrations: those ten are due, the late ones are not.
+    advance(t0 + TOUCH_PERSIST_MS - now());
+    for (const s of sessions) registry.heartbeat(s, usage(51));
+    const beforeFlush = ctx.store.queries.writes;
+    expect(await registry.flushTouches(now())).toBe(10);
+    expect(registry.writes).toMatchObject({ touchBatches: 1, touchedRows: 10 });
+    // One transaction: its BEGIN and one UPDATE per due worker.
+    expect(ctx.store.queries.writes - beforeFlush).toBe(1 + 10);
+    for (const id of early) expect([(await row(id)).lastSeenAt, cpuOf((await row(id)).usage)]).toEqual([now(), 51]);
+    for (const id of late) expect([(await row(id)).lastSeenAt, (await row(id)).usage]).toEqual([t1, null]);
+    // Each due worker once: flushing again at once writes nothing.
+    expect(await registry.flushTouches(now())).toBe(0);
+    expect(registry.writes).toMatchObject({ touchBatches: 1, touchedRows: 10 });
+
+    // TOUCH_PERSIST_MS after the late registrations: now only those are due.
+    advance(t1 + TOUCH_PERSIST_MS - now());
+    for (const s of sessions) registry.heartbeat(s, usage(52));
+    expect(await registry.flushTouches(now())).toBe(10);
+    expect(registry.writes).toMatchObject({ registrations: 20, touchBatches: 2, touchedRows: 20, losses: 0 });
+    for (const id of late) expect([(await row(id)).lastSeenAt, cpuOf((await row(id)).usage)]).toEqual([now(), 52]);
+    for (const id of early) expect(cpuOf((await row(id)).usage)).toBe(51);
+
+    // persistMs 0 (the flush at shutdown): every connected worker, still one batch.
+    expect(await registry.flushTouches(now(), 0)).toBe(20);
+    expect(registry.writes).toMatchObject({ touchBatches: 3, touchedRows: 40 });
+    for (const id of early) expect(cpuOf((await row(id)).usage)).toBe(52);
+  });
+
+  test('a lost worker leaves memory at once and its row goes offline with its last liveness', async () => {
+    const { ctx, registry, connect, row, advance, now } = await setup();
+    const closed = await connect('closed');
+    const silent = await connect('silent');
+    advance(1_000);
+    registry.heartbeat(closed, usage(7));
+    registry.heartbeat(silent, usage(8));
+    const lastSeen = now();
+
+    // The control stream ends: lost at once.
+    const lostClosed = ctx.events.waitFor('worker:lost', (e) => e.workerId === 'closed');
+    registry.disconnected(closed, 'control stream ended');
+    expect((await lostClosed).reason).toBe('control stream ended');
+    expect(registry.live('closed')).toBeNull();
+    expect(registry.get('closed')).toBeUndefined();
+    // The offline write is retried in the background until it lands; no event says when.
+    const offline = await eventually('the closed worker offline', async () => {
+      const r = await row('closed');
+      return r.state === 'offline' && r;
+    }, 10_000);
+    expect(offline.lastSeenAt).toBe(lastSeen);
+
+    // The other one goes silent: the sweep finds it past the 5 s deadline.
+    advance(5_001);
+    expect(registry.live('silent')).toEqual({ lastSeenAt: lastSeen, usage: usage(8) });
+    const lostSilent = ctx.events.waitFor('worker:lost', (e) => e.workerId === 'silent');
+    registry.sweepStale(now());
+    expect((await lostSilent).reason).toContain('no message for 5001 ms');
+    expect(silent.closed).toBe(true);
+    expect(registry.live('silent')).toBeNull();
+    const silentRow = await eventually('the silent worker offline', async () => {
+      const r = await row('silent');
+      return r.state === 'offline' && r;
+    }, 10_000);
+    expect(silentRow.lastSeenAt).toBe(lastSeen);
+    expect(registry.writes).toMatchObject({ registrations: 2, losses: 2, touchBatches: 0 });
+    // A lost session is no longer flushed.
+    expect(await registry.flushTouches(now(), 0)).toBe(0);
+  });
+
+  test('a second session is refused while the first is alive, and replaces it once the first is silent past the deadline', async () => {
+    const { registry, reg, call, connect, advance, now } = await setup();
+    const first = await connect('w');
+    advance(4000);
+    await expect(registry.register(reg('w'), new WorkerSession('w', 'w', call(), now()))).rejects.toThrow('already connected');
+    expect(registry.get('w')).toBe(first);
+    advance(1001); // 5001 ms of silence > the 5000 ms deadline
+    const second = new WorkerSession('w', 'w', call(), now());
+    expect(await registry.register(reg('w'), second)).toEqual({ reconnect: true });
+    expect(registry.get('w')).toBe(second);
     expect(first.closed).toBe(true);
   });
 });
