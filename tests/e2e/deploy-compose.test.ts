@@ -44,19 +44,19 @@ describe('deploy: Dockerfile targets', () => {
 });
 
 describe.skipIf(compose === null)('deploy: compose.yaml', () => {
-  const resolved = () => {
-    const r = spawnSync(compose![0]!, [...compose!.slice(1), '-f', 'compose.yaml', '--profile', 'gpu', '--profile', 'cpu-big', 'config'], {
+  const resolved = (extraEnv: Record<string, string> = {}) => {
+    const r = spawnSync(compose![0]!, [...compose!.slice(1), '-f', 'compose.yaml', '--profile', 'gpu', '--profile', 'cpu-big', '--profile', 'postgres', 'config'], {
       cwd: ROOT,
       encoding: 'utf8',
-      env: { ...process.env, TVARR_GRPC_AUTH_TOKEN: 'test-token-123' },
+      env: { ...process.env, TVARR_GRPC_AUTH_TOKEN: 'test-token-123', ...extraEnv },
     });
     if (r.status !== 0) throw new Error(`compose config failed: ${r.stderr}`);
     return Bun.YAML.parse(r.stdout) as { services: Record<string, Service> };
   };
 
-  test('it validates, with coordinator, a scalable CPU worker, a GPU worker and an 8-job CPU worker', () => {
+  test('it validates, with coordinator, a scalable CPU worker, a GPU worker, an 8-job CPU worker and an optional PostgreSQL', () => {
     const { services } = resolved();
-    expect(Object.keys(services).sort()).toEqual(['coordinator', 'ffmpegd', 'ffmpegd-cpu', 'ffmpegd-gpu']);
+    expect(Object.keys(services).sort()).toEqual(['coordinator', 'ffmpegd', 'ffmpegd-cpu', 'ffmpegd-gpu', 'postgres']);
     expect(services.coordinator!.environment!.TVARR_GRPC_ENABLED).toBe('true');
     expect(services.coordinator!.environment!.TVARR_GRPC_AUTH_TOKEN).toBe('test-token-123');
   });
@@ -78,5 +78,14 @@ describe.skipIf(compose === null)('deploy: compose.yaml', () => {
     const cpu = services['ffmpegd-cpu']!;
     expect(cpu.environment!.TVARR_MAX_JOBS).toBe('8');
     expect(Number(cpu.deploy!.resources!.limits!.cpus)).toBe(8);
+  });
+
+  test('the PostgreSQL option: not published on the host, its password from the environment, TVARR_DATABASE_URL passed to the coordinator', () => {
+    const url = 'postgres://tvarr:pw-123@postgres:5432/tvarr';
+    const { services } = resolved({ TVARR_POSTGRES_PASSWORD: 'pw-123', TVARR_DATABASE_URL: url });
+    const pg = services.postgres!;
+    expect(pg.ports).toBeUndefined();
+    expect(pg.environment!.POSTGRES_PASSWORD).toBe('pw-123');
+    expect(services.coordinator!.environment!.TVARR_DATABASE_URL).toBe(url);
   });
 });
