@@ -64,7 +64,7 @@ async function offlineCount(http: string): Promise<number> {
 
 async function measure(o: { coordinator: FleetRow['coordinator']; engine: FleetRow['engine']; workers: number; cwd: string; env: Record<string, string>; rounds: number; log: (s: string) => void }): Promise<FleetRow> {
   const c = await startCoordinator(o.cwd, o.env);
-  const fleet = new FleetProcess(c.grpc, o.workers, `bench-${o.coordinator}`);
+  const fleet = new FleetProcess(c.grpc, o.workers, `bench-${o.coordinator.replace(/[^A-Za-z0-9]+/g, "-")}`);
   try {
     await fleet.waitFor((e) => e.event === 'registered' && e.count === o.workers, 300_000);
     // Let registration settle: a few rounds first.
