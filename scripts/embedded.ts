@@ -4,6 +4,7 @@ import { allocatorHint, withAllocatorDefaults } from '../common/allocator-env';
 import { createLogger, setLogLevel } from '../common/log';
 import { ConfigError, parseCoordinatorConfig } from '../coordinator/config';
 import { adminTokenBanner } from '../coordinator/http/admin-token';
+import { StoreOpenError } from '../coordinator/db/postgres-store';
 import { startCoordinator } from '../coordinator/start-coordinator';
 
 const env = {
@@ -29,7 +30,17 @@ setLogLevel(config.logLevel);
 const log = createLogger('coordinator');
 const hint = allocatorHint();
 if (hint) log.warn(hint);
-const coordinator = await startCoordinator(config, log);
+let coordinator: Awaited<ReturnType<typeof startCoordinator>>;
+try {
+  coordinator = await startCoordinator(config, log);
+} catch (err) {
+  // A wrong password or an unreachable PostgreSQL: one line naming the variable, no password.
+  if (err instanceof StoreOpenError) {
+    console.error(`database error: ${err.message}`);
+    process.exit(1);
+  }
+  throw err;
+}
 
 const worker = Bun.spawn([process.execPath, 'worker/main.ts'], {
   cwd: new URL('..', import.meta.url).pathname,
