@@ -30,6 +30,7 @@ import type { JobUplink } from '../proto/gen/tvarr/transcode/v1/JobUplink';
 import { channelOptions } from '../worker/client/grpc-connection';
 import { grpcServerOptions } from '../coordinator/grpc/server';
 import { createRemoteHost, canCreateNamespaces } from '../tests/helpers/netns';
+import { readJsonLines } from '../tests/helpers/json-lines';
 import type { JobUplink__Output } from '../proto/gen/tvarr/transcode/v1/JobUplink';
 import { ActiveJob } from '../coordinator/jobs/active-job';
 import { bridgeJobLanes, openJobLanes } from '../worker/client/job-lanes';
@@ -343,24 +344,6 @@ async function runClient(): Promise<void> {
   for (const call of calls) call.cancel();
   for (const c of clients) c.close();
   process.exit(0);
-}
-
-async function readJsonLines(stream: ReadableStream<Uint8Array>, onLine: (o: Record<string, unknown>) => void): Promise<void> {
-  const dec = new TextDecoder();
-  let buf = '';
-  for await (const chunk of stream) {
-    buf += dec.decode(chunk, { stream: true });
-    let i: number;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      try {
-        onLine(JSON.parse(line));
-      } catch {
-        process.stderr.write(line + '\n');
-      }
-    }
-  }
 }
 
 async function runOne(hostAddr: string, exec: (a: string[]) => string[], config: Config, scenario: Scenario) {

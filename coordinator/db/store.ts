@@ -36,8 +36,3 @@ export interface Store {
   readonly where: string;
   close(): Promise<void>;
 }
-
-/** The first row of a query result, or undefined (both engines: `.limit(1)` then this). */
-export function first<T>(rows: readonly T[]): T | undefined {
-  return rows[0];
-}

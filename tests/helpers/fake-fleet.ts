@@ -11,7 +11,9 @@
 // Runs until killed.
 import * as grpc from '@grpc/grpc-js';
 import { parseArgs } from 'node:util';
-import { AUTH_METADATA_KEY, WORKER_ID_METADATA_KEY, loadTranscodeProto } from '../../proto/load';
+import { loadTranscodeProto } from '../../proto/load';
+import { registerMessage } from './scripted-peer';
+import { peerMetadata } from './security';
 import type { CoordinatorCommand__Output } from '../../proto/gen/tvarr/transcode/v1/CoordinatorCommand';
 import type { WorkerEvent } from '../../proto/gen/tvarr/transcode/v1/WorkerEvent';
 
@@ -40,30 +42,12 @@ function startWorker(i: number): void {
   channels[channelIndex] ??= new Client(target, grpc.credentials.createInsecure(), { 'grpc.keepalive_time_ms': 10_000 });
   const client = channels[channelIndex]!;
   const workerId = `${values.prefix}-${String(i).padStart(5, '0')}`;
-  const md = new grpc.Metadata();
-  md.set(WORKER_ID_METADATA_KEY, workerId);
-  if (values.token) md.set(AUTH_METADATA_KEY, `Bearer ${values.token}`);
-  const call = client.Control(md);
+  const call = client.Control(peerMetadata(workerId, values.token));
   let timer: ReturnType<typeof setInterval> | undefined;
   const send = (e: WorkerEvent) => call.write(e);
   // Usage changes a little every heartbeat, as a real worker's does.
   const usage = () => ({ cpu_percent: 1 + Math.random(), memory_used_bytes: 1 << 28, memory_total_bytes: 1 << 32, load1: 0.1, gpus: [] });
-  send({
-    register: {
-      worker_id: workerId,
-      name: workerId,
-      version: 'fake-fleet',
-      hostname: 'fleet-host',
-      ffmpeg_version: 'none',
-      encoders: [{ name: 'libx264', codec: 'h264', family: 'software', kind: 'ENCODER_KIND_CPU' }],
-      rejected_encoders: [],
-      gpus: [],
-      limits: { max_jobs: 1, max_gpu_jobs: 0, max_cpu_jobs: 1 },
-      speed_fps: 100,
-      active_jobs: [],
-      draining: false,
-    },
-  });
+  send({ register: registerMessage(workerId, { version: 'fake-fleet', hostname: 'fleet-host', limits: { max_jobs: 1, max_gpu_jobs: 0, max_cpu_jobs: 1 } }) });
   call.on('data', (cmd: CoordinatorCommand__Output) => {
     if (cmd.command === 'registered' && cmd.registered) {
       registered += 1;

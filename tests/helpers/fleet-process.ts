@@ -1,4 +1,5 @@
 // Runs tests/helpers/fake-fleet.ts as a child process and follows its JSON event lines.
+import { readJsonLines } from './json-lines';
 import { BUN } from './processes';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -27,24 +28,12 @@ export class FleetProcess {
   }
 
   private async read(): Promise<void> {
-    let rest = '';
-    const decoder = new TextDecoder();
-    for await (const chunk of this.proc.stdout as ReadableStream<Uint8Array>) {
-      rest += decoder.decode(chunk, { stream: true });
-      let nl: number;
-      while ((nl = rest.indexOf('\n')) >= 0) {
-        const line = rest.slice(0, nl);
-        rest = rest.slice(nl + 1);
-        try {
-          const e = JSON.parse(line) as FleetEvent;
-          // Keep the log bounded: lost events are the interesting ones.
-          if (e.event !== 'heartbeats' || this.events.length < 10_000) this.events.push(e);
-          for (const w of [...this.waiters]) if (w.match(e)) this.waiters.splice(this.waiters.indexOf(w), 1), w.resolve(e);
-        } catch {
-          // not a JSON line
-        }
-      }
-    }
+    await readJsonLines(this.proc.stdout as ReadableStream<Uint8Array>, (o) => {
+      const e = o as unknown as FleetEvent;
+      // Keep the log bounded: lost events are the interesting ones.
+      if (e.event !== 'heartbeats' || this.events.length < 10_000) this.events.push(e);
+      for (const w of [...this.waiters]) if (w.match(e)) this.waiters.splice(this.waiters.indexOf(w), 1), w.resolve(e);
+    });
   }
 
   /** Resolves with the first event (from now on, or already seen when `seen` is true) that matches. */
