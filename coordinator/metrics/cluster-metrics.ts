@@ -41,6 +41,7 @@ export class ClusterMetrics {
     this.prometheus = createPrometheusMetrics(this.counters, { perWorker: ctx.config.metricsPerWorker, queries: ctx.store.queries });
     const { events } = ctx;
     const c = this.counters;
+    parts.registry.beforeWorkerRemoved((workerId) => c.settleWorker(workerId));
     this.unsubscribe.push(
       events.on('job:ended', (e) => c.add(`jobs_${e.state}`, 1, e.workerId)),
       events.on('job:reassigned', (e) => {

@@ -109,6 +109,15 @@ export class CounterStore {
     await this.writing;
   }
 
+  /**
+   * Before a worker's rows are deleted: its pending deltas are dropped and a batch already
+   * being written is waited for, so no write lands after the delete and brings them back.
+   */
+  async settleWorker(workerId: string): Promise<void> {
+    this.forgetWorker(workerId);
+    while (this.writing) await this.writing;
+  }
+
   /** Drops a deleted worker's in-memory rows (worker-store deleted its database rows). */
   forgetWorker(workerId: string): void {
     if (workerId === GLOBAL) return;

@@ -34,6 +34,7 @@ export class WorkerRegistry {
   private pruneTimer: ReturnType<typeof setInterval> | null = null;
   private flushTimer: ReturnType<typeof setInterval> | null = null;
   private readonly lossHandlers: WorkerLossHandler[] = [];
+  private readonly removeHandlers: ((workerId: string) => Promise<void>)[] = [];
   private lastSweepAt = 0;
   private stopped = false;
   /** Row writes made by this registry (tests and the fleet bench read it). */
@@ -80,6 +81,11 @@ export class WorkerRegistry {
 
   onWorkerLost(handler: WorkerLossHandler): void {
     this.lossHandlers.push(handler);
+  }
+
+  /** Awaited before a worker's rows are deleted (remove): settles what is still being written about it. */
+  beforeWorkerRemoved(handler: (workerId: string) => Promise<void>): void {
+    this.removeHandlers.push(handler);
   }
 
   get(workerId: string): WorkerSession | undefined {
@@ -185,6 +191,9 @@ export class WorkerRegistry {
    */
   async remove(workerId: string, reason: string): Promise<void> {
     if (this.sessions.has(workerId)) throw new AppError('conflict', `worker ${workerId} is connected; stop it before deleting it`);
+    // Writes about this worker still out (its counters) land before the delete, not after
+    // it: on PostgreSQL they run in another transaction and would bring its rows back.
+    for (const settle of this.removeHandlers) await settle(workerId);
     if (!(await deleteWorker(this.ctx.store, workerId))) throw new AppError('not_found', `worker '${workerId}' not found`);
     this.ctx.log.info('worker deleted', { workerId, reason });
     this.ctx.events.emit('worker:removed', { workerId, reason });

@@ -270,4 +270,19 @@ describe.each(ENGINES)('worker bounds: count, retention, delete (%s)', (engine) 
     expect(e.reason).toContain('offline for more than 1500 ms');
     expect(await workerIds(c)).not.toContain('bound-old');
   });
+
+  test('a worker deleted while its counters are being written leaves no per-worker rows behind', async () => {
+    // worker:lost adds to its counters and starts a write; the delete comes in the same tick.
+    // On PostgreSQL the two transactions ran side by side and the write re-created the rows.
+    const p = new ScriptedPeer(client, 'bound-racy').register().keepAlive();
+    await p.registered;
+    const lost = c.ctx.events.waitFor('worker:lost', (e) => e.workerId === 'bound-racy');
+    p.close();
+    await lost;
+    c.metrics.counters.add('bytes_in', 1000, 'bound-racy');
+    await c.registry.remove('bound-racy', 'test');
+    await c.metrics.counters.flush();
+    expect(await rowsOfWorker(c.ctx.store, 'metrics', 'bound-racy')).toBe(0);
+    expect(c.metrics.counters.get('bytes_in', 'bound-racy')).toBe(0);
+  });
 });
