@@ -13,7 +13,7 @@ import type { SourceEventKind } from '../streams/source-events';
 import { createPrometheusMetrics, type PrometheusMetrics } from './prometheus-metrics';
 
 export interface MonitoredParts {
-  registry: Pick<WorkerRegistry, 'get' | 'live'>;
+  registry: Pick<WorkerRegistry, 'get' | 'live' | 'beforeWorkerRemoved'>;
   supervisor: Pick<JobSupervisor, 'liveJobs' | 'get'>;
   variants: Pick<VariantRegistry, 'liveRuns'>;
 }
