@@ -218,6 +218,8 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
     liveness: {
       // heartbeat interval, loss deadline, sweep tick, gRPC keepalive time and timeout
       ...deriveLiveness(heartbeatIntervalMs, workerLossDeadlineMs),
+      // Set by the operator: every worker gets it, whatever the fleet's size (heartbeatIntervalForFleet).
+      heartbeatIntervalFixed: env.TVARR_HEARTBEAT_INTERVAL_MS !== undefined && env.TVARR_HEARTBEAT_INTERVAL_MS !== '',
       jobStartTimeoutMs: get('TVARR_JOB_START_TIMEOUT_MS') as number,
       idleGraceMs: get('TVARR_IDLE_GRACE_MS') as number,
       maxAttempts: get('TVARR_MAX_ATTEMPTS') as number,

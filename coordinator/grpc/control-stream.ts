@@ -67,6 +67,8 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
   // database work: a heartbeat never overtakes the register before it, a JobEnded never
   // overtakes a JobRejected. The rate limit (checked on arrival) bounds the queue.
   let queue: Promise<void> = Promise.resolve();
+  let usageEveryMs = ctx.config.liveness.heartbeatIntervalMs / 2;
+  let usageAt = -Infinity;
   let pending = 0;
   call.on('data', (msg) => {
     if (failed) return;
@@ -97,7 +99,11 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
       return;
     }
     checkHeartbeatJobs(msg.heartbeat?.jobs.length ?? 0);
-    registry.heartbeat(s, usageFromProto(msg.heartbeat?.usage ?? null));
+    // Usage at most once per half interval (the proto's rule): faster heartbeats are liveness only.
+    const now = performance.now();
+    const takeUsage = now - usageAt >= usageEveryMs;
+    if (takeUsage) usageAt = now;
+    registry.heartbeat(s, takeUsage ? usageFromProto(msg.heartbeat?.usage ?? null) : undefined);
     for (const p of msg.heartbeat?.jobs ?? []) {
       const job = supervisor.ownedHere({ jobId: p.job_id, attempt: p.attempt, workerId });
       if (job) job.progress = progressFromProto(p);
@@ -113,18 +119,25 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
         const s = new WorkerSession(workerId, reg.name, call, ctx.clock.now());
         await registry.register(reg, s); // throws before anything is stored if refused
         session = s;
+        const interval = registry.heartbeatIntervalFor();
+        usageEveryMs = interval / 2;
         // Anything the worker still runs that we do not know as live is stale: stop it.
         const stale = reg.activeJobs.filter((j) => !supervisor.ownedHere({ jobId: j.jobId, attempt: j.attempt, workerId }));
         s.send({
           registered: {
             worker_id: workerId,
-            heartbeat_interval_ms: ctx.config.liveness.heartbeatIntervalMs,
+            heartbeat_interval_ms: interval,
             cancel_jobs: stale.map((j) => ({ job_id: j.jobId, attempt: j.attempt })),
           },
         });
         // The link's RTT: a Ping now (lanes for the first job need it), then every 2 s at most
         // as often as heartbeats (a path's RTT changes slowly; thousands of workers ping too).
-        s.link.start((nonce) => s.send({ ping: { nonce } }), Math.max(PING_INTERVAL_MS, ctx.config.liveness.heartbeatIntervalMs));
+        // Each Ping also carries the interval for the fleet as it is now (Ping.heartbeat_interval_ms).
+        s.link.start((nonce) => {
+          const now = registry.heartbeatIntervalFor();
+          usageEveryMs = now / 2;
+          return s.send({ ping: { nonce, heartbeat_interval_ms: now } });
+        }, Math.max(PING_INTERVAL_MS, interval));
         return;
       }
       switch (msg.event) {

@@ -232,9 +232,14 @@ export class QuarantineWatcher {
   }
 
   async sweep(now: number): Promise<void> {
+    const since = now - this.ctx.config.liveness.quarantineWindowMs;
     for (const [workerId, e] of [...this.byWorker]) {
-      if (e.suspects.length > 0 || e.faults.length > 0) this.inTurn(workerId, () => this.evaluate(workerId, now));
-      else if (e.withheld === null && !this.turns.has(workerId)) this.byWorker.delete(workerId);
+      // Faults alone change nothing until one leaves the window: after a fleet-wide loss,
+      // 1,000 workers with one fault each are not re-evaluated every second.
+      if (e.suspects.length > 0 || e.faults.length > 0) {
+        // (a withheld quarantine is looked at again: another worker able to serve may have come)
+        if (e.suspects.length > 0 || e.withheld !== null || e.faults.some((f) => f.at <= since)) this.inTurn(workerId, () => this.evaluate(workerId, now));
+      } else if (e.withheld === null && !this.turns.has(workerId)) this.byWorker.delete(workerId);
     }
     await this.settled();
   }

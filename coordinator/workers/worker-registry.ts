@@ -9,7 +9,7 @@
 // transaction per TOUCH_FLUSH_MS for all workers due. So 1,000 idle workers cost about
 // 3 row writes a second in one transaction every 5 s, not one write per heartbeat; the
 // API and the page read the live values from the session.
-import { LINK_RTT_ALLOWANCE_MAX_MS } from '../../common/liveness';
+import { heartbeatIntervalForFleet, LINK_RTT_ALLOWANCE_MAX_MS } from '../../common/liveness';
 import { retryWrite } from '../db/retry-write';
 import type { CoreContext } from '../context';
 import type { WorkerRegistration } from '../domain';
@@ -34,6 +34,13 @@ export class WorkerRegistry {
   private pruneTimer: ReturnType<typeof setInterval> | null = null;
   private flushTimer: ReturnType<typeof setInterval> | null = null;
   private readonly lossHandlers: WorkerLossHandler[] = [];
+  // The live sessions again, ordered by their last message (oldest first): a message moves
+  // its session to the end, so the sweep reads only the sessions past the deadline and
+  // stops at the first recent one instead of visiting 1,000 workers 16 times a second.
+  private readonly byRecency = new Set<WorkerSession>();
+  // Rows in the workers table, read at start and with each touch flush: a coordinator
+  // restarted under a large fleet knows it is large before the fleet is back.
+  private knownWorkers = 0;
   private readonly removeHandlers: ((workerId: string) => Promise<void>)[] = [];
   private lastSweepAt = 0;
   private stopped = false;
@@ -44,6 +51,7 @@ export class WorkerRegistry {
 
   /** At start every worker is offline until it dials in again. */
   async init(): Promise<void> {
+    this.knownWorkers = await countWorkers(this.ctx.store);
     const n = await markAllWorkersOffline(this.ctx.store);
     if (n > 0) this.ctx.log.info('workers marked offline until they reconnect', { count: n });
   }
@@ -77,6 +85,7 @@ export class WorkerRegistry {
     this.flushTimer = null;
     for (const s of this.sessions.values()) s.close();
     this.sessions.clear();
+    this.byRecency.clear();
   }
 
   onWorkerLost(handler: WorkerLossHandler): void {
@@ -117,6 +126,7 @@ export class WorkerRegistry {
     // Held from here, before the first await: a second registration of this id in the
     // meantime meets a live session above and is refused.
     this.sessions.set(reg.id, session);
+    this.byRecency.add(session);
     session.registering = true;
     try {
       const { maxWorkers } = this.ctx.config.workers;
@@ -129,11 +139,11 @@ export class WorkerRegistry {
       session.lastTouchAt = now;
       session.registering = false;
       // Its heartbeats start after Registered: the deadline runs from here.
-      session.lastSeenAt = this.ctx.clock.now();
+      this.markSeen(session);
       return this.registered(reg, session, reconnect);
     } catch (err) {
       session.registering = false;
-      if (this.sessions.get(reg.id) === session) this.sessions.delete(reg.id);
+      this.forget(session);
       throw err;
     }
   }
@@ -142,7 +152,7 @@ export class WorkerRegistry {
     if (session.closed) {
       // The stream closed while the row was written (disconnected() already ran): the
       // upsert may have landed after its offline write, so write offline again.
-      if (this.sessions.get(reg.id) === session) this.sessions.delete(reg.id);
+      this.forget(session);
       this.writeOffline(session);
       return { reconnect };
     }
@@ -153,7 +163,17 @@ export class WorkerRegistry {
 
   /** Any message proves liveness: in memory only, so it costs nothing per message. */
   sawMessage(session: WorkerSession): void {
+    this.markSeen(session);
+  }
+
+  private markSeen(session: WorkerSession): void {
     session.lastSeenAt = this.ctx.clock.now();
+    if (this.byRecency.delete(session)) this.byRecency.add(session);
+  }
+
+  private forget(session: WorkerSession): void {
+    this.byRecency.delete(session);
+    if (this.sessions.get(session.workerId) === session) this.sessions.delete(session.workerId);
   }
 
   /** A message from this worker on another call (a job stream) proves it alive too. */
@@ -164,12 +184,18 @@ export class WorkerRegistry {
 
   /** A Heartbeat: liveness and usage in memory; the row gets them in the next due batch (flushTouches). */
   heartbeat(session: WorkerSession, usage?: ResourceUsage): void {
-    session.lastSeenAt = this.ctx.clock.now();
+    this.markSeen(session);
     if (usage) session.usage = usage;
+  }
+
+  /** The heartbeat interval for a worker registering now (common/liveness.ts heartbeatIntervalForFleet). */
+  heartbeatIntervalFor(): number {
+    return heartbeatIntervalForFleet(this.ctx.config.liveness, Math.max(this.sessions.size, this.knownWorkers));
   }
 
   /** Writes last_seen_at and usage of every connected worker not written for TOUCH_PERSIST_MS, in one transaction. */
   async flushTouches(now: number, persistMs: number = TOUCH_PERSIST_MS): Promise<number> {
+    this.knownWorkers = await countWorkers(this.ctx.store).catch(() => this.knownWorkers);
     const due = [...this.sessions.values()].filter((s) => !s.closed && now - s.lastTouchAt >= persistMs);
     if (due.length === 0) return 0;
     for (const s of due) s.lastTouchAt = now;
@@ -226,7 +252,9 @@ export class WorkerRegistry {
   /** Closes sessions whose last message is older than the loss deadline. */
   sweepStale(now: number): void {
     const base = this.ctx.config.liveness.workerLossDeadlineMs;
-    for (const session of this.sessions.values()) {
+    for (const session of this.byRecency) {
+      // Every session after this one has a later last message: none of them is late.
+      if (now - session.lastSeenAt <= base) break;
       if (session.registering) continue;
       // A far worker's messages arrive later and a lost packet costs it a retransmission
       // (about one RTT more): allow two measured RTTs on top, capped at one second, so a
@@ -263,7 +291,7 @@ export class WorkerRegistry {
   private handleLost(session: WorkerSession, reason: string): void {
     session.close();
     if (this.sessions.get(session.workerId) !== session) return;
-    this.sessions.delete(session.workerId);
+    this.forget(session);
     this.writes.losses += 1;
     this.writeOffline(session);
     this.ctx.log.warn('worker lost', { workerId: session.workerId, reason });

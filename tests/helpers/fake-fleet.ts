@@ -44,6 +44,16 @@ function startWorker(i: number): void {
   const workerId = `${values.prefix}-${String(i).padStart(5, '0')}`;
   const call = client.Control(peerMetadata(workerId, values.token));
   let timer: ReturnType<typeof setInterval> | undefined;
+  let interval = 0;
+  const beat = (ms: number) => {
+    if (timer) clearInterval(timer);
+    interval = ms;
+    timer = setInterval(() => {
+      send({ heartbeat: { usage: usage(), jobs: [] } });
+      // One line per `count` heartbeats: about one per heartbeat round of the whole fleet.
+      if (++heartbeats % count === 0) print({ event: 'heartbeats', total: heartbeats });
+    }, ms);
+  };
   const send = (e: WorkerEvent) => call.write(e);
   // Usage changes a little every heartbeat, as a real worker's does.
   const usage = () => ({ cpu_percent: 1 + Math.random(), memory_used_bytes: 1 << 28, memory_total_bytes: 1 << 32, load1: 0.1, gpus: [] });
@@ -52,14 +62,12 @@ function startWorker(i: number): void {
     if (cmd.command === 'registered' && cmd.registered) {
       registered += 1;
       if (registered % 100 === 0 || registered === count) print({ event: 'registered', count: registered });
-      const interval = Math.max(50, cmd.registered.heartbeat_interval_ms || 250);
-      timer = setInterval(() => {
-        send({ heartbeat: { usage: usage(), jobs: [] } });
-        // One line per `count` heartbeats: about one per heartbeat round of the whole fleet.
-        if (++heartbeats % count === 0) print({ event: 'heartbeats', total: heartbeats });
-      }, interval);
+      beat(Math.max(50, cmd.registered.heartbeat_interval_ms || 250));
     } else if (cmd.command === 'ping' && cmd.ping) {
       send({ pong: { nonce: cmd.ping.nonce } });
+      // The proto's rule: a Ping's non-zero heartbeat_interval_ms replaces the interval.
+      const next = cmd.ping.heartbeat_interval_ms;
+      if (next > 0 && next !== interval && timer) beat(Math.max(50, next));
     }
   });
   const lost = (reason: string) => {

@@ -5,6 +5,7 @@
 // last liveness. Also: a silent session no longer blocks its id, and the pieces of the
 // contract that are pure functions.
 import { afterAll, describe, expect, test } from 'bun:test';
+import { DEFAULT_LIVENESS, heartbeatIntervalForFleet, LARGE_FLEET_HEARTBEAT_INTERVAL_MS, LARGE_FLEET_WORKERS } from '../../common/liveness';
 import { createLogger, setLogLevel } from '../../common/log';
 import { resolveSlotLimits, clipText } from '../../common/worker-contract';
 import { parseCoordinatorConfig } from '../../coordinator/config';
@@ -164,6 +165,39 @@ describe.each(ENGINES)('worker registry (%s)', (engine) => {
     expect(await registry.flushTouches(now(), 0)).toBe(0);
   });
 
+  test('the sweep finds the silent sessions whatever their order of registration, and only them', async () => {
+    // The sweep reads sessions oldest message first and stops at the first recent one:
+    // a message must move its session behind the silent ones.
+    const { registry, connect, advance, now } = await setup();
+    const ids = Array.from({ length: 6 }, (_, i) => `order-${i}`);
+    const sessions = [];
+    for (const id of ids) sessions.push(await connect(id));
+    advance(3000);
+    // The first, third and fifth talk; the others stay silent.
+    for (const i of [0, 2, 4]) registry.heartbeat(sessions[i]!, usage(i));
+    advance(2500); // silent ones: 5.5 s > 5 s deadline; talkers: 2.5 s
+    registry.sweepStale(now());
+    expect(ids.filter((id) => registry.get(id) !== undefined)).toEqual(['order-0', 'order-2', 'order-4']);
+    advance(3000); // now the talkers are past it too
+    registry.sweepStale(now());
+    expect(ids.filter((id) => registry.get(id) !== undefined)).toEqual([]);
+  });
+
+  test('a large fleet is asked for half the heartbeats, with the same loss deadline; a set interval is kept', async () => {
+    const { ctx, registry, connect } = await setup(); // TVARR_HEARTBEAT_INTERVAL_MS set: 1000 whatever the size
+    for (let i = 0; i < LARGE_FLEET_WORKERS; i++) await connect(`big-${i}`);
+    expect(registry.heartbeatIntervalFor()).toBe(1000);
+    const unset = { ...parseCoordinatorConfig({}).liveness };
+    ctx.config = { ...ctx.config, liveness: unset };
+    expect(registry.heartbeatIntervalFor()).toBe(LARGE_FLEET_HEARTBEAT_INTERVAL_MS);
+    expect(unset.workerLossDeadlineMs).toBe(DEFAULT_LIVENESS.workerLossDeadlineMs);
+    // A coordinator restarted under that fleet knows its size from the database at once.
+    const again = new WorkerRegistry(ctx);
+    registries.push(again);
+    await again.init();
+    expect(again.heartbeatIntervalFor()).toBe(LARGE_FLEET_HEARTBEAT_INTERVAL_MS);
+  });
+
   test('a second session is refused while the first is alive, and replaces it once the first is silent past the deadline', async () => {
     const { registry, reg, call, connect, advance, now } = await setup();
     const first = await connect('w');
@@ -192,6 +226,15 @@ describe('contract helpers', () => {
   test('certificate names: CN and DNS/URI SANs, not IP SANs', () => {
     const cert = { subject: { CN: 'w-cn' }, subjectaltname: 'DNS:w-dns, IP Address:10.0.0.1, URI:spiffe://tvarr/w' } as never;
     expect(certificateNames(cert)).toEqual(['w-cn', 'w-dns', 'spiffe://tvarr/w']);
+  });
+
+  test('heartbeat interval by fleet size: the default below the threshold, 500 ms above, never under 2.5 per deadline', () => {
+    const d = { heartbeatIntervalMs: 250, workerLossDeadlineMs: 1250 };
+    expect(heartbeatIntervalForFleet(d, LARGE_FLEET_WORKERS - 1)).toBe(250);
+    expect(heartbeatIntervalForFleet(d, LARGE_FLEET_WORKERS)).toBe(500);
+    expect(heartbeatIntervalForFleet({ ...d, heartbeatIntervalFixed: true }, 5000)).toBe(250);
+    expect(heartbeatIntervalForFleet({ heartbeatIntervalMs: 250, workerLossDeadlineMs: 1000 }, 5000)).toBe(400);
+    expect(heartbeatIntervalForFleet({ heartbeatIntervalMs: 250, workerLossDeadlineMs: 500 }, 5000)).toBe(250);
   });
 
   test('control rate limiter: a burst, then the refill rate', () => {

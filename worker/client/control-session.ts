@@ -35,6 +35,9 @@ export class ControlSession {
   private state: SessionState = 'connecting';
   private call: ControlCall | undefined;
   private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
+  private heartbeatIntervalMs = DEFAULT_HEARTBEAT_MS;
+  private heartbeatChain = 0;
+  private lastHeartbeatAt = 0;
   private everRegistered = false;
 
   constructor(
@@ -122,6 +125,13 @@ export class ControlSession {
     // Answered here, at once: the coordinator times the round trip (link RTT).
     if (cmd.type === 'ping') {
       void this.send({ type: 'pong', nonce: cmd.nonce });
+      // A new interval (the coordinator's fleet grew or shrank): the next heartbeat is due at
+      // most that long after the previous one.
+      if (cmd.heartbeatIntervalMs > 0 && cmd.heartbeatIntervalMs !== this.heartbeatIntervalMs) {
+        clearTimeout(this.heartbeatTimer);
+        const due = Math.max(0, cmd.heartbeatIntervalMs - (performance.now() - this.lastHeartbeatAt));
+        this.scheduleHeartbeat(cmd.heartbeatIntervalMs, due);
+      }
       return;
     }
     this.handlers.onCommand(cmd);
@@ -131,16 +141,21 @@ export class ControlSession {
   // the next; each waits only what is left of its interval, so the slow sample does not
   // stretch the gap the coordinator sees (its loss deadline is a few intervals).
   private scheduleHeartbeat(intervalMs: number, delayMs = intervalMs): void {
+    this.heartbeatIntervalMs = intervalMs;
+    // One chain at a time: a Ping that changes the interval while a heartbeat is being
+    // sampled starts a new chain, and this one must not continue after its await.
+    const chain = ++this.heartbeatChain;
     this.heartbeatTimer = setTimeout(async () => {
-      if (this.state !== 'registered') return;
+      if (this.state !== 'registered' || chain !== this.heartbeatChain) return;
       const started = performance.now();
+      this.lastHeartbeatAt = started;
       try {
         await this.send(await this.handlers.heartbeat());
       } catch (err) {
         this.logger.warn('heartbeat failed', { err });
       }
       const spent = performance.now() - started;
-      if (this.state === 'registered') this.scheduleHeartbeat(intervalMs, Math.max(0, intervalMs - spent));
+      if (this.state === 'registered' && chain === this.heartbeatChain) this.scheduleHeartbeat(intervalMs, Math.max(0, intervalMs - spent));
     }, delayMs);
   }
 }

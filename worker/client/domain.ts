@@ -63,5 +63,5 @@ export type IncomingCommand =
   | { type: 'cancel_job'; job: JobRef; reason: string }
   | { type: 'drain'; reason: string }
   | { type: 'resume' }
-  | { type: 'ping'; nonce: number }
+  | { type: 'ping'; nonce: number; heartbeatIntervalMs: number }
   | { type: 'unknown' };

@@ -62,7 +62,7 @@ export function commandFromProto(msg: CoordinatorCommand__Output): IncomingComma
     case 'resume':
       return { type: 'resume' };
     case 'ping':
-      return { type: 'ping', nonce: msg.ping?.nonce ?? 0 };
+      return { type: 'ping', nonce: msg.ping?.nonce ?? 0, heartbeatIntervalMs: msg.ping?.heartbeat_interval_ms ?? 0 };
     default:
       return { type: 'unknown' };
   }
