@@ -138,6 +138,34 @@ test('registers with token, worker id and capabilities, then heartbeats', async 
   expect(hb.msg.heartbeat!.usage!.memory_total_bytes).toBeGreaterThan(0);
 }, 30_000);
 
+test("a Ping's heartbeat_interval_ms replaces the interval: heartbeats follow it, answered with the Pong", async () => {
+  // Registered asked for 100 ms; the coordinator's fleet grows and it asks for 400 ms.
+  const gaps = async (n: number) => {
+    await controlEvents.next(is('heartbeat'), 'heartbeat');
+    let at = performance.now();
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      await controlEvents.next(is('heartbeat'), 'heartbeat');
+      const t = performance.now();
+      out.push(t - at);
+      at = t;
+    }
+    return out.sort((a, b) => a - b)[Math.floor(n / 2)]!; // the median gap
+  };
+  expect(await gaps(5)).toBeLessThan(250);
+  control.write({ ping: { nonce: 7, heartbeat_interval_ms: 400 } });
+  const pong = await controlEvents.next(is('pong'), 'pong');
+  expect(Number(pong.msg.pong!.nonce)).toBe(7);
+  expect(await gaps(4)).toBeGreaterThan(300);
+  // 0 (an older coordinator) keeps the interval; back to 100 ms for the tests below.
+  control.write({ ping: { nonce: 8, heartbeat_interval_ms: 0 } });
+  await controlEvents.next(is('pong'), 'pong');
+  expect(await gaps(3)).toBeGreaterThan(300);
+  control.write({ ping: { nonce: 9, heartbeat_interval_ms: 100 } });
+  await controlEvents.next(is('pong'), 'pong');
+  expect(await gaps(5)).toBeLessThan(250);
+}, 30_000);
+
 test('rejects an encoder it does not have', async () => {
   control.write({ start_job: { job_id: 'j-nvenc', attempt: 1, spec: { ...spec, encoder: 'h264_nvenc' } } });
   const rej = await controlEvents.next(is('job_rejected'), 'job_rejected');
