@@ -40,6 +40,13 @@ export const profiles = pgTable('profiles', {
   createdAt: ms('created_at').notNull(),
 });
 
+export const ladders = pgTable('ladders', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  renditions: jsonb('renditions').$type<string[]>().notNull(),
+  createdAt: ms('created_at').notNull(),
+});
+
 export const workers = pgTable(
   'workers',
   {

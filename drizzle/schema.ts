@@ -30,6 +30,17 @@ export const profiles = sqliteTable('profiles', {
   createdAt: integer('created_at', { mode: 'number' }).notNull(),
 });
 
+// A ladder: renditions of one source that an adaptive player switches between (HLS
+// multivariant playlist, DASH). Each rendition is a profile id, top (largest) first; the
+// ladder's id shares the URL space /stream/{source}/{id} with profiles, so the two never
+// collide (coordinator/catalog/ladder-checks.ts).
+export const ladders = sqliteTable('ladders', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull(),
+  renditions: text('renditions', { mode: 'json' }).$type<string[]>().notNull(),
+  createdAt: integer('created_at', { mode: 'number' }).notNull(),
+});
+
 export const workers = sqliteTable(
   'workers',
   {

@@ -1,6 +1,6 @@
 // Sources and profiles: what can be watched, and in which forms.
 import { asc, eq } from 'drizzle-orm';
-import type { Store, Tables } from '../db/store';
+import type { Store, StoreReader, Tables } from '../db/store';
 import { AppError } from '../errors';
 
 export type SourceRow = Tables['sources']['$inferSelect'];
@@ -35,29 +35,29 @@ export async function deleteSource({ db, t }: Store, id: string): Promise<void> 
   if (res.length === 0) throw new AppError('not_found', `source '${id}' not found`);
 }
 
-export async function listProfiles({ db, t }: Store): Promise<ProfileRow[]> {
+export async function listProfiles({ db, t }: StoreReader): Promise<ProfileRow[]> {
   return db.select().from(t.profiles).orderBy(asc(t.profiles.id));
 }
 
-export async function getProfile({ db, t }: Store, id: string): Promise<ProfileRow> {
+export async function getProfile({ db, t }: StoreReader, id: string): Promise<ProfileRow> {
   const [row] = await db.select().from(t.profiles).where(eq(t.profiles.id, id)).limit(1);
   if (!row) throw new AppError('not_found', `profile '${id}' not found`);
   return row;
 }
 
-export async function createProfile({ db, t }: Store, input: NewProfile, now: number): Promise<ProfileRow> {
+export async function createProfile({ db, t }: StoreReader, input: NewProfile, now: number): Promise<ProfileRow> {
   const [row] = await db.insert(t.profiles).values({ ...input, createdAt: now }).onConflictDoNothing().returning();
   if (!row) throw new AppError('conflict', `profile '${input.id}' already exists`);
   return row;
 }
 
-export async function updateProfile({ db, t }: Store, id: string, patch: Partial<NewProfile>): Promise<ProfileRow> {
+export async function updateProfile({ db, t }: StoreReader, id: string, patch: Partial<NewProfile>): Promise<ProfileRow> {
   const [row] = await db.update(t.profiles).set(patch).where(eq(t.profiles.id, id)).returning();
   if (!row) throw new AppError('not_found', `profile '${id}' not found`);
   return row;
 }
 
-export async function deleteProfile({ db, t }: Store, id: string): Promise<void> {
+export async function deleteProfile({ db, t }: StoreReader, id: string): Promise<void> {
   const res = await db.delete(t.profiles).where(eq(t.profiles.id, id)).returning({ id: t.profiles.id });
   if (res.length === 0) throw new AppError('not_found', `profile '${id}' not found`);
 }

@@ -8,7 +8,9 @@
 //   Every query is awaited; `.get()`, `.all()` and `.run()` exist on SQLite only and are
 //   never used in store code (tests/unit/store-portable-queries.test.ts checks).
 // - `transaction` runs a function in one transaction; `{ claim: true }` also serializes it
-//   with every other claim on the same database, from any coordinator process.
+//   with every other claim on the same database, from any coordinator process (scheduler
+//   claims, and the catalog writes that keep ladder and profile ids apart, which a
+//   unique index cannot do across two tables).
 // - `rows` runs a hand-written statement (views, EXCEPT) and returns plain rows.
 import type { SQL } from 'drizzle-orm';
 import type { BunSQLiteDatabase } from 'drizzle-orm/bun-sqlite';
@@ -36,3 +38,6 @@ export interface Store {
   readonly where: string;
   close(): Promise<void>;
 }
+
+/** What a store function reads and writes through: the store itself, or its tables through a transaction's handle. */
+export type StoreReader = Pick<Store, 'db' | 't'>;

@@ -13,6 +13,7 @@ import type { VariantRegistry } from '../streams/variant-registry';
 import type { DrainController } from '../workers/drain-controller';
 import type { WorkerRegistry } from '../workers/worker-registry';
 import { catalogRoutes } from './routes/catalog-routes';
+import { ladderRoutes } from './routes/ladder-routes';
 import { clusterRoutes } from './routes/cluster-routes';
 import { quarantineRoutes } from './routes/quarantine-routes';
 import { clusterSummaryRoutes } from './routes/cluster-summary-routes';
@@ -116,6 +117,7 @@ export function createHttpApp(deps: HttpDeps) {
           tags: [
             { name: 'sources', description: 'Live inputs' },
             { name: 'profiles', description: 'Output recipes' },
+            { name: 'ladders', description: 'Renditions of one source for adaptive players' },
             { name: 'workers', description: 'ffmpegd workers' },
             { name: 'jobs', description: 'Transcode job attempts' },
             { name: 'streams', description: 'Client endpoints' },
@@ -134,6 +136,7 @@ export function createHttpApp(deps: HttpDeps) {
       return Bun.file(path);
     })
     .use(catalogRoutes(ctx, isAdmin, (id) => deps.variants.sourceStatus(id)))
+    .use(ladderRoutes(ctx))
     .use(schedulerRoutes(deps))
     .use(clusterRoutes({ ...deps, isAdmin }))
     .use(quarantineRoutes(deps))

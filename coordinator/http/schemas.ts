@@ -3,7 +3,8 @@
 import { t } from 'elysia';
 import { AUDIO_CODECS, VIDEO_CODECS } from '../../common/transcode-rules';
 
-const Id = t.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: 'lower-case slug, 1-64 characters' });
+const ID_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$';
+const Id = t.String({ pattern: ID_PATTERN, description: 'lower-case slug, 1-64 characters' });
 // Display names end up in line-based formats (the M3U playlist, logs): no control
 // characters (newlines, tabs, NUL, C1, line/paragraph separators), one name for every resource.
 const Name = t.String({
@@ -130,6 +131,31 @@ export const Profile = t.Object({
   gopFrames: t.Integer(),
   preset: t.Union([t.String(), t.Null()]),
   hotStandby: t.Boolean(),
+  createdAt: t.Number(),
+});
+
+// Ladders: the rendition rules (known, encoded, HLS-decodable profiles with one audio
+// format and distinct sizes) are checked in coordinator/catalog/ladder-checks.ts.
+const Renditions = t.Array(t.String({ minLength: 1, maxLength: 128 }), {
+  minItems: 1,
+  maxItems: 8,
+  description: 'profile ids, top (largest) first: each an encoded h264/hevc profile, all with the same audio codec, no two of one size',
+});
+
+export const LadderBody = t.Object(
+  {
+    id: t.String({ pattern: ID_PATTERN, description: 'lower-case slug, 1-64 characters; not a profile id (both are served at /stream/{source}/{id})' }),
+    name: Name,
+    renditions: Renditions,
+  },
+  { additionalProperties: false },
+);
+export const LadderPatch = t.Partial(t.Omit(LadderBody, ['id']), { additionalProperties: false, minProperties: 1 });
+
+export const Ladder = t.Object({
+  id: t.String(),
+  name: t.String(),
+  renditions: t.Array(t.String()),
   createdAt: t.Number(),
 });
 

@@ -3,7 +3,7 @@
 // A URL must pass the source policy (coordinator/streams/source-policy.ts) to be stored.
 import { Elysia, t, type Static } from 'elysia';
 import * as catalog from '../../catalog/catalog-store';
-import { createCheckedProfile, updateCheckedProfile } from '../../catalog/profile-checks';
+import { createCheckedProfile, deleteCheckedProfile, updateCheckedProfile } from '../../catalog/profile-checks';
 import type { CoreContext } from '../../context';
 import { maskUrl, sourceUrlProblem } from '../../streams/source-policy';
 import type { IsAdmin } from '../app';
@@ -76,7 +76,7 @@ export function catalogRoutes(ctx: CoreContext, isAdmin: IsAdmin, statusOf: Sour
       response: { 200: Profile, ...errors },
       detail: { tags: ['profiles'], summary: 'Update a profile' },
     })
-    .delete('/profiles/:id', async ({ params, set }) => (await catalog.deleteProfile(db, params.id), (set.status = 204), undefined), {
+    .delete('/profiles/:id', async ({ params, set }) => (await deleteCheckedProfile(db, params.id), (set.status = 204), undefined), {
       params: IdParams,
       response: { 204: t.Void(), ...errors },
       detail: { tags: ['profiles'], summary: 'Delete a profile' },

@@ -1,13 +1,16 @@
 // Client endpoints: the live MPEG-TS stream of a variant, and an M3U playlist of all
-// variants for IPTV players and media servers.
+// variants and ladders for IPTV players and media servers. A ladder id on the stream URL
+// is answered by ladder-stream.ts (multivariant playlist, one rendition as MPEG-TS).
 import { Elysia, t } from 'elysia';
 import { listProfiles, listSources } from '../../catalog/catalog-store';
+import { listLadders } from '../../catalog/ladder-store';
 import type { CoreContext } from '../../context';
 import type { VariantRegistry } from '../../streams/variant-registry';
 import { ErrorBody } from '../schemas';
 import { makeNullPacket } from '../../../common/mpegts';
 import type { HlsService } from '../../streams/hls/hls-service';
 import { answerHlsOrNegotiate, requestIp } from './hls-routes';
+import { answerLadderRequest } from './ladder-stream';
 
 /**
  * Prefixes one null packet so the response headers leave before the first keyframe.
@@ -52,10 +55,14 @@ export function streamRoutes(ctx: CoreContext, variants: VariantRegistry, hls?: 
     .get(
       '/stream/:source/:profile',
       async ({ params, request, server }) => {
+        const client = { request, ip: requestIp(server, request) };
+        // A ladder: its multivariant playlist, a redirect to it, or one rendition's MPEG-TS.
+        const ladder = await answerLadderRequest(ctx, hls, params.source, params.profile, client);
+        if (ladder instanceof Response) return ladder;
         // HLS: {profile}.m3u8 is the playlist; ?format= or an Apple user agent picks HLS.
-        const hlsAnswer = hls && (await answerHlsOrNegotiate(ctx, hls, params.source, params.profile, { request, ip: requestIp(server, request) }));
+        const hlsAnswer = !ladder && hls && (await answerHlsOrNegotiate(ctx, hls, params.source, params.profile, client));
         if (hlsAnswer) return hlsAnswer;
-        const { stream } = await variants.openClientStream(params.source, params.profile);
+        const { stream } = await variants.openClientStream(params.source, ladder?.rendition ?? params.profile);
         // A live stream may go quiet (a failover, a source hiccup): it is exempt from the
         // server's idle timeout. A client that stops reading is cut by the shared buffer
         // (TVARR_STALLED_CLIENT_TIMEOUT_MS); the idle timeout then closes its connection.
@@ -67,13 +74,15 @@ export function streamRoutes(ctx: CoreContext, variants: VariantRegistry, hls?: 
       },
       {
         params: t.Object({ source: t.String({ maxLength: 128 }), profile: t.String({ maxLength: 128 }) }),
-        response: { 200: t.Any({ description: 'continuous MPEG-TS (video/mp2t), or the HLS playlist for {profile}.m3u8' }), 302: t.Any({ description: 'to the HLS playlist' }), 400: ErrorBody, 404: ErrorBody, 406: ErrorBody, 502: ErrorBody, 503: ErrorBody },
+        response: { 200: t.Any({ description: 'continuous MPEG-TS (video/mp2t), or the HLS playlist for {profile}.m3u8 (a multivariant playlist for a ladder)' }), 302: t.Any({ description: 'to the HLS playlist' }), 400: ErrorBody, 404: ErrorBody, 406: ErrorBody, 502: ErrorBody, 503: ErrorBody },
         detail: {
           tags: ['streams'],
-          summary: 'Live transcoded stream of a variant (source x profile)',
+          summary: 'Live transcoded stream of a variant (source x profile) or a ladder (source x ladder)',
           description:
             '`?format=ts|hls|hls-fmp4` picks the format; without it Apple players (AppleCoreMedia, Safari, iOS) are redirected to ' +
-            'the HLS playlist `/stream/{source}/{profile}.m3u8` and every other client gets continuous MPEG-TS as before.',
+            'the HLS playlist `/stream/{source}/{profile}.m3u8` and every other client gets continuous MPEG-TS as before. ' +
+            'For a ladder id, `/stream/{source}/{ladder}.m3u8` is the HLS multivariant playlist (it starts every rendition), and ' +
+            'the plain URL is one rendition as MPEG-TS: `?rendition=` picks it, the top one by default.',
         },
       },
     )
@@ -91,16 +100,20 @@ export function streamRoutes(ctx: CoreContext, variants: VariantRegistry, hls?: 
         }
         const suffix = format === 'hls' ? '.m3u8' : '';
         const lines = ['#EXTM3U'];
+        const entry = (s: { id: string; name: string }, what: { id: string; name: string }, urlSuffix: string) => {
+          const name = m3uText(`${s.name} (${what.name})`).replace(/,/g, ' ');
+          lines.push(`#EXTINF:-1 tvg-id="${m3uText(s.id)}" group-title="${m3uText(what.name).replace(/"/g, "'")}",${name}`);
+          lines.push(`${base}/stream/${encodeURIComponent(s.id)}/${encodeURIComponent(what.id)}${urlSuffix}`);
+        };
         const profiles = await listProfiles(ctx.store);
+        const ladders = await listLadders(ctx.store);
         for (const s of await listSources(ctx.store)) {
-          for (const p of profiles) {
-            const name = m3uText(`${s.name} (${p.name})`).replace(/,/g, ' ');
-            lines.push(`#EXTINF:-1 tvg-id="${m3uText(s.id)}" group-title="${m3uText(p.name).replace(/"/g, "'")}",${name}`);
-            lines.push(`${base}/stream/${encodeURIComponent(s.id)}/${encodeURIComponent(p.id)}${suffix}`);
-          }
+          for (const p of profiles) entry(s, p, suffix);
+          // A ladder is for adaptive players: always its multivariant playlist.
+          for (const l of ladders) entry(s, l, '.m3u8');
         }
         return new Response(lines.join('\n') + '\n', { headers: { 'content-type': 'audio/x-mpegurl; charset=utf-8' } });
       },
-      { detail: { tags: ['streams'], summary: 'M3U playlist of every variant (?format=hls: HLS playlist URLs)' } },
+      { detail: { tags: ['streams'], summary: 'M3U playlist of every variant (?format=hls: HLS playlist URLs) and every source x ladder (its multivariant playlist)' } },
     );
 }

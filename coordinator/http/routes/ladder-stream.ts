@@ -1,0 +1,162 @@
+// A ladder on the stream URL, beside the profiles that share its URL space:
+//   /stream/{source}/{ladder}.m3u8   HLS multivariant playlist; starts every rendition
+//   /stream/{source}/{ladder}        one rendition as MPEG-TS (?rendition= picks, the top
+//                                    one by default); Apple players and ?format=hls(-fmp4)
+//                                    are redirected to the .m3u8
+//   /stream/{source}/{ladder}.mpd    DASH (and ?format=dash): dash-routes.ts, when present
+//
+// Each rendition is an ordinary variant (source x profile): the multivariant playlist
+// asks the HLS service for every rendition's media playlist, which starts it through the
+// same opener as /stream/{source}/{profile}.m3u8 (unknown source 404, no capacity 503)
+// and waits for its first segment, so the player's first media playlist fetch is
+// answered at once. A rendition that cannot start (no capacity for it) is left out
+// rather than failing the whole ladder; when none starts, the first error is the answer.
+import { listProfiles } from '../../catalog/catalog-store';
+import { findLadder, type LadderRow } from '../../catalog/ladder-store';
+import type { CoreContext } from '../../context';
+import type { HlsService } from '../../streams/hls/hls-service';
+import { hlsAcceptsStreamCodec, isApplePlayer, parseFormat } from '../../streams/hls/negotiate';
+import { describeVariant, renderMultivariantPlaylist, type VariantStream } from '../../streams/ladder/multivariant-playlist';
+import { measureRendition, type MeasuredSegment } from '../../streams/ladder/rendition-facts';
+import { viewerKey } from './hls-routes';
+
+export interface LadderClient {
+  request: Request;
+  ip: string;
+}
+
+/** A ready response, or the profile whose MPEG-TS stream the client gets. */
+export type LadderAnswer = Response | { rendition: string };
+
+const AAC_STREAM_TYPE = 0x0f;
+const SESSION = /^[A-Za-z0-9_-]{1,64}$/;
+
+function jsonError(status: number, code: string, message: string, field?: string): Response {
+  return new Response(JSON.stringify({ error: field ? { code, message, field } : { code, message } }), {
+    status,
+    headers: { 'content-type': 'application/json' },
+  });
+}
+
+/**
+ * Answers `/stream/{source}/{id}` when `id` (less a .m3u8 or .mpd suffix) is a ladder;
+ * undefined when it is not, and the profile routes answer as before.
+ */
+export async function answerLadderRequest(ctx: CoreContext, hls: HlsService | undefined, sourceId: string, id: string, client: LadderClient): Promise<LadderAnswer | undefined> {
+  const suffix = id.endsWith('.m3u8') ? '.m3u8' : id.endsWith('.mpd') ? '.mpd' : '';
+  const ladder = await findLadder(ctx.store, id.slice(0, id.length - suffix.length));
+  if (!ladder) return undefined;
+  const url = new URL(client.request.url);
+  const rawFormat = url.searchParams.get('format');
+  if (suffix === '.mpd' || rawFormat === 'dash') {
+    if (suffix === '.m3u8') return jsonError(400, 'invalid_request', 'a .m3u8 URL is HLS: use the .mpd URL for DASH', 'query.format');
+    return answerDash(ctx, hls, sourceId, ladder, client);
+  }
+  const format = parseFormat(rawFormat);
+  if (format && typeof format === 'object') return jsonError(400, 'invalid_request', format.error, 'query.format');
+  if (suffix === '.m3u8') {
+    if (format === 'ts') return jsonError(400, 'invalid_request', 'a .m3u8 URL is HLS: use the stream URL without .m3u8 for MPEG-TS', 'query.format');
+    if (!hls) return jsonError(404, 'not_found', 'HLS is not served by this coordinator');
+    return multivariantResponse(ctx, hls, sourceId, ladder, client, format === 'hls-fmp4' ? 'fmp4' : 'ts');
+  }
+  const chosen = format ?? (isApplePlayer(client.request.headers.get('user-agent')) ? 'hls' : 'ts');
+  if (chosen !== 'ts') {
+    const target = new URL(`${encodeURIComponent(ladder.id)}.m3u8`, url);
+    if (chosen === 'hls-fmp4') target.searchParams.set('format', 'hls-fmp4');
+    const session = url.searchParams.get('session');
+    if (session) target.searchParams.set('session', session);
+    return new Response(null, { status: 302, headers: { location: target.pathname + target.search, 'cache-control': 'no-store' } });
+  }
+  const rendition = url.searchParams.get('rendition') ?? ladder.renditions[0]!;
+  if (!ladder.renditions.includes(rendition)) {
+    return jsonError(400, 'invalid_request', `ladder ${ladder.id} has no rendition ${JSON.stringify(rendition.slice(0, 64))}; renditions: ${ladder.renditions.join(', ')}`, 'query.rendition');
+  }
+  return { rendition };
+}
+
+async function multivariantResponse(ctx: CoreContext, hls: HlsService, sourceId: string, ladder: LadderRow, client: LadderClient, container: 'ts' | 'fmp4'): Promise<Response> {
+  const viewer = viewerKey(client);
+  const profiles = new Map((await listProfiles(ctx.store)).map((p) => [p.id, p] as const));
+  // Every rendition at once: the slowest one's first segment bounds the wait, not their sum.
+  const started = await Promise.allSettled(ladder.renditions.map((id) => hls.playlist(sourceId, id, viewer, '', 'ts')));
+  const query = new URLSearchParams();
+  if (container === 'fmp4') query.set('format', 'hls-fmp4');
+  const session = new URL(client.request.url).searchParams.get('session');
+  if (session && SESSION.test(session)) query.set('session', session);
+  const variants: VariantStream[] = [];
+  const refused: string[] = [];
+  for (const [i, id] of ladder.renditions.entries()) {
+    const result = started[i]!;
+    const profile = profiles.get(id);
+    if (result.status === 'rejected' || !profile) {
+      refused.push(`${id}: ${result.status === 'rejected' ? String((result.reason as Error)?.message ?? result.reason) : 'profile gone'}`);
+      continue;
+    }
+    const playlist = result.value;
+    if (!hlsAcceptsStreamCodec(playlist.videoCodec)) {
+      refused.push(`${id}: carries ${playlist.videoCodec ?? 'no video'}, which HLS players do not decode`);
+      continue;
+    }
+    // The fMP4 muxer carries AAC only (as for a profile's own .m3u8?format=hls-fmp4).
+    if (container === 'fmp4' && playlist.audioStreamTypes.some((t) => t !== AAC_STREAM_TYPE)) {
+      refused.push(`${id}: has non-AAC audio, which fMP4 segments here do not carry`);
+      continue;
+    }
+    const uri = `${encodeURIComponent(id)}.m3u8${query.size ? `?${query}` : ''}`;
+    variants.push(describeVariant(uri, profile, measureRendition(retainedSegments(hls, sourceId, id, playlist.body, viewer))));
+  }
+  if (refused.length) ctx.log.warn('ladder renditions left out of the multivariant playlist', { ladder: ladder.id, source: sourceId, refused });
+  if (variants.length === 0) {
+    const firstFailure = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (firstFailure) throw firstFailure.reason;
+    return jsonError(406, 'not_acceptable', `no rendition of ladder ${ladder.id} can be served as ${container === 'fmp4' ? 'HLS fMP4' : 'HLS'}: ${refused.join('; ')}`);
+  }
+  return new Response(renderMultivariantPlaylist(variants, container), {
+    headers: {
+      'content-type': 'application/vnd.apple.mpegurl',
+      // Measured values change, and each fetch admits the viewer to every rendition.
+      'cache-control': 'no-store',
+      'access-control-allow-origin': '*',
+    },
+  });
+}
+
+/** The segments a media playlist lists (names relative to its folder), as the HLS service retains them. */
+function retainedSegments(hls: HlsService, sourceId: string, profileId: string, playlist: string, viewer: string): MeasuredSegment[] {
+  const out: MeasuredSegment[] = [];
+  for (const line of playlist.split('\n')) {
+    const name = line.trim();
+    if (!name || name.startsWith('#')) continue;
+    try {
+      const { segment } = hls.segment(sourceId, profileId, name, viewer);
+      out.push({ data: segment.data, duration: segment.duration });
+    } catch {
+      // slid out of the window since the playlist was rendered
+    }
+  }
+  return out;
+}
+
+// ---- DASH hook ------------------------------------------------------------------
+// The ladder's MPD comes from coordinator/http/routes/dash-routes.ts (another part of
+// issue 24), which exports answerLadderMpd. Until that module exists, a DASH request for
+// a ladder is a 404 saying so. Loaded by a computed path so this file builds without it;
+// a compiled coordinator (scripts/build-coordinator.ts) does not bundle a computed import,
+// so once dash-routes.ts exists this becomes a static import.
+type AnswerLadderMpd = (ctx: CoreContext, hls: HlsService | undefined, sourceId: string, ladder: LadderRow, client: LadderClient) => Promise<Response>;
+let dashModule: Promise<AnswerLadderMpd | null> | undefined;
+
+async function answerDash(ctx: CoreContext, hls: HlsService | undefined, sourceId: string, ladder: LadderRow, client: LadderClient): Promise<Response> {
+  dashModule ??= (async () => {
+    const path = './dash-routes.ts';
+    try {
+      const mod = (await import(path)) as { answerLadderMpd?: AnswerLadderMpd };
+      return typeof mod.answerLadderMpd === 'function' ? mod.answerLadderMpd : null;
+    } catch {
+      return null;
+    }
+  })();
+  const answer = await dashModule;
+  if (!answer) return jsonError(404, 'not_found', 'DASH not yet available');
+  return answer(ctx, hls, sourceId, ladder, client);
+}
