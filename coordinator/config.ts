@@ -68,6 +68,14 @@ const VARS = {
     expected: 'a URL such as postgres://user:password@host:5432/database',
   },
   TVARR_PUBLIC_URL: { schema: Type.String({ pattern: '^https?://[^\\s]+$' }), expected: 'an http(s) URL such as http://host:8080' },
+  // Cluster mode (coordinator/cluster/membership.ts): how workers reach this coordinator's
+  // gRPC, this coordinator's id in the cluster, and its membership lease.
+  TVARR_GRPC_PUBLIC_ADDR: {
+    schema: Type.String({ pattern: '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]{1,253}):([1-9][0-9]{0,4})$' }),
+    expected: 'host:port as workers dial it, such as coord-a.lan:50051 or [fd00::1]:50051',
+  },
+  TVARR_COORDINATOR_ID: { schema: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }), expected: '1-64 characters of A-Z a-z 0-9 . _ -' },
+  TVARR_CLUSTER_LEASE_MS: { schema: Type.Integer({ minimum: 500, maximum: 60_000 }), expected: 'milliseconds 500-60000', fallback: '2000', numeric: true },
   TVARR_LOG_LEVEL: {
     schema: Type.Union(['debug', 'info', 'warn', 'error', 'silent'].map((l) => Type.Literal(l))),
     expected: 'debug, info, warn, error or silent',
@@ -183,6 +191,11 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
     databasePath: get('TVARR_DATABASE_PATH') as string,
     databaseUrl: get('TVARR_DATABASE_URL') as string | undefined,
     publicUrl: get('TVARR_PUBLIC_URL') as string | undefined,
+    cluster: {
+      coordinatorId: get('TVARR_COORDINATOR_ID') as string | undefined,
+      grpcPublicAddr: get('TVARR_GRPC_PUBLIC_ADDR') as string | undefined,
+      leaseMs: get('TVARR_CLUSTER_LEASE_MS') as number,
+    },
     logLevel: get('TVARR_LOG_LEVEL') as 'debug' | 'info' | 'warn' | 'error' | 'silent',
     ffmpegPath: get('TVARR_FFMPEG_PATH') as string,
     seedDefaults: truthy(get('TVARR_SEED_DEFAULTS')),

@@ -16,4 +16,11 @@ export interface CoreContext {
   events: CoordinatorEventBus;
   log: Logger;
   clock: Clock;
+  /**
+   * This coordinator's id in the cluster (coordinator/cluster/membership.ts): written on
+   * the workers it holds. Unset in unit tests that build a context by hand.
+   */
+  coordinatorId?: string;
+  /** Cluster mode (PostgreSQL: several coordinators may share the database). */
+  clustered?: boolean;
 }

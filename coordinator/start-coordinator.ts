@@ -16,6 +16,7 @@ import { JobSupervisor } from './jobs/job-supervisor';
 import { VariantRegistry } from './streams/variant-registry';
 import { DrainController } from './workers/drain-controller';
 import { WorkerRegistry } from './workers/worker-registry';
+import { ClusterMembership, coordinatorIdentity, liveCoordinatorIds, newCoordinatorId } from './cluster/membership';
 import { watchForQuarantine } from './workers/quarantine';
 
 export interface RunningCoordinator {
@@ -26,6 +27,7 @@ export interface RunningCoordinator {
   supervisor: JobSupervisor;
   variants: VariantRegistry;
   metrics: ClusterMetrics;
+  membership: ClusterMembership;
   app: ReturnType<typeof createHttpApp>;
   /** The admin token in force; the caller prints it (stdout), never the log. */
   adminToken: AdminToken;
@@ -34,13 +36,18 @@ export interface RunningCoordinator {
 
 export async function startCoordinator(config: CoordinatorConfig, log: Logger, clock: Clock = systemClock): Promise<RunningCoordinator> {
   const store = await openStore(config);
-  const ctx: CoreContext = { config, store, events: new CoordinatorEventBus(), log, clock };
-  const orphaned = await failOrphanedJobs(store, clock.now());
+  // Several coordinators may share a PostgreSQL database (coordinator/cluster/membership.ts):
+  // what the live ones hold (their workers, their jobs) is theirs, not this start's to reset.
+  const coordinatorId = newCoordinatorId(config.cluster.coordinatorId);
+  const ctx: CoreContext = { config, store, events: new CoordinatorEventBus(), log, clock, coordinatorId, clustered: store.engine === 'postgres' };
+  // SQLite: one coordinator per file, whatever rows an earlier process left.
+  const liveOthers = ctx.clustered ? await liveCoordinatorIds(ctx, coordinatorId, clock.now()) : [];
+  const orphaned = await failOrphanedJobs(store, clock.now(), liveOthers);
   if (orphaned > 0) log.info('failed jobs left running by the previous process', { count: orphaned });
   if (config.seedDefaults) await seedDefaults(store, clock.now());
 
   const registry = new WorkerRegistry(ctx);
-  await registry.init();
+  await registry.init(liveOthers);
   const counters = await CounterStore.load(store);
   const supervisor = new JobSupervisor(ctx, registry);
   const drain = new DrainController(ctx, registry, supervisor);
@@ -56,11 +63,20 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
   const grpc = config.grpcEnabled ? await startGrpcServer({ ctx, registry, supervisor, drain }, config.grpcHost, config.grpcPort) : null;
 
   const adminToken = await resolveAdminToken(config.adminToken, store, config.databasePath);
-  const app = createHttpApp({ ctx, registry, supervisor, drain, variants, metrics, adminToken: adminToken.expected });
+  const membershipRef: { current: ClusterMembership | null } = { current: null };
+  const app = createHttpApp({ ctx, registry, supervisor, drain, variants, metrics, adminToken: adminToken.expected, cluster: membershipRef });
   // Idle connections (half-sent requests included) close after httpIdleTimeoutS; the
   // stream route lifts the limit for its own long responses (stream-routes.ts).
   app.listen({ hostname: config.httpHost, port: config.httpPort, idleTimeout: config.httpIdleTimeoutS });
   const httpPort = app.server?.port ?? config.httpPort;
+  const membership = new ClusterMembership(ctx, coordinatorIdentity(ctx, coordinatorId, { http: httpPort, grpc: grpc?.port ?? null }), () => {
+    const runs = variants.liveRuns();
+    return { clients: runs.reduce((n, r) => n + r.buffer.readerCount, 0), sources: new Set(runs.map((r) => r.source.id)).size };
+  });
+  await membership.join();
+  await membership.supersedePredecessors();
+  membership.start();
+  membershipRef.current = membership;
   log.info('coordinator listening', { httpPort, grpcPort: grpc?.port ?? null, database: store.where, engine: store.engine, adminToken: adminToken.origin });
 
   return {
@@ -73,7 +89,9 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
     metrics,
     app,
     adminToken,
+    membership,
     async stop() {
+      await membership.leave();
       quarantine.stop();
       jobHistory.stop();
       variants.stopAll('coordinator shutting down');

@@ -68,8 +68,9 @@ export const workers = pgTable(
     lastSeenAt: ms('last_seen_at').notNull(),
     quarantinedUntil: ms('quarantined_until'),
     quarantineReason: text('quarantine_reason'),
+    coordinatorId: text('coordinator_id'),
   },
-  (t) => [index('workers_state_idx').on(t.state)],
+  (t) => [index('workers_state_idx').on(t.state), index('workers_coordinator_idx').on(t.coordinatorId)],
 );
 
 export const workerEncoders = pgTable(
@@ -134,6 +135,7 @@ export const jobs = pgTable(
     endedAt: ms('ended_at'),
     failureReason: text('failure_reason'),
     stats: jsonb('stats'),
+    coordinatorId: text('coordinator_id'),
   },
   (t) => [
     index('jobs_worker_state_idx').on(t.workerId, t.state, t.kind),
@@ -166,6 +168,18 @@ export const workerFaults = pgTable(
   },
   (t) => [index('worker_faults_worker_idx').on(t.workerId, t.at)],
 );
+
+export const coordinators = pgTable('coordinators', {
+  id: text('id').primaryKey(),
+  httpUrl: text('http_url').notNull(),
+  grpcAddr: text('grpc_addr').notNull(),
+  startedAt: ms('started_at').notNull(),
+  renewedAt: ms('renewed_at').notNull(),
+  expiresAt: ms('expires_at').notNull(),
+  stoppedAt: ms('stopped_at'),
+  clients: integer('clients').notNull().default(0),
+  sources: integer('sources').notNull().default(0),
+});
 
 export const settings = pgTable('settings', {
   key: text('key').primaryKey(),

@@ -62,8 +62,10 @@ export const workers = sqliteTable(
     lastSeenAt: integer('last_seen_at', { mode: 'number' }).notNull(),
     quarantinedUntil: integer('quarantined_until', { mode: 'number' }),
     quarantineReason: text('quarantine_reason'),
+    // The coordinator holding its Control stream (coordinators.id); null before cluster mode.
+    coordinatorId: text('coordinator_id'),
   },
-  (t) => [index('workers_state_idx').on(t.state)],
+  (t) => [index('workers_state_idx').on(t.state), index('workers_coordinator_idx').on(t.coordinatorId)],
 );
 
 // One row per encoder a worker proved it can run (the probe test-encoded it).
@@ -160,6 +162,9 @@ export const jobs = sqliteTable(
     endedAt: integer('ended_at', { mode: 'number' }),
     failureReason: text('failure_reason'),
     stats: text('stats', { mode: 'json' }),
+    // The coordinator that claimed it and relays it (coordinators.id): a dead one's live
+    // jobs are failed by the survivors, a restarted one's by itself.
+    coordinatorId: text('coordinator_id'),
   },
   (t) => [
     // Capacity is counted from live jobs per worker: this index serves that count.
@@ -197,6 +202,22 @@ export const workerFaults = sqliteTable(
   },
   (t) => [index('worker_faults_worker_idx').on(t.workerId, t.at)],
 );
+
+// The coordinators on this database (coordinator/cluster/membership.ts): each process adds
+// its row at start and renews it every TVARR_CLUSTER_RENEW_MS; a row whose expires_at has
+// passed is a dead coordinator (its workers are written offline, its sources taken over).
+// clients and sources are what it reported at its last renewal.
+export const coordinators = sqliteTable('coordinators', {
+  id: text('id').primaryKey(),
+  httpUrl: text('http_url').notNull(),
+  grpcAddr: text('grpc_addr').notNull(),
+  startedAt: integer('started_at', { mode: 'number' }).notNull(),
+  renewedAt: integer('renewed_at', { mode: 'number' }).notNull(),
+  expiresAt: integer('expires_at', { mode: 'number' }).notNull(),
+  stoppedAt: integer('stopped_at', { mode: 'number' }),
+  clients: integer('clients').notNull().default(0),
+  sources: integer('sources').notNull().default(0),
+});
 
 // Coordinator-wide settings shared by every coordinator on this database, e.g.
 // 'admin_token_sha256' (the generated admin token's digest: the token itself is never stored).

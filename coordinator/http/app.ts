@@ -17,6 +17,7 @@ import { ladderRoutes } from './routes/ladder-routes';
 import { clusterRoutes } from './routes/cluster-routes';
 import { quarantineRoutes } from './routes/quarantine-routes';
 import { clusterSummaryRoutes } from './routes/cluster-summary-routes';
+import type { ClusterMembership } from '../cluster/membership';
 import { metricsRoutes } from './routes/metrics-routes';
 import { pageRoutes } from './routes/page-routes';
 import { schedulerRoutes } from './routes/scheduler-routes';
@@ -34,6 +35,8 @@ export interface HttpDeps {
   metrics: ClusterMetrics;
   /** The effective admin token: TVARR_ADMIN_TOKEN or the generated one (admin-token.ts). */
   adminToken: string | Buffer;
+  /** Set once the coordinator has joined its cluster (after listening: the row needs the ports). */
+  cluster?: { current: ClusterMembership | null };
 }
 
 /** Whether a request carries the admin token: reads use it to decide what to redact. */
@@ -143,8 +146,19 @@ export function createHttpApp(deps: HttpDeps) {
     .use(streamRoutes(ctx, deps.variants, hls))
     .use(hlsRoutes(hls))
     .use(variantRoutes(deps.variants, isAdmin, (key) => hls.viewersOf(key)))
-    .use(clusterSummaryRoutes(deps.metrics, isAdmin))
+    .use(clusterSummaryRoutes(deps.metrics, isAdmin, deps.cluster))
     .use(metricsRoutes(deps.metrics))
     .use(pageRoutes())
-    .get('/healthz', () => ({ ok: true }), { detail: { hide: true } });
+    // For load balancers: 503 while this coordinator must not take viewers (not joined yet,
+    // its cluster lease not renewed: the database is unreachable or the process was paused).
+    .get(
+      '/healthz',
+      () => {
+        const m = deps.cluster?.current;
+        const health = m ? m.health() : deps.cluster ? { ok: false, reason: 'starting' } : { ok: true, reason: null };
+        const body = health.ok ? { ok: true, coordinatorId: m?.identity.id ?? null } : { ok: false, reason: health.reason, coordinatorId: m?.identity.id ?? null };
+        return new Response(JSON.stringify(body), { status: health.ok ? 200 : 503, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
+      },
+      { detail: { hide: true } },
+    );
 }

@@ -219,6 +219,7 @@ export const Job = t.Object({
   endedAt: t.Union([t.Number(), t.Null()]),
   failureReason: t.Union([t.String(), t.Null()]),
   stats: t.Any(),
+  coordinatorId: t.Union([t.String(), t.Null()], { description: 'the coordinator that claimed and relays it (GET /api/cluster lists them)' }),
 });
 
 export const WorkerQuery = t.Object({

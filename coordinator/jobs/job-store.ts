@@ -1,7 +1,7 @@
 // Job row transitions. Every write a worker causes is fenced by (job id, attempt,
 // worker id) and by the current state, so late messages from a worker that lost its
 // job change nothing.
-import { and, desc, eq, inArray, lt, notInArray } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, lt, notInArray, or } from 'drizzle-orm';
 import type { Store, Tables } from '../db/store';
 import type { JobState } from '../domain';
 
@@ -76,12 +76,15 @@ export async function listJobs({ db, t }: Store, filter: { state?: JobState; wor
  * At start-up nothing is running yet: every job the previous process believed live is
  * failed with a reason (history kept). Clients reconnecting start a new run.
  */
-export async function failOrphanedJobs({ db, t }: Store, now: number): Promise<number> {
+export async function failOrphanedJobs({ db, t }: Store, now: number, liveCoordinators: readonly string[] = []): Promise<number> {
   const { jobs } = t;
+  // In a cluster, the live jobs of another live coordinator are its own, not this
+  // process's orphans (jobs.coordinator_id: the coordinator that claimed them).
+  const theirs = liveCoordinators.length ? or(isNull(jobs.coordinatorId), notInArray(jobs.coordinatorId, [...liveCoordinators])) : undefined;
   const res = await db
     .update(jobs)
     .set({ state: 'failed', failureReason: 'coordinator restarted', endedAt: now })
-    .where(inArray(jobs.state, ['pending', 'running']))
+    .where(and(inArray(jobs.state, ['pending', 'running']), theirs))
     .returning({ id: jobs.id });
   return res.length;
 }

@@ -72,6 +72,8 @@ export class JobSupervisor {
         attempt: req.attempt,
         role: req.role,
         excludeWorkerIds: [...excluded],
+        attachedTo: this.ctx.clustered ? this.ctx.coordinatorId : undefined,
+        owner: this.ctx.coordinatorId,
         now,
         // A worker whose link cannot carry the source goes last (scheduler/claim-job.ts).
         linkFits: sourceKbps > 0 ? (workerId) => linkCarries(this.registry.get(workerId)?.link.rttMs ?? null, sourceKbps) : undefined,

@@ -15,6 +15,10 @@ export interface ClaimRequest {
   attempt: number;
   role?: 'primary' | 'standby';
   excludeWorkerIds?: readonly string[];
+  /** Cluster mode: only workers attached to this coordinator (CandidateRequest.attachedTo). */
+  attachedTo?: string;
+  /** The claiming coordinator's id, written on the job (jobs.coordinator_id). */
+  owner?: string;
   now: number;
   /**
    * false for a worker whose link cannot carry this job's source (measured RTT vs source
@@ -65,6 +69,7 @@ export async function claimJob(store: Store, req: ClaimRequest): Promise<Claimed
         preference: req.preference,
         now: req.now,
         excludeWorkerIds: req.excludeWorkerIds,
+        attachedTo: req.attachedTo,
         limit: req.linkFits ? LINK_BATCH : 1,
       });
       const fits = req.linkFits;
@@ -86,6 +91,7 @@ export async function claimJob(store: Store, req: ClaimRequest): Promise<Claimed
           state: 'pending',
           attempt: req.attempt,
           createdAt: req.now,
+          coordinatorId: req.owner ?? null,
         });
       return { jobId, runId, attempt: req.attempt, candidate: best };
     },

@@ -1,5 +1,5 @@
 // The candidate query: which workers could run a job for this profile, best first.
-import { and, asc, desc, eq, isNull, lte, notInArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, inArray, isNull, lte, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Store } from '../db/store';
 import type { EncoderKind } from '../domain';
 
@@ -10,6 +10,11 @@ export interface CandidateRequest {
   now: number;
   excludeWorkerIds?: readonly string[];
   limit?: number;
+  /**
+   * Cluster mode: only workers whose Control stream this coordinator holds (StartJob goes
+   * down that stream). Unset on SQLite, where one coordinator holds every worker.
+   */
+  attachedTo?: string;
 }
 
 export interface Candidate {
@@ -54,7 +59,7 @@ export function matchesPreference(e: { encoder: string; family: string; kind: st
  */
 export async function listCandidateWorkers(store: Store, req: CandidateRequest): Promise<Candidate[]> {
   // PostgreSQL: Bun.SQL prepares and caches each statement text per connection itself.
-  if (store.engine !== 'sqlite' || req.excludeWorkerIds?.length) return (await rankedCandidatesQuery(store, req)) as Candidate[];
+  if (store.engine !== 'sqlite' || req.excludeWorkerIds?.length || req.attachedTo !== undefined) return (await rankedCandidatesQuery(store, req)) as Candidate[];
   // SQLite: the common shapes (no exclusions) are compiled once per connection: compiling
   // the SQL costs more than running it. A list of excluded workers (after a refusal)
   // varies in length, so that rarer form is built per call.
@@ -119,6 +124,10 @@ export function rankedCandidatesQuery(store: Store, req: CandidateRequest) {
       or(isNull(slots.quarantinedUntil), lte(slots.quarantinedUntil, req.now)),
     ];
     if (req.excludeWorkerIds?.length) conds.push(notInArray(slots.workerId, [...req.excludeWorkerIds]));
+    if (req.attachedTo !== undefined) {
+      const w = store.t.workers;
+      conds.push(inArray(slots.workerId, db.select({ id: w.id }).from(w).where(eq(w.coordinatorId, req.attachedTo))));
+    }
     return db
       .select(candidateColumns(slots))
       .from(slots)

@@ -50,9 +50,9 @@ export class WorkerRegistry {
   constructor(private readonly ctx: CoreContext) {}
 
   /** At start every worker is offline until it dials in again. */
-  async init(): Promise<void> {
+  async init(liveCoordinators: readonly string[] = []): Promise<void> {
     this.knownWorkers = await countWorkers(this.ctx.store);
-    const n = await markAllWorkersOffline(this.ctx.store);
+    const n = await markAllWorkersOffline(this.ctx.store, liveCoordinators);
     if (n > 0) this.ctx.log.info('workers marked offline until they reconnect', { count: n });
   }
 
@@ -134,7 +134,7 @@ export class WorkerRegistry {
         throw new AppError('no_capacity', `the coordinator already knows ${maxWorkers} workers (TVARR_MAX_WORKERS); delete offline ones first`);
       }
       if (session.closed) throw new AppError('unavailable', 'the control stream closed while registering');
-      const { reconnect } = await upsertWorker(this.ctx.store, reg, now);
+      const { reconnect } = await upsertWorker(this.ctx.store, reg, now, this.ctx.coordinatorId ?? null);
       this.writes.registrations += 1;
       session.lastTouchAt = now;
       session.registering = false;

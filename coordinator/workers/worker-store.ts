@@ -1,5 +1,5 @@
 // Worker rows: registration upsert, liveness touches and state changes.
-import { and, eq, inArray, lt, sql } from 'drizzle-orm';
+import { and, eq, inArray, isNull, lt, notInArray, or, sql } from 'drizzle-orm';
 import type { Store, Tables } from '../db/store';
 import type { ResourceUsage, WorkerRegistration, WorkerState } from '../domain';
 
@@ -10,7 +10,7 @@ export type WorkerRow = Tables['workers']['$inferSelect'];
 const COPY_ENCODER = { name: 'copy', codec: 'copy', kind: 'cpu', family: 'software' } as const;
 
 /** Inserts or refreshes a worker and replaces its encoder list. Same id = same worker. */
-export async function upsertWorker(store: Store, reg: WorkerRegistration, now: number): Promise<{ reconnect: boolean }> {
+export async function upsertWorker(store: Store, reg: WorkerRegistration, now: number, coordinatorId: string | null = null): Promise<{ reconnect: boolean }> {
   const { workers, workerEncoders } = store.t;
   return store.transaction(async (db) => {
     const existing = await db.select({ id: workers.id }).from(workers).where(eq(workers.id, reg.id)).limit(1);
@@ -28,6 +28,7 @@ export async function upsertWorker(store: Store, reg: WorkerRegistration, now: n
       gpus: reg.gpus,
       rejectedEncoders: reg.rejectedEncoders,
       lastSeenAt: now,
+      coordinatorId,
     };
     await db
       .insert(workers)
@@ -97,8 +98,17 @@ export async function quarantineWorker({ db, t }: Store, workerId: string, until
 }
 
 /** On coordinator start every worker is offline until it dials in again. */
-export async function markAllWorkersOffline({ db, t }: Store): Promise<number> {
-  const res = await db.update(t.workers).set({ state: 'offline' }).where(sql`${t.workers.state} != 'offline'`).returning({ id: t.workers.id });
+/**
+ * At start: every worker goes offline until it dials in again, except those held by
+ * another live coordinator of the cluster (`keep`: their rows are that coordinator's).
+ */
+export async function markAllWorkersOffline({ db, t }: Store, keep: readonly string[] = []): Promise<number> {
+  const held = keep.length ? or(isNull(t.workers.coordinatorId), notInArray(t.workers.coordinatorId, [...keep])) : undefined;
+  const res = await db
+    .update(t.workers)
+    .set({ state: 'offline' })
+    .where(and(sql`${t.workers.state} != 'offline'`, held))
+    .returning({ id: t.workers.id });
   return res.length;
 }
 

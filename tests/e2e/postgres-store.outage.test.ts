@@ -63,7 +63,7 @@ describe('coordinator on PostgreSQL: the database goes away while running', () =
     await pg?.stop();
   });
 
-  test('a running stream keeps flowing; a worker lost meanwhile is written offline when the database is back', async () => {
+  test('a running stream keeps flowing; /healthz says 503 meanwhile; a worker lost meanwhile is written offline when the database is back', async () => {
     client = await StreamRecorder.open(`${cluster.coordinator.httpUrl}/stream/pattern/h264-240p`);
     await client.waitForBytes(50_000);
     const { body: variants } = await cluster.coordinator.api<{ live: { job: { workerId: string } | null }[] }>('/api/variants');
@@ -80,9 +80,14 @@ describe('coordinator on PostgreSQL: the database goes away while running', () =
     await cluster.workers.get(spare)!.kill('SIGKILL');
     await log.waitForLog((l) => l.msg === 'worker lost' && l.workerId === `test-${spare}`, 30_000, from);
     await client.waitForBytes(50_000);
+    // Its cluster lease cannot be renewed: /healthz tells a load balancer to send new
+    // viewers elsewhere, while the viewer it has keeps playing.
+    const health = async () => (await fetch(`${cluster.coordinator.httpUrl}/healthz`)).status;
+    await eventually('/healthz 503 while the database is away', async () => (await health()) === 503, 30_000);
 
     signalServer(pg, 'SIGCONT');
     frozen = false;
+    await eventually('/healthz 200 again', async () => (await health()) === 200, 30_000);
     const row = await eventually(
       'the lost worker written offline',
       async () => {

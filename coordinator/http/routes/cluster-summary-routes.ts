@@ -2,6 +2,7 @@
 // jobs, slots and usage). The Transcoders page polls it; scripts can too.
 import { Elysia, t } from 'elysia';
 import type { ClusterMetrics } from '../../metrics/cluster-metrics';
+import type { ClusterMembership } from '../../cluster/membership';
 import { ErrorBody, Worker } from '../schemas';
 import { REDACTED } from './cluster-routes';
 
@@ -80,18 +81,38 @@ export const ClusterTotals = t.Object({
   bytesOut: t.Number({ description: 'output bytes relayed from workers' }),
 });
 
+export const CoordinatorSummary = t.Object({
+  id: t.String(),
+  httpUrl: t.String({ description: 'how peers and clients reach its HTTP (TVARR_PUBLIC_URL); redacted without the admin token' }),
+  grpcAddr: t.String({ description: 'how workers reach its gRPC (TVARR_GRPC_PUBLIC_ADDR); redacted without the admin token' }),
+  self: t.Boolean({ description: 'the coordinator that answered' }),
+  alive: t.Boolean({ description: 'its lease is current (renewed within TVARR_CLUSTER_LEASE_MS) and it did not stop' }),
+  startedAt: t.Number(),
+  renewedAt: t.Number({ description: 'its last lease renewal (ms since the epoch)' }),
+  expiresAt: t.Number(),
+  stoppedAt: t.Union([t.Number(), t.Null()]),
+  clients: t.Number({ description: 'viewers it served at its last renewal' }),
+  sourcesOwned: t.Number({ description: 'sources it held an upstream connection for at its last renewal' }),
+  workersAttached: t.Number({ description: 'workers whose Control stream it holds (not offline)' }),
+});
+
 export const ClusterSummary = t.Object({
   generatedAt: t.Number(),
   totals: ClusterTotals,
   workers: t.Array(WorkerSummary),
+  coordinators: t.Array(CoordinatorSummary, { description: 'every coordinator on this database (coordinator/cluster/membership.ts)' }),
 });
 
-export function clusterSummaryRoutes(metrics: ClusterMetrics, isAdmin: (request: Request) => boolean) {
+export function clusterSummaryRoutes(metrics: ClusterMetrics, isAdmin: (request: Request) => boolean, cluster?: { current: ClusterMembership | null }) {
   return new Elysia({ prefix: '/api' }).get('/cluster', async ({ request }) => {
-    const snapshot = await metrics.snapshot();
-    // Worker addresses are topology: only with the admin token.
-    if (isAdmin(request)) return snapshot;
-    return { ...snapshot, workers: snapshot.workers.map((w) => ({ ...w, address: REDACTED })) };
+    const [snapshot, coordinators] = await Promise.all([metrics.snapshot(), cluster?.current?.list() ?? Promise.resolve([])]);
+    // Worker and coordinator addresses are topology: only with the admin token.
+    if (isAdmin(request)) return { ...snapshot, coordinators };
+    return {
+      ...snapshot,
+      workers: snapshot.workers.map((w) => ({ ...w, address: REDACTED })),
+      coordinators: coordinators.map((c) => ({ ...c, httpUrl: REDACTED, grpcAddr: REDACTED })),
+    };
   }, {
     response: { 200: ClusterSummary, 500: ErrorBody },
     detail: {
