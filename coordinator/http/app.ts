@@ -145,7 +145,7 @@ export function createHttpApp(deps: HttpDeps) {
     .use(quarantineRoutes(deps))
     .use(streamRoutes(ctx, deps.variants, hls))
     .use(hlsRoutes(hls))
-    .use(variantRoutes(deps.variants, isAdmin, (key) => hls.viewersOf(key)))
+    .use(variantRoutes(deps.variants, isAdmin, (key) => hls.viewersOf(key), deps.ctx.coordinatorId ?? null))
     .use(clusterSummaryRoutes(deps.metrics, isAdmin, deps.cluster))
     .use(metricsRoutes(deps.metrics))
     .use(pageRoutes())

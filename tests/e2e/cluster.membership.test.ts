@@ -6,6 +6,7 @@
 // workers offline; a stopped one (SIGTERM) says so at once; /healthz says whether a
 // coordinator may take viewers. Real processes, a real PostgreSQL server.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { launchChromium } from '../helpers/browser';
 import { TestCluster, type CoordinatorHandle } from '../helpers/cluster';
 import { eventually } from '../helpers/processes';
 import { ScriptedPeer } from '../helpers/scripted-peer';
@@ -89,6 +90,20 @@ describe('cluster membership on PostgreSQL', () => {
     const res = await fetch(`${b.httpUrl}/healthz`);
     expect(res.status).toBe(200);
     expect(((await res.json()) as { coordinatorId: string }).coordinatorId).toBe('coord-b');
+  });
+
+  test('the Transcoders page (real Chromium) shows the coordinators, this one marked', async () => {
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${b.httpUrl}/transcoders`);
+      const item = await page.waitForSelector('li.coordinator[data-coordinator="coord-a"]');
+      expect(await item.textContent()).toContain('alive');
+      expect(await item.textContent()).toContain('1 workers');
+      expect(await page.textContent('li.coordinator[data-coordinator="coord-b"]')).toContain('(this one)');
+    } finally {
+      await browser.close();
+    }
   });
 
   test("a SIGKILLed coordinator's lease passes: the others show it dead and write its workers offline", async () => {

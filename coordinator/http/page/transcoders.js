@@ -188,8 +188,27 @@
     return hay.includes(needle);
   }
 
+  // ---- coordinators (cluster membership) ---------------------------------------
+  // Every coordinator on the database: ids and counts only (addresses need the admin
+  // token and are redacted otherwise). Text only: ids come from the database.
+  function renderCoordinators(list, now) {
+    const ul = $('coordinator-list');
+    ul.replaceChildren(
+      ...(list ?? []).map((c) => {
+        const state = c.alive ? 'alive' : c.stoppedAt ? 'stopped' : `lease passed ${Math.max(0, Math.round((now - c.expiresAt) / 1000))} s ago`;
+        const where = c.httpUrl && /^https?:\/\//.test(c.httpUrl) ? ` · ${c.httpUrl}` : '';
+        return el(
+          'li',
+          { class: c.alive ? 'coordinator alive' : 'coordinator dead', 'data-coordinator': c.id },
+          `${c.id}${c.self ? ' (this one)' : ''}: ${state} · ${c.workersAttached} workers · ${c.clients} clients · ${c.sourcesOwned} sources${where}`,
+        );
+      }),
+    );
+  }
+
   function render(data) {
     renderTotals(data.totals);
+    renderCoordinators(data.coordinators, data.generatedAt);
     const now = data.generatedAt;
     const needle = $('filter').value.trim().toLowerCase();
     const hideOffline = $('hide-offline').checked;

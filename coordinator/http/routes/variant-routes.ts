@@ -17,6 +17,7 @@ const VariantView = t.Object({
   sourceId: t.String(),
   profileId: t.String(),
   clients: t.Integer(),
+  owner: t.Union([t.String(), t.Null()], { description: 'the coordinator that owns it: the upstream connection and the job are its own (GET /api/cluster)' }),
   viewers: t.Object({ ts: t.Integer({ description: 'continuous MPEG-TS clients' }), hls: t.Integer({ description: 'HLS viewers (fetched within a few segment durations)' }) }),
   job: JobRef,
   standby: JobRef,
@@ -40,7 +41,7 @@ const jobRef = (job: ActiveJob | null) =>
 /** "start failed: source x is unreachable: ..." -> "start failed" for anonymous readers. */
 const firstClause = (reason: string) => reason.split(':')[0]!.trim();
 
-export function variantRoutes(variants: VariantRegistry, isAdmin: (request: Request) => boolean, hlsViewersOf: (variant: string) => number = () => 0) {
+export function variantRoutes(variants: VariantRegistry, isAdmin: (request: Request) => boolean, hlsViewersOf: (variant: string) => number = () => 0, owner: string | null = null) {
   return new Elysia({ prefix: '/api' }).get(
     '/variants',
     ({ request }) => {
@@ -56,6 +57,7 @@ export function variantRoutes(variants: VariantRegistry, isAdmin: (request: Requ
         sourceId: run.source.id,
         profileId: run.profile.id,
         clients: run.clients,
+        owner,
         // Each HLS viewer holds one of the variant's readers (coordinator/streams/hls/hls-variant.ts).
         viewers: { ts: run.clients - hlsViewersOf(run.key), hls: hlsViewersOf(run.key) },
         job: jobRef(run.currentJob),
