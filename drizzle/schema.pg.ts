@@ -181,6 +181,14 @@ export const coordinators = pgTable('coordinators', {
   sources: integer('sources').notNull().default(0),
 });
 
+export const sourceLeases = pgTable('source_leases', {
+  sourceId: text('source_id').primaryKey(),
+  ownerId: text('owner_id').notNull(),
+  token: ms('token').notNull(),
+  acquiredAt: ms('acquired_at').notNull(),
+  expiresAt: ms('expires_at').notNull(),
+});
+
 export const settings = pgTable('settings', {
   key: text('key').primaryKey(),
   value: text('value').notNull(),

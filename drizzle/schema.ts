@@ -219,6 +219,19 @@ export const coordinators = sqliteTable('coordinators', {
   sources: integer('sources').notNull().default(0),
 });
 
+// One owner coordinator per source in the whole cluster (coordinator/cluster/source-leases.ts):
+// it alone holds the upstream connection and runs the source's jobs; the others serve
+// their viewers from it. token is the fencing token: it grows at every change of owner,
+// and every write an owner makes for the source names it, so a paused owner's late
+// writes (after another took over) match nothing.
+export const sourceLeases = sqliteTable('source_leases', {
+  sourceId: text('source_id').primaryKey(),
+  ownerId: text('owner_id').notNull(),
+  token: integer('token', { mode: 'number' }).notNull(),
+  acquiredAt: integer('acquired_at', { mode: 'number' }).notNull(),
+  expiresAt: integer('expires_at', { mode: 'number' }).notNull(),
+});
+
 // Coordinator-wide settings shared by every coordinator on this database, e.g.
 // 'admin_token_sha256' (the generated admin token's digest: the token itself is never stored).
 export const settings = sqliteTable('settings', {
