@@ -75,7 +75,7 @@ const VARS = {
     expected: 'host:port as workers dial it, such as coord-a.lan:50051 or [fd00::1]:50051',
   },
   TVARR_COORDINATOR_ID: { schema: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' }), expected: '1-64 characters of A-Z a-z 0-9 . _ -' },
-  TVARR_CLUSTER_LEASE_MS: { schema: Type.Integer({ minimum: 500, maximum: 60_000 }), expected: 'milliseconds 500-60000', fallback: '2000', numeric: true },
+  TVARR_CLUSTER_LEASE_MS: { schema: Type.Integer({ minimum: 500, maximum: 60_000 }), expected: 'milliseconds 500-60000', fallback: '1500', numeric: true },
   TVARR_LOG_LEVEL: {
     schema: Type.Union(['debug', 'info', 'warn', 'error', 'silent'].map((l) => Type.Literal(l))),
     expected: 'debug, info, warn, error or silent',

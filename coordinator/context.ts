@@ -23,4 +23,9 @@ export interface CoreContext {
   coordinatorId?: string;
   /** Cluster mode (PostgreSQL: several coordinators may share the database). */
   clustered?: boolean;
+  /**
+   * Cluster mode: the lease this coordinator holds for a source ({ownerId, token}), or null
+   * when it holds none (coordinator/cluster/source-ownership.ts). Claims are fenced by it.
+   */
+  fenceFor?: (sourceId: string) => { ownerId: string; token: number } | null;
 }

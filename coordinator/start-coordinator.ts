@@ -17,6 +17,9 @@ import { VariantRegistry } from './streams/variant-registry';
 import { DrainController } from './workers/drain-controller';
 import { WorkerRegistry } from './workers/worker-registry';
 import { ClusterMembership, coordinatorIdentity, liveCoordinatorIds, newCoordinatorId } from './cluster/membership';
+import { loadClusterSecret } from './cluster/cluster-secret';
+import { ClusterStreams } from './cluster/cluster-streams';
+import { SourceOwnership } from './cluster/source-ownership';
 import { watchForQuarantine } from './workers/quarantine';
 
 export interface RunningCoordinator {
@@ -64,7 +67,22 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
 
   const adminToken = await resolveAdminToken(config.adminToken, store, config.databasePath);
   const membershipRef: { current: ClusterMembership | null } = { current: null };
-  const app = createHttpApp({ ctx, registry, supervisor, drain, variants, metrics, adminToken: adminToken.expected, cluster: membershipRef });
+  // Cluster mode: one owner per source (leases), the others mirror it (coordinator/cluster).
+  let secret: Promise<string> | null = null;
+  const clusterSecret = () => (secret ??= loadClusterSecret(store, clock.now()).catch((err: unknown) => ((secret = null), Promise.reject(err))));
+  const ownership = ctx.clustered
+    ? new SourceOwnership({
+        ctx,
+        connectedWorkers: () => registry.connectedCount,
+        sourcesRunning: () => new Set(variants.liveRuns().map((r) => r.source.id)),
+        stopSource: (sourceId, reason) => {
+          for (const run of variants.liveRuns()) if (run.source.id === sourceId) run.stop(reason);
+        },
+      })
+    : null;
+  ctx.fenceFor = ownership ? (sourceId) => ownership.fenceFor(sourceId) : undefined;
+  const streams = new ClusterStreams(ctx, variants, ownership, clusterSecret);
+  const app = createHttpApp({ ctx, registry, supervisor, drain, variants, metrics, adminToken: adminToken.expected, cluster: membershipRef, streams, clusterSecret });
   // Idle connections (half-sent requests included) close after httpIdleTimeoutS; the
   // stream route lifts the limit for its own long responses (stream-routes.ts).
   app.listen({ hostname: config.httpHost, port: config.httpPort, idleTimeout: config.httpIdleTimeoutS });
@@ -76,6 +94,7 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
   await membership.join();
   await membership.supersedePredecessors();
   membership.start();
+  ownership?.start();
   membershipRef.current = membership;
   log.info('coordinator listening', { httpPort, grpcPort: grpc?.port ?? null, database: store.where, engine: store.engine, adminToken: adminToken.origin });
 
@@ -91,6 +110,10 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
     adminToken,
     membership,
     async stop() {
+      // Clean stop: the sources' leases end now so a peer takes them at once, then the row.
+      ownership?.stop();
+      streams.stopAll('coordinator shutting down');
+      await ownership?.releaseAll();
       await membership.leave();
       quarantine.stop();
       jobHistory.stop();

@@ -1,6 +1,6 @@
 // Cluster membership: every coordinator on one database has a row in `coordinators`,
-// added at start and renewed every lease/4 (TVARR_CLUSTER_LEASE_MS, default 2 s: a
-// renewal every 500 ms). A row whose lease has passed is a dead coordinator:
+// added at start and renewed every lease/4 (TVARR_CLUSTER_LEASE_MS, default 1.5 s: a
+// renewal every 375 ms). A row whose lease has passed is a dead coordinator:
 // - the workers it held (workers.coordinator_id) are written offline by the survivors,
 //   so no scheduler counts slots that nobody can reach; the workers dial another
 //   coordinator of their TVARR_COORDINATOR_URL list and register there;

@@ -14,7 +14,7 @@
 // - A coordinator that cannot renew within the TTL gives its sources up itself (the
 //   caller stops their runs): it must not serve on a lease it can no longer prove.
 //
-// TTL: TVARR_CLUSTER_LEASE_MS (2 s by default); takeover after an owner's SIGKILL is at
+// TTL: TVARR_CLUSTER_LEASE_MS (1.5 s by default); takeover after an owner's SIGKILL is at
 // most the TTL plus one renewal tick of the new owner.
 import { and, eq, inArray, lt, or, sql } from 'drizzle-orm';
 import type { Store } from '../db/store';

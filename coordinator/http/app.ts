@@ -18,6 +18,8 @@ import { clusterRoutes } from './routes/cluster-routes';
 import { quarantineRoutes } from './routes/quarantine-routes';
 import { clusterSummaryRoutes } from './routes/cluster-summary-routes';
 import type { ClusterMembership } from '../cluster/membership';
+import type { ClusterStreams } from '../cluster/cluster-streams';
+import { internalStreamRoutes } from './routes/internal-stream-routes';
 import { metricsRoutes } from './routes/metrics-routes';
 import { pageRoutes } from './routes/page-routes';
 import { schedulerRoutes } from './routes/scheduler-routes';
@@ -37,6 +39,10 @@ export interface HttpDeps {
   adminToken: string | Buffer;
   /** Set once the coordinator has joined its cluster (after listening: the row needs the ports). */
   cluster?: { current: ClusterMembership | null };
+  /** How viewers' streams are opened (coordinator/cluster/cluster-streams.ts); the variants directly when unset. */
+  streams?: ClusterStreams;
+  /** The cluster secret peers present on /internal/stream (coordinator/cluster/cluster-secret.ts). */
+  clusterSecret?: () => Promise<string>;
 }
 
 /** Whether a request carries the admin token: reads use it to decide what to redact. */
@@ -76,7 +82,8 @@ export function createHttpApp(deps: HttpDeps) {
   };
   const isAdmin: IsAdmin = (request) => hasAdminToken(request, deps.adminToken);
   // HLS is cut from the variants' shared buffers on demand (coordinator/streams/hls).
-  const hls = new HlsService(deps.variants, ctx.log.child({ component: 'hls' }), () => ctx.clock.now());
+  const opener = deps.streams ?? deps.variants;
+  const hls = new HlsService(opener, ctx.log.child({ component: 'hls' }), () => ctx.clock.now());
   // maxRequestBodySize caps bodies without Content-Length; guardRequest answers the rest.
   // normalize: false makes additionalProperties: false reject unknown fields (422) instead of
   // silently dropping them.
@@ -143,7 +150,8 @@ export function createHttpApp(deps: HttpDeps) {
     .use(schedulerRoutes(deps))
     .use(clusterRoutes({ ...deps, isAdmin }))
     .use(quarantineRoutes(deps))
-    .use(streamRoutes(ctx, deps.variants, hls))
+    .use(streamRoutes(ctx, opener, hls))
+    .use(deps.streams && deps.clusterSecret ? internalStreamRoutes(deps.streams, deps.clusterSecret) : new Elysia())
     .use(hlsRoutes(hls))
     .use(variantRoutes(deps.variants, isAdmin, (key) => hls.viewersOf(key), deps.ctx.coordinatorId ?? null))
     .use(clusterSummaryRoutes(deps.metrics, isAdmin, deps.cluster))

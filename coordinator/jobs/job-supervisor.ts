@@ -74,6 +74,7 @@ export class JobSupervisor {
         excludeWorkerIds: [...excluded],
         attachedTo: this.ctx.clustered ? this.ctx.coordinatorId : undefined,
         owner: this.ctx.coordinatorId,
+        fence: this.ctx.clustered ? (this.ctx.fenceFor?.(req.sourceId) ?? { ownerId: this.ctx.coordinatorId ?? '', token: -1 }) : undefined,
         now,
         // A worker whose link cannot carry the source goes last (scheduler/claim-job.ts).
         linkFits: sourceKbps > 0 ? (workerId) => linkCarries(this.registry.get(workerId)?.link.rttMs ?? null, sourceKbps) : undefined,

@@ -1,6 +1,8 @@
 // Claims a slot: picks the best candidate and inserts the job row for it in one
 // transaction, so two requests can never both take a worker's last slot.
 import { randomUUID } from 'node:crypto';
+import { and, eq, gte } from 'drizzle-orm';
+import { AppError } from '../errors';
 import type { Store } from '../db/store';
 import { explainCandidates, summarizeExclusions } from './explain-candidates';
 import { listCandidateWorkers, type Candidate } from './list-candidate-workers';
@@ -19,6 +21,12 @@ export interface ClaimRequest {
   attachedTo?: string;
   /** The claiming coordinator's id, written on the job (jobs.coordinator_id). */
   owner?: string;
+  /**
+   * Cluster mode: the source lease the claim is made under (coordinator/cluster/source-leases.ts).
+   * Checked inside the claim's transaction: a coordinator that lost the source (paused past
+   * its lease, another took it over) is refused here, so it never starts a second job.
+   */
+  fence?: { ownerId: string; token: number };
   now: number;
   /**
    * false for a worker whose link cannot carry this job's source (measured RTT vs source
@@ -64,6 +72,17 @@ export async function claimJob(store: Store, req: ClaimRequest): Promise<Claimed
       // transaction through `store` too (and keeps its prepared statements); PostgreSQL
       // needs the transaction's own connection.
       const inTx = store.engine === 'sqlite' ? store : { ...store, db: tx };
+      if (req.fence) {
+        const l = store.t.sourceLeases;
+        const held = await tx
+          .select({ token: l.token })
+          .from(l)
+          .where(and(eq(l.sourceId, req.sourceId), eq(l.ownerId, req.fence.ownerId), eq(l.token, req.fence.token), gte(l.expiresAt, req.now)))
+          .limit(1);
+        if (held.length === 0) {
+          throw new AppError('conflict', `claim refused: coordinator ${req.fence.ownerId} no longer holds the lease of source ${req.sourceId} (fencing token ${req.fence.token})`);
+        }
+      }
       const ranked = await listCandidateWorkers(inTx, {
         codec: req.codec,
         preference: req.preference,

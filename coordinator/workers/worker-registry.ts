@@ -188,6 +188,11 @@ export class WorkerRegistry {
     if (usage) session.usage = usage;
   }
 
+  /** Workers whose Control stream this coordinator holds now. */
+  get connectedCount(): number {
+    return this.sessions.size;
+  }
+
   /** The heartbeat interval for a worker registering now (common/liveness.ts heartbeatIntervalForFleet). */
   heartbeatIntervalFor(): number {
     return heartbeatIntervalForFleet(this.ctx.config.liveness, Math.max(this.sessions.size, this.knownWorkers));

@@ -5,7 +5,6 @@ import { Elysia, t } from 'elysia';
 import { listProfiles, listSources } from '../../catalog/catalog-store';
 import { listLadders } from '../../catalog/ladder-store';
 import type { CoreContext } from '../../context';
-import type { VariantRegistry } from '../../streams/variant-registry';
 import { ErrorBody } from '../schemas';
 import { makeNullPacket } from '../../../common/mpegts';
 import type { HlsService } from '../../streams/hls/hls-service';
@@ -50,7 +49,12 @@ function m3uText(text: string): string {
   return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, ' ');
 }
 
-export function streamRoutes(ctx: CoreContext, variants: VariantRegistry, hls?: HlsService) {
+/** What opens a viewer's stream: the variants, or the cluster's streams (coordinator/cluster/cluster-streams.ts). */
+export interface StreamOpener {
+  openClientStream(sourceId: string, profileId: string): Promise<{ stream: ReadableStream<Uint8Array> }>;
+}
+
+export function streamRoutes(ctx: CoreContext, variants: StreamOpener, hls?: HlsService) {
   return new Elysia()
     .get(
       '/stream/:source/:profile',

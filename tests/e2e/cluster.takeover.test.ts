@@ -1,0 +1,91 @@
+// Two coordinators on one PostgreSQL database, each with one real worker: a viewer of
+// either gets the variant, which still runs once in the whole cluster (one owner per
+// source; the other coordinator mirrors the owner's output over the internal stream).
+// The owner is SIGKILLed: the other coordinator's viewer keeps its connection, the source
+// is taken over when the owner's lease passes, and media resumes on a job of the survivor,
+// with one running job for the variant in the table throughout. The internal stream
+// refuses anyone without the cluster secret.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
+import { FAST_LIVENESS, TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL, type CoordinatorHandle } from '../helpers/cluster';
+import { ffprobeBytes } from '../helpers/media';
+import { eventually } from '../helpers/processes';
+import { cutAtKeyframe, StreamRecorder } from '../helpers/stream-recorder';
+
+const LEASE_MS = 1000;
+const VARIANT = `/stream/pattern/${TINY_H264_PROFILE.id}`;
+
+interface JobRow {
+  id: string;
+  state: string;
+  sourceId: string;
+  coordinatorId: string | null;
+}
+
+describe('cluster: one producer per variant, mirrored, taken over when its owner dies', () => {
+  const cluster = new TestCluster({ engine: 'postgres', env: { ...FAST_LIVENESS, TVARR_CLUSTER_LEASE_MS: String(LEASE_MS) } });
+  let a: CoordinatorHandle;
+  let b: CoordinatorHandle;
+  const viewers: StreamRecorder[] = [];
+
+  const running = async (via: CoordinatorHandle) => (await via.api<JobRow[]>('/api/jobs?state=running')).body.filter((j) => j.sourceId === 'pattern');
+
+  beforeAll(async () => {
+    a = await cluster.startCoordinator({ TVARR_COORDINATOR_ID: 'coord-a' });
+    await cluster.startWorker('on-a');
+    b = await cluster.startCoordinator({ TVARR_COORDINATOR_ID: 'coord-b' });
+    await cluster.startWorker('on-b'); // cluster.coordinator is b now
+    await cluster.createSource('pattern', TINY_PATTERN_URL);
+    await cluster.createProfile(TINY_H264_PROFILE);
+  }, 180_000);
+
+  afterAll(async () => {
+    for (const v of viewers) await v.close().catch(() => {});
+    await cluster.stop();
+  });
+
+  test('a viewer of each coordinator: one job in the cluster, owned by the first asked; the other mirrors it', async () => {
+    const onA = await StreamRecorder.open(`${a.httpUrl}${VARIANT}`);
+    viewers.push(onA);
+    await onA.waitForBytes(30_000);
+    const onB = await StreamRecorder.open(`${b.httpUrl}${VARIANT}`);
+    viewers.push(onB);
+    await onB.waitForBytes(60_000);
+    const jobs = await running(b);
+    expect(jobs.length).toBe(1);
+    expect(jobs[0]!.coordinatorId).toBe('coord-a');
+    const probe = await ffprobeBytes(cutAtKeyframe(onB.all(), 0));
+    expect(probe.streams.find((s) => s.codec_type === 'video')?.codec_name).toBe('h264');
+  });
+
+  test('the internal stream is for coordinators only: 401 without the cluster secret', async () => {
+    const res = await fetch(`${a.httpUrl}/internal/stream/pattern/${TINY_H264_PROFILE.id}`);
+    expect(res.status).toBe(401);
+    const forged = await fetch(`${a.httpUrl}/internal/stream/pattern/${TINY_H264_PROFILE.id}`, { headers: { 'x-tvarr-cluster-secret': 'guess' } });
+    expect(forged.status).toBe(401);
+  });
+
+  test("SIGKILL of the owner: the survivor's viewer stays connected and media resumes from the survivor's own job", async () => {
+    const onB = viewers[1]!;
+    const mark = onB.total;
+    a.proc.proc.kill('SIGKILL');
+    const killedAt = Date.now();
+    // Media again: well past what the dead owner's last bytes could be.
+    await onB.waitForBytes(150_000, mark, 60_000);
+    const jobs = await eventually('one running job, on the survivor', async () => {
+      const r = await running(b);
+      return r.length === 1 && r[0]!.coordinatorId === 'coord-b' ? r : null;
+    }, 30_000);
+    expect(jobs.length).toBe(1);
+    // The viewer's connection was never closed.
+    expect(await Promise.race([onB.finished, Bun.sleep(10).then(() => 'open')])).toBe('open');
+    // The largest silence from the kill on (the first chunk after it counts from the kill).
+    const times = [killedAt, ...onB.chunks.filter((c) => c.at >= killedAt).map((c) => c.at)];
+    let gap = 0;
+    for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!);
+    console.log(`takeover: largest gap ${gap} ms after the owner's SIGKILL (lease ${LEASE_MS} ms)`);
+    // A correctness bound (the lease, a new job's start on a loaded machine), not a speed claim.
+    expect(gap).toBeLessThan(15_000);
+    const probe = await ffprobeBytes(cutAtKeyframe(onB.bytesAfter(mark), 0));
+    expect(probe.streams.find((s) => s.codec_type === 'video')?.codec_name).toBe('h264');
+  }, 120_000);
+});
