@@ -104,7 +104,7 @@ export class MirrorRun {
         // Every producer after the first joins at its first clean keyframe (a splice).
         if (!first) this.buffer.beginSegment();
         first = false;
-        await this.pump(stream);
+        await this.pump(stream, !server.self);
         this.lastError = 'producer ended';
       } catch (err) {
         this.lastError = err instanceof Error ? err.message : String(err);
@@ -124,7 +124,11 @@ export class MirrorRun {
   private async openPeer(httpUrl: string): Promise<ReadableStream<Uint8Array>> {
     this.abort = new AbortController();
     const url = `${httpUrl}/internal/stream/${encodeURIComponent(this.sourceId)}/${encodeURIComponent(this.profileId)}`;
-    const res = await fetch(url, { headers: { [CLUSTER_SECRET_HEADER]: await this.deps.secret() }, signal: this.abort.signal });
+    // A paused or cut-off owner accepts the connection and answers nothing: give up on it
+    // after a lease (by then it has lost the source anyway) and ask again.
+    const abort = this.abort;
+    const timer = setTimeout(() => abort.abort(), this.silenceMs);
+    const res = await fetch(url, { headers: { [CLUSTER_SECRET_HEADER]: await this.deps.secret() }, signal: abort.signal }).finally(() => clearTimeout(timer));
     if (!res.ok || !res.body) {
       const text = (await res.text().catch(() => '')).slice(0, 300);
       let code = 'unavailable';
@@ -141,9 +145,26 @@ export class MirrorRun {
     return res.body;
   }
 
-  private async pump(stream: ReadableStream<Uint8Array>): Promise<void> {
+  /** A producer silent this long is given up (a paused owner, a cut link): a lease. */
+  private get silenceMs(): number {
+    return this.deps.ctx.config.cluster.leaseMs;
+  }
+
+  private async pump(stream: ReadableStream<Uint8Array>, watchSilence: boolean): Promise<void> {
     const reader = stream.getReader();
     const timer = this.firstBytes ? setTimeout(() => void reader.cancel('no bytes in time').catch(() => {}), FIRST_BYTES_MS) : null;
+    // Silence after the first bytes: the owner stopped sending without closing (SIGSTOP, a
+    // partition). Media is continuous, so a lease without a byte means it is gone. (A
+    // local run has its own failover and watchdog: it is not judged here.)
+    let silence: ReturnType<typeof setTimeout> | null = null;
+    const heard = () => {
+      if (silence) clearTimeout(silence);
+      silence = setTimeout(() => {
+        this.lastError = `producer silent for ${this.silenceMs} ms`;
+        this.abort?.abort();
+        void reader.cancel('producer silent').catch(() => {});
+      }, this.silenceMs);
+    };
     try {
       for (;;) {
         if (this.stopped) {
@@ -152,6 +173,7 @@ export class MirrorRun {
         }
         const { done, value } = await reader.read();
         if (done) return;
+        if (watchSilence && !this.firstBytes) heard();
         this.buffer.write(value);
         if (this.firstBytes) {
           if (timer) clearTimeout(timer);
@@ -161,6 +183,7 @@ export class MirrorRun {
       }
     } finally {
       if (timer) clearTimeout(timer);
+      if (silence) clearTimeout(silence);
       reader.releaseLock();
     }
   }

@@ -51,7 +51,7 @@ describe('cluster: one producer per variant, mirrored, taken over when its owner
     viewers.push(onB);
     await onB.waitForBytes(60_000);
     const jobs = await running(b);
-    expect(jobs.length).toBe(1);
+    expect(jobs!.length).toBe(1);
     expect(jobs[0]!.coordinatorId).toBe('coord-a');
     const probe = await ffprobeBytes(cutAtKeyframe(onB.all(), 0));
     expect(probe.streams.find((s) => s.codec_type === 'video')?.codec_name).toBe('h264');
@@ -75,7 +75,7 @@ describe('cluster: one producer per variant, mirrored, taken over when its owner
       const r = await running(b);
       return r.length === 1 && r[0]!.coordinatorId === 'coord-b' ? r : null;
     }, 30_000);
-    expect(jobs.length).toBe(1);
+    expect(jobs!.length).toBe(1);
     // The viewer's connection was never closed.
     expect(await Promise.race([onB.finished, Bun.sleep(10).then(() => 'open')])).toBe('open');
     // The largest silence from the kill on (the first chunk after it counts from the kill).
@@ -88,4 +88,61 @@ describe('cluster: one producer per variant, mirrored, taken over when its owner
     const probe = await ffprobeBytes(cutAtKeyframe(onB.bytesAfter(mark), 0));
     expect(probe.streams.find((s) => s.codec_type === 'video')?.codec_name).toBe('h264');
   }, 120_000);
+
+  test('SIGTERM of the owner hands its source over at once: the viewer elsewhere keeps playing', async () => {
+    // coord-a again (same id), now a viewer of coord-b's source on it: b owns, a mirrors.
+    a = await cluster.startCoordinator({ TVARR_COORDINATOR_ID: 'coord-a' });
+    await cluster.startWorker('on-a-2', { TVARR_WORKER_ID: 'test-on-a-2' });
+    const onA = await StreamRecorder.open(`${a.httpUrl}${VARIANT}`);
+    viewers.push(onA);
+    await onA.waitForBytes(60_000);
+    expect((await running(a)).map((j) => j.coordinatorId)).toEqual(['coord-b']);
+    const mark = onA.total;
+    b.proc.kill('SIGTERM');
+    const stoppedAt = Date.now();
+    await onA.waitForBytes(150_000, mark, 60_000);
+    const jobs = await eventually('one running job, on coord-a', async () => {
+      const r = await running(a);
+      return r.length === 1 && r[0]!.coordinatorId === 'coord-a' ? r : null;
+    }, 30_000);
+    expect(jobs!.length).toBe(1);
+    expect(await Promise.race([onA.finished, Bun.sleep(10).then(() => 'open')])).toBe('open');
+    const first = onA.chunks.find((c) => c.at >= stoppedAt && onA.chunks.indexOf(c) > 0);
+    console.log(`handover on SIGTERM: media ${first ? first.at - stoppedAt : -1} ms after the signal`);
+  }, 120_000);
+
+  test('SIGSTOP of the owner past its lease, then SIGCONT: another takes over, never two running jobs, the paused one stops producing', async () => {
+    const c = await cluster.startCoordinator({ TVARR_COORDINATOR_ID: 'coord-c' });
+    await cluster.startWorker('on-c');
+    const onC = await StreamRecorder.open(`${c.httpUrl}${VARIANT}`);
+    viewers.push(onC);
+    await onC.waitForBytes(60_000);
+    expect((await running(c)).map((j) => j.coordinatorId)).toEqual(['coord-a']);
+    const mark = onC.total;
+    let most = 0;
+    let watching = true;
+    const watch = (async () => {
+      while (watching) {
+        most = Math.max(most, (await running(c)).length);
+        await Bun.sleep(50); // polling the database from outside, as an operator's dashboard would
+      }
+    })();
+    a.proc.proc.kill('SIGSTOP');
+    try {
+      await onC.waitForBytes(150_000, mark, 60_000);
+      await eventually('coord-c owns the source', async () => (await running(c)).some((j) => j.coordinatorId === 'coord-c'), 30_000);
+    } finally {
+      a.proc.proc.kill('SIGCONT');
+    }
+    // Awake again: its renewal finds the lease taken and it stops producing the source.
+    const from = a.proc.lines.length;
+    await a.proc.waitForLog((l) => l.msg === 'cluster: source lease lost to another coordinator; its runs here stop' || l.msg === 'cluster: giving up every source lease', 30_000, from);
+    await Bun.sleep(1000); // a second of the resumed owner's activity, watched by the poller
+    watching = false;
+    await watch;
+    expect(most).toBeLessThanOrEqual(1);
+    const now = await running(c);
+    expect(now.map((j) => j.coordinatorId)).toEqual(['coord-c']);
+    expect(await Promise.race([onC.finished, Bun.sleep(10).then(() => 'open')])).toBe('open');
+  }, 150_000);
 });
