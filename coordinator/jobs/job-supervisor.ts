@@ -22,6 +22,8 @@ export interface DispatchRequest {
   excludeWorkerIds?: readonly string[];
   /** A failover attempt: keyframe right after what the clients got (streams/splice-point.ts). */
   spliceKeyframePts?: number;
+  /** Keyframes on the source's (a ladder rendition: streams/segment-grid.ts); hot standby profiles always do. */
+  keyframesFollowSource?: boolean;
 }
 
 export class JobSupervisor {
@@ -106,7 +108,7 @@ export class JobSupervisor {
         attempt: claim.attempt,
       });
       try {
-        const spec = buildTranscodeSpec(req.profile, candidate.encoder);
+        const spec = buildTranscodeSpec(req.profile, candidate.encoder, { keyframesFollowSource: req.keyframesFollowSource });
         await this.startOnWorker(job, req.spliceKeyframePts ? { ...spec, spliceKeyframePts: req.spliceKeyframePts } : spec, sourceKbps);
         return job;
       } catch (err) {

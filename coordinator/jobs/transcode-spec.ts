@@ -21,8 +21,11 @@ export function assertRunnableProfile(profile: ProfileRow): void {
   if (v) throw invalid(profile, v);
 }
 
-/** The spec for `encoder`, which the scheduler chose because it makes the profile's codec. */
-export function buildTranscodeSpec(profile: ProfileRow, encoder: string): TranscodeSpec {
+/**
+ * The spec for `encoder`, which the scheduler chose because it makes the profile's codec.
+ * `keyframesFollowSource`: the variant is a ladder rendition (streams/variant-run.ts).
+ */
+export function buildTranscodeSpec(profile: ProfileRow, encoder: string, opts: { keyframesFollowSource?: boolean } = {}): TranscodeSpec {
   const spec: TranscodeSpec = {
     encoder,
     width: profile.width,
@@ -35,8 +38,10 @@ export function buildTranscodeSpec(profile: ProfileRow, encoder: string): Transc
     preset: encoder === 'copy' ? '' : fitPreset(encoder, profile.preset),
   };
   // Every attempt of a hot-standby run keys the source's keyframes, so the coordinator can
-  // switch between any two of them at any frame (streams/variant-run.ts, splice-point.ts).
-  if (profile.hotStandby && encoder !== 'copy') spec.keyframesFollowSource = true;
+  // switch between any two of them at any frame (streams/variant-run.ts, splice-point.ts);
+  // so does every attempt of a ladder rendition, so that renditions encoded by separate
+  // jobs key the same frames and their segments align (streams/segment-grid.ts).
+  if ((profile.hotStandby || opts.keyframesFollowSource) && encoder !== 'copy') spec.keyframesFollowSource = true;
   const v = checkSpec(spec, profile.videoCodec);
   if (v) throw invalid(profile, v);
   return spec;

@@ -26,6 +26,9 @@ export class LatestGop {
   private keyPts = -1;
   private previous: { chunks: Uint8Array[]; keyPts: number; bytes: number }[] = [];
 
+  /** `onKeyframe` hears of every video keyframe (its PTS) as it is added. */
+  constructor(private readonly onKeyframe?: (pts: number) => void) {}
+
   /** The source's PMT names a video stream (so a long wait for a keyframe means something is wrong). */
   get hasVideo(): boolean {
     return this.tracker.videoPid >= 0;
@@ -50,6 +53,7 @@ export class LatestGop {
         this.chunks = [this.pat, this.pmt];
         this.bytes = 2 * TS_PACKET_SIZE;
         this.keyPts = pesPts(span, off);
+        if (this.keyPts >= 0) this.onKeyframe?.(this.keyPts);
         from = off;
         keyAt = off;
       }

@@ -15,6 +15,7 @@ import type { SourceTimings } from '../config';
 import { AppError } from '../errors';
 import { ThroughputMeter } from '../jobs/throughput-meter';
 import { LatestGop } from './latest-gop';
+import type { SegmentGrid } from './segment-grid';
 import { SourceEventLog, type SourceEvent, type SourceEventKind } from './source-events';
 import { openSourceInput, type SourceInput } from './source-input';
 import { maskSecrets } from './source-policy';
@@ -35,6 +36,8 @@ export interface UpstreamOptions {
   /** TVARR_SOURCE_* (config.ts); the defaults below when left out (tests). */
   timings?: Partial<SourceTimings>;
   onEvent?: (event: SourceEvent) => void;
+  /** Where the source's renditions cut their segments: every source keyframe is registered (segment-grid.ts). */
+  segmentGrid?: SegmentGrid;
   /** The upstream is gone for good: no subscriber left, or the outage outlasted its limit (`reason`). */
   onStopped: (reason: string) => void;
 }
@@ -129,7 +132,8 @@ export class SourceUpstream {
   private probeTimer: ReturnType<typeof setTimeout> | null = null;
   private spaceWaiter: (() => void) | null = null;
   private stopped = false;
-  private readonly gop = new LatestGop();
+  // Every source keyframe, restamped, before any job is fed it: the renditions' segment grid.
+  private readonly gop = new LatestGop((pts) => this.opts.segmentGrid?.keyframe(pts));
   private readonly restamper = new TimelineRestamper();
   private readonly watch = new ProgramWatch();
   private readonly timings: SourceTimings;

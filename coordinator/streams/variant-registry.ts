@@ -1,6 +1,7 @@
 // Live variants and source connections. The first client of a variant starts it; every
 // later client joins its shared buffer, so many clients share one transcode.
 import { getProfile, getSource, type SourceRow } from '../catalog/catalog-store';
+import { laddersUsingProfile } from '../catalog/ladder-store';
 import type { CoreContext } from '../context';
 import { AppError } from '../errors';
 import type { JobSupervisor } from '../jobs/job-supervisor';
@@ -8,6 +9,8 @@ import type { JobMover } from '../workers/drain-controller';
 import { SourceUpstream } from './source-upstream';
 import { sourceStatusOf, type SourceStatusView } from './source-status';
 import { VariantRun, variantKey } from './variant-run';
+import { SegmentGrid } from './segment-grid';
+import { DEFAULT_SEGMENTER_OPTIONS } from './hls/ts-segmenter';
 
 interface RunEntry {
   run: VariantRun;
@@ -22,6 +25,9 @@ export class VariantRegistry implements JobMover {
   private readonly upstreams = new Map<string, SourceUpstream>();
   // What each source's last upstream ended with (its URLs' errors): one entry per source.
   private readonly lastStatus = new Map<string, SourceStatusView>();
+  // Each source's segment grid: its renditions' cut points and numbers. Outlives any one
+  // upstream connection, so the numbers of a variant that outlives one keep counting up.
+  private readonly grids = new Map<string, SegmentGrid>();
   // Recently ended runs with their reason, newest first: "why did my stream stop?"
   readonly recentlyEnded: { variant: string; reason: string; endedAt: number }[] = [];
 
@@ -49,6 +55,8 @@ export class VariantRegistry implements JobMover {
           supervisor: this.supervisor,
           upstreamFor: (s) => this.upstreamFor(s),
           upstreamOf: (id) => this.upstreams.get(id),
+          segmentGridFor: (id) => this.segmentGridFor(id),
+          isLadderRendition: async (id) => (await laddersUsingProfile(this.ctx.store, id)).length > 0,
           onClosed: (r, reason) => {
             if (this.runs.get(r.key)?.run === r) this.runs.delete(r.key);
             this.recentlyEnded.unshift({ variant: r.key, reason, endedAt: this.ctx.clock.now() });
@@ -90,9 +98,18 @@ export class VariantRegistry implements JobMover {
     if (total >= maxClients) throw new AppError('no_capacity', `the coordinator already serves ${maxClients} clients (TVARR_MAX_CLIENTS)`);
   }
 
+  segmentGridFor(sourceId: string): SegmentGrid {
+    let grid = this.grids.get(sourceId);
+    if (!grid) this.grids.set(sourceId, (grid = new SegmentGrid(DEFAULT_SEGMENTER_OPTIONS.targetSeconds)));
+    return grid;
+  }
+
   upstreamFor(source: SourceRow): SourceUpstream {
     let up = this.upstreams.get(source.id);
     if (!up) {
+      // A new connection restamps from the source's own timestamps: a new timeline.
+      const segmentGrid = this.segmentGridFor(source.id);
+      segmentGrid.newTimeline();
       const created: SourceUpstream = new SourceUpstream(source.id, [source.url, ...source.backupUrls], {
         ffmpegPath: this.ctx.config.ffmpegPath,
         sourceSchemes: this.ctx.config.sourceSchemes,
@@ -100,6 +117,7 @@ export class VariantRegistry implements JobMover {
         queueBytes: this.ctx.config.jobInputQueueBytes,
         idleGraceMs: this.ctx.config.liveness.idleGraceMs,
         timings: this.ctx.config.sources,
+        segmentGrid,
         log: this.ctx.log,
         onEvent: (event) => {
           this.ctx.events.emit('source:event', { sourceId: source.id, kind: event.kind, restart: event.restart });

@@ -186,7 +186,7 @@ describe('HLS per variant', () => {
   });
 
   test('bad input: malformed format 400, unknown or expired segments 404, a variant that cannot start 503 like its stream URL', async () => {
-    for (const url of [`${base}/stream/${VARIANT}?format=dash`, `${base}/stream/${VARIANT}.m3u8?format=ts`, `${base}/playlist.m3u?format=webm`]) {
+    for (const url of [`${base}/stream/${VARIANT}?format=webm`, `${base}/stream/${VARIANT}.m3u8?format=ts`, `${base}/playlist.m3u?format=webm`]) {
       const res = await fetch(url);
       expect(res.status).toBe(400);
       const body = (await res.json()) as { error: { code: string; field?: string } };

@@ -142,6 +142,8 @@ describe('format negotiation', () => {
     expect(chooseFormat('ts', apple, 'h264')).toBe('ts');
     expect(parseFormat('hls')).toBe('hls');
     expect(parseFormat(null)).toBeNull();
-    expect(parseFormat('dash')).toEqual({ error: expect.stringContaining('ts, hls, hls-fmp4') });
+    expect(parseFormat('dash')).toBe('dash');
+    expect(chooseFormat('dash', 'curl/8.5.0', 'h264')).toBe('dash');
+    expect(parseFormat('webm')).toEqual({ error: expect.stringContaining('ts, hls, hls-fmp4, dash') });
   });
 });

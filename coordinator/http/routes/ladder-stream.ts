@@ -3,7 +3,7 @@
 //   /stream/{source}/{ladder}        one rendition as MPEG-TS (?rendition= picks, the top
 //                                    one by default); Apple players and ?format=hls(-fmp4)
 //                                    are redirected to the .m3u8
-//   /stream/{source}/{ladder}.mpd    DASH (and ?format=dash): dash-routes.ts, when present
+//   /stream/{source}/{ladder}.mpd    DASH (and ?format=dash): dash-routes.ts
 //
 // Each rendition is an ordinary variant (source x profile): the multivariant playlist
 // asks the HLS service for every rendition's media playlist, which starts it through the
@@ -19,6 +19,7 @@ import { hlsAcceptsStreamCodec, isApplePlayer, parseFormat } from '../../streams
 import { describeVariant, renderMultivariantPlaylist, type VariantStream } from '../../streams/ladder/multivariant-playlist';
 import { measureRendition, type MeasuredSegment } from '../../streams/ladder/rendition-facts';
 import { viewerKey } from './hls-routes';
+import { answerLadderMpd } from './dash-routes';
 
 export interface LadderClient {
   request: Request;
@@ -137,26 +138,8 @@ function retainedSegments(hls: HlsService, sourceId: string, profileId: string, 
   return out;
 }
 
-// ---- DASH hook ------------------------------------------------------------------
-// The ladder's MPD comes from coordinator/http/routes/dash-routes.ts (another part of
-// issue 24), which exports answerLadderMpd. Until that module exists, a DASH request for
-// a ladder is a 404 saying so. Loaded by a computed path so this file builds without it;
-// a compiled coordinator (scripts/build-coordinator.ts) does not bundle a computed import,
-// so once dash-routes.ts exists this becomes a static import.
-type AnswerLadderMpd = (ctx: CoreContext, hls: HlsService | undefined, sourceId: string, ladder: LadderRow, client: LadderClient) => Promise<Response>;
-let dashModule: Promise<AnswerLadderMpd | null> | undefined;
-
-async function answerDash(ctx: CoreContext, hls: HlsService | undefined, sourceId: string, ladder: LadderRow, client: LadderClient): Promise<Response> {
-  dashModule ??= (async () => {
-    const path = './dash-routes.ts';
-    try {
-      const mod = (await import(path)) as { answerLadderMpd?: AnswerLadderMpd };
-      return typeof mod.answerLadderMpd === 'function' ? mod.answerLadderMpd : null;
-    } catch {
-      return null;
-    }
-  })();
-  const answer = await dashModule;
-  if (!answer) return jsonError(404, 'not_found', 'DASH not yet available');
-  return answer(ctx, hls, sourceId, ladder, client);
+// ---- DASH ----------------------------------------------------------------------
+// The ladder's MPD: one Period, a Representation per running rendition (dash-routes.ts).
+function answerDash(ctx: CoreContext, hls: HlsService | undefined, sourceId: string, ladder: LadderRow, client: LadderClient): Promise<Response> {
+  return answerLadderMpd(ctx, hls, sourceId, ladder, client);
 }

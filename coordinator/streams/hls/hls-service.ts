@@ -7,9 +7,12 @@ import { AppError } from '../../errors.ts';
 import { DEFAULT_WINDOW } from './segment-window.ts';
 import { HlsVariant, type HlsVariantOptions } from './hls-variant.ts';
 import { DEFAULT_SEGMENTER_OPTIONS, type TsSegment } from './ts-segmenter.ts';
+import type { SegmentKind } from './segment-cmaf.ts';
+import type { CutLookup } from '../segment-grid.ts';
 
 export interface ClientStreamOpener {
-  openClientStream(sourceId: string, profileId: string): Promise<{ stream: ReadableStream<Uint8Array>; run: { key: string } }>;
+  /** `run.segmentGrid`: the source's grid when the variant is a ladder rendition (its segments are cut on it). */
+  openClientStream(sourceId: string, profileId: string): Promise<{ stream: ReadableStream<Uint8Array>; run: { key: string; segmentGrid?: CutLookup | null } }>;
 }
 
 export interface HlsServiceOptions extends HlsVariantOptions {
@@ -31,8 +34,9 @@ export interface PlaylistResult {
   audioStreamTypes: number[];
 }
 
-/** What a segment URL names: the MPEG-TS segment, its fMP4 fragment, or the init segment for it. */
-export type SegmentKind = 'ts' | 'm4s' | 'init.mp4';
+export type { SegmentKind } from './segment-cmaf.ts';
+// <epoch>-<n>.<kind>, for every SegmentKind (segment-cmaf.ts), longer kinds first.
+const SEGMENT_NAME = /^([a-z0-9]{1,24})-(\d{1,12})\.(video\.init\.mp4|audio\.init\.mp4|video\.m4s|audio\.m4s|init\.mp4|m4s|ts)$/;
 
 export class HlsService {
   private readonly variants = new Map<string, HlsVariant>();
@@ -66,19 +70,39 @@ export class HlsService {
     };
   }
 
-  /** A retained segment by file name (`<epoch>-<n>.ts|.m4s|.init.mp4`); 404 when unknown or expired. */
+  /**
+   * The live variant for a DASH manifest, started and waited for like a playlist; the
+   * manifest is rendered from its window (coordinator/http/routes/dash-routes.ts).
+   */
+  async liveVariant(sourceId: string, profileId: string, viewer: string): Promise<HlsVariant> {
+    const variant = await this.variantFor(sourceId, profileId, viewer);
+    await variant.admit(viewer);
+    if (!(await variant.waitForSegment(this.options.firstSegmentTimeoutMs))) {
+      throw new AppError('unavailable', `variant ${variant.key} produced no HLS segment (${variant.ended ? 'it ended' : 'no keyframe in time'})`);
+    }
+    return variant;
+  }
+
+  /**
+   * A retained segment by file name (`<epoch>-<n>.ts|.m4s|.init.mp4`, and DASH's
+   * `.video.m4s|.audio.m4s|.video.init.mp4|.audio.init.mp4`); 404 when unknown or expired.
+   * An init segment is named by its period's first segment and stays served while any
+   * segment of that period is retained.
+   */
   segment(sourceId: string, profileId: string, name: string, viewer: string): { segment: TsSegment; kind: SegmentKind } {
     const key = `${sourceId}/${profileId}`;
-    const match = /^([a-z0-9]{1,24})-(\d{1,12})\.(ts|m4s|init\.mp4)$/.exec(name);
-    if (!match) throw new AppError('not_found', `no segment named ${JSON.stringify(name.slice(0, 64))}: expected <epoch>-<number>.ts, .m4s or .init.mp4`);
+    const match = SEGMENT_NAME.exec(name);
+    if (!match) throw new AppError('not_found', `no segment named ${JSON.stringify(name.slice(0, 64))}: expected <epoch>-<number>.ts, .m4s or .init.mp4 (DASH: .video.m4s, .audio.m4s and their .init.mp4)`);
     const variant = this.variants.get(key);
     if (!variant || variant.window.epoch !== match[1]) {
       throw new AppError('not_found', `segment ${name} is not from the live run of ${key}; reload the playlist`);
     }
-    const segment = variant.window.get(Number(match[2]));
+    const kind = match[3] as SegmentKind;
+    const index = Number(match[2]);
+    const segment = kind.endsWith('init.mp4') ? variant.window.initSource(index) : variant.window.get(index);
     if (!segment) throw new AppError('not_found', `segment ${name} is not in the live window of ${key} (expired or not produced yet)`);
     variant.touch(viewer);
-    return { segment, kind: match[3] as SegmentKind };
+    return { segment, kind };
   }
 
   /** HLS viewers of a variant (`source/profile`), 0 when it is not served as HLS. */
@@ -97,8 +121,9 @@ export class HlsService {
     let starting = this.starting.get(key);
     if (!starting) {
       starting = (async () => {
-        const { stream } = await this.opener.openClientStream(sourceId, profileId);
-        const variant = new HlsVariant(key, stream, viewer, () => this.openReader(sourceId, profileId), this.options, this.log, this.now, (v) => {
+        const { stream, run } = await this.opener.openClientStream(sourceId, profileId);
+        const options = run.segmentGrid ? { ...this.options, segmenter: { ...this.options.segmenter, grid: run.segmentGrid } } : this.options;
+        const variant = new HlsVariant(key, stream, viewer, () => this.openReader(sourceId, profileId), options, this.log, this.now, (v) => {
           if (this.variants.get(key) === v) this.variants.delete(key);
           if (this.variants.size === 0 && this.sweeper) {
             clearInterval(this.sweeper);
@@ -107,7 +132,7 @@ export class HlsService {
         });
         this.variants.set(key, variant);
         this.sweeper ??= setInterval(() => this.sweep(), 1000);
-        this.log.info('hls variant started', { variant: key, epoch: variant.window.epoch });
+        this.log.info('hls variant started', { variant: key, epoch: variant.window.epoch, grid: !!run.segmentGrid });
         return variant;
       })().finally(() => this.starting.delete(key));
       this.starting.set(key, starting);

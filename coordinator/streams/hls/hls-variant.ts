@@ -9,6 +9,7 @@
 // for `leaveAfterSeconds` has left and its reader is cancelled; when the last one
 // leaves the segmenter stops reading, and the variant's idle grace runs as usual.
 import type { Logger } from '../../../common/log.ts';
+import { DashTimeline } from '../dash/dash-timeline.ts';
 import { SegmentWindow, type WindowOptions } from './segment-window.ts';
 import { TsSegmenter, type TsSegment, type TsSegmenterOptions } from './ts-segmenter.ts';
 
@@ -24,6 +25,8 @@ export type OpenReader = () => Promise<ReadableStream<Uint8Array>>;
 
 export class HlsVariant {
   readonly window: SegmentWindow;
+  /** The same window as a DASH presentation (coordinator/http/routes/dash-routes.ts). */
+  readonly dash = new DashTimeline();
   private readonly segmenter: TsSegmenter;
   private readonly viewers = new Map<string, number>();
   /** Unread readers held for the viewers after the first. */
@@ -32,6 +35,7 @@ export class HlsVariant {
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
   private waiters: (() => void)[] = [];
   private stopped = false;
+  private offGrid = 0;
   latest: TsSegment | null = null;
 
   constructor(
@@ -123,9 +127,16 @@ export class HlsVariant {
   }
 
   private segmentReady(segment: TsSegment): void {
-    this.window.add(segment);
+    this.window.add(segment, this.now());
     this.latest = segment;
     if (segment.discontinuity) this.log.info('hls discontinuity', { variant: this.key, segment: segment.index });
+    const { misalignedCuts, ungriddedCuts } = this.segmenter;
+    if (misalignedCuts + ungriddedCuts > this.offGrid) {
+      // A grid keyframe this output lacks, or keyframes that are not the source's: its
+      // numbers may now differ from the other renditions' (README "Ladders").
+      this.offGrid = misalignedCuts + ungriddedCuts;
+      this.log.warn('hls segment off the source grid', { variant: this.key, segment: segment.index, misalignedCuts, ungriddedCuts });
+    }
     this.wakeWaiters();
   }
 

@@ -1,11 +1,13 @@
 // Which format a client gets on the plain stream URL. Existing players (VLC, mpv,
 // ffplay, Jellyfin, TiviMate, curl) send no hint and keep continuous MPEG-TS; Apple's
 // media stack (AppleCoreMedia, Safari, any iOS browser, which all use it) cannot play
-// raw MPEG-TS over HTTP and gets HLS. `?format=` always wins.
+// raw MPEG-TS over HTTP and gets HLS. `?format=` always wins: `hls`, `hls-fmp4` and
+// `dash` redirect to the playlist or manifest. DASH players are never guessed from a user
+// agent (dash.js runs in any browser, which also plays HLS through hls.js or natively).
 import { codecFitsContainer } from '../../../common/transcode-rules.ts';
 
-export type StreamFormat = 'ts' | 'hls' | 'hls-fmp4';
-export const STREAM_FORMATS: readonly StreamFormat[] = ['ts', 'hls', 'hls-fmp4'];
+export type StreamFormat = 'ts' | 'hls' | 'hls-fmp4' | 'dash';
+export const STREAM_FORMATS: readonly StreamFormat[] = ['ts', 'hls', 'hls-fmp4', 'dash'];
 
 /** The `format` query value: a format, null when absent, or an error message. */
 export function parseFormat(value: string | null): StreamFormat | null | { error: string } {

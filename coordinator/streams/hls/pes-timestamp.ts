@@ -1,6 +1,8 @@
 // PES timestamps (90 kHz, 33 bits) read straight from a TS packet that starts a PES.
-// The HLS segmenter needs only the decode time of each video frame: segment lengths
-// and timeline breaks are measured with it, never with wall-clock time.
+// The HLS segmenter measures segment lengths and timeline breaks with each video frame's
+// decode time, never with wall-clock time, and reads a keyframe's presentation time for
+// the source's segment grid (the same frame has the same PTS in every rendition, while
+// its DTS depends on each encoder's frame reordering).
 import { readPayloadOffset } from '../../../common/mpegts/packet-header.ts';
 
 export const PTS_HZ = 90_000;
@@ -24,6 +26,17 @@ export function readPesDecodeTime(buf: Uint8Array, offset: number): number | nul
     return readTimestamp(buf, p + 14);
   }
   return null;
+}
+
+/** PTS of the PES that starts in the packet at `offset`, or null (no PES start, no PTS). */
+export function readPesPresentationTime(buf: Uint8Array, offset: number): number | null {
+  if ((buf[offset + 1]! & 0x40) === 0) return null;
+  const payload = readPayloadOffset(buf, offset);
+  if (payload < 0) return null;
+  const p = offset + payload;
+  if (p + 14 > offset + 188) return null;
+  if (buf[p] !== 0 || buf[p + 1] !== 0 || buf[p + 2] !== 1) return null;
+  return buf[p + 7]! >> 7 ? readTimestamp(buf, p + 9) : null;
 }
 
 /** A 33-bit timestamp in the 5-byte PES layout (marker bits ignored). */

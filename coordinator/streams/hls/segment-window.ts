@@ -12,11 +12,21 @@ export interface WindowOptions {
 
 export const DEFAULT_WINDOW: WindowOptions = { listed: 6, grace: 4 };
 
+/** What the window knows of a segment besides its bytes. */
+export interface SegmentPlace {
+  /** Index of the first segment of its period: since the latest discontinuity, or the first one (one init segment throughout). */
+  periodStart: number;
+  /** Wall-clock ms when it was complete. */
+  arrivedAt: number;
+}
+
 export class SegmentWindow {
   private segments: TsSegment[] = [];
   /** Discontinuities that slid out of the retained list (EXT-X-DISCONTINUITY-SEQUENCE). */
   private droppedDiscontinuities = 0;
   private maxDuration = 0;
+  private readonly places = new WeakMap<TsSegment, SegmentPlace>();
+  private periodStart: number | null = null;
 
   constructor(
     /** Segment names carry this, so a restarted variant never reuses a cached URL. */
@@ -38,7 +48,9 @@ export class SegmentWindow {
     return Math.max(Math.ceil(this.targetSeconds), Math.round(this.maxDuration));
   }
 
-  add(segment: TsSegment): void {
+  add(segment: TsSegment, arrivedAt = 0): void {
+    if (segment.discontinuity || this.periodStart === null) this.periodStart = segment.index;
+    this.places.set(segment, { periodStart: this.periodStart, arrivedAt });
     this.segments.push(segment);
     this.maxDuration = Math.max(this.maxDuration, segment.duration);
     while (this.segments.length > this.options.listed + this.options.grace) {
@@ -51,6 +63,34 @@ export class SegmentWindow {
     const first = this.segments[0];
     if (!first) return null;
     return this.segments[index - first.index] ?? null;
+  }
+
+  /** How many segments the playlist lists once the window is full: the live window's length. */
+  get listedLimit(): number {
+    return this.options.listed;
+  }
+
+  /** The segments the playlist lists, oldest first. */
+  listed(): TsSegment[] {
+    return this.segments.slice(-this.options.listed);
+  }
+
+  /** Every retained segment, oldest first. */
+  retained(): readonly TsSegment[] {
+    return this.segments;
+  }
+
+  placeOf(segment: TsSegment): SegmentPlace {
+    return this.places.get(segment) ?? { periodStart: segment.index, arrivedAt: 0 };
+  }
+
+  /**
+   * The segment an init segment named by `index` comes from: that segment, or, once it has
+   * left the window, the oldest retained one of the period it began (its parameter sets are
+   * the period's). DASH names one init per period, by the period's first segment.
+   */
+  initSource(index: number): TsSegment | null {
+    return this.get(index) ?? this.segments.find((s) => this.placeOf(s).periodStart === index) ?? null;
   }
 
   /** Name of a segment file under the playlist's folder. */

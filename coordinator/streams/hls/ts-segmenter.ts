@@ -24,15 +24,29 @@
 // each discontinuity) and a player keeping the old avcC could not decode the new frames.
 // They are read from the keyframe's first packets, so the decision comes a few packets
 // after the keyframe: the open segment is then split at that keyframe.
+//
+// Renditions of a ladder (`grid` set, coordinator/streams/segment-grid.ts): their
+// keyframes follow the source's, and the source's upstream has registered where segments
+// are cut (the first source keyframe in each new cell of the source's timeline) and how
+// they are numbered. The segmenter then cuts exactly at the keyframes the grid names and
+// gives each segment the grid's number, so segment n of every rendition starts at the
+// same source frame whenever its job started; before the first such keyframe nothing is
+// kept (a rendition joining mid-cell must not publish a shorter segment n). A segment
+// forced open between grid cuts (a timeline break, new parameter sets, a new program)
+// takes the next number and lasts to the grid cut after that one, so numbers stay
+// consecutive and the renditions agree again from there. A grid that names no keyframe
+// for 3 target durations (keyframes that do not follow the source) falls back to cutting
+// at the next keyframe, numbered on.
 import { TS_PACKET_SIZE } from '../../../common/mpegts/constants.ts';
 import { PacketAligner } from '../../../common/mpegts/packet-aligner.ts';
 import { readPayloadOffset } from '../../../common/mpegts/packet-header.ts';
 import { PacketKind, ProgramTracker } from '../../../common/mpegts/program-tracker.ts';
 import { keyframeParameterSets } from './fmp4/parameter-sets.ts';
-import { PTS_HZ, readPesDecodeTime, timestampDelta } from './pes-timestamp.ts';
+import type { CutLookup } from '../segment-grid.ts';
+import { PTS_HZ, readPesDecodeTime, readPesPresentationTime, timestampDelta } from './pes-timestamp.ts';
 
 export interface TsSegment {
-  /** 0-based position in this segmenter's output. */
+  /** Media sequence number: 0-based position in this segmenter's output, or the grid's number. */
   index: number;
   /** Seconds, from video decode times. */
   duration: number;
@@ -52,6 +66,8 @@ export interface TsSegmenterOptions {
   maxGapSeconds: number;
   /** A segment growing past this (a keyframe never came) is dropped, bounding memory. */
   maxSegmentBytes: number;
+  /** Cut where the source's grid says, with its numbers (ladder renditions); absent: the first keyframe past the target. */
+  grid?: CutLookup | null;
 }
 
 export const DEFAULT_SEGMENTER_OPTIONS: TsSegmenterOptions = {
@@ -65,6 +81,8 @@ interface OpenSegment {
   parts: Uint8Array[];
   bytes: number;
   startTime: number;
+  /** Grid mode: the number this segment will carry. */
+  number: number | null;
   discontinuity: boolean;
   pmtSignature: string;
   /** Index in `parts` of the keyframe that opened the segment. */
@@ -90,6 +108,8 @@ interface KeyframeScan {
 const CUT_TOLERANCE = PTS_HZ / 100;
 /** Parameter sets sit at the start of a keyframe; past this many ES bytes they are not looked for. */
 const SCAN_LIMIT = 4096;
+/** Grid mode: a segment the grid has not closed after this many target durations is cut at the next keyframe. */
+const GRID_FALLBACK_TARGETS = 3;
 
 export class TsSegmenter {
   private readonly aligner = new PacketAligner();
@@ -101,13 +121,17 @@ export class TsSegmenter {
   private open: OpenSegment | null = null;
   private lastVideoTime: number | null = null;
   private frameTicks = PTS_HZ / 25;
-  private nextIndex = 0;
+  /** Index of the last segment handed out (null before the first). */
+  private lastIndex: number | null = null;
   /** The next segment starts a new timeline (set after a dropped oversized segment too). */
   private breakPending = false;
   /** Parameter sets of the latest keyframe whose sets were read. */
   private parameterSets: Uint8Array | null = null;
   private scan: KeyframeScan | null = null;
   droppedSegments = 0;
+  /** Grid mode: cuts numbered otherwise than the grid said (a grid keyframe missing from this output), and cuts the grid did not name. */
+  misalignedCuts = 0;
+  ungriddedCuts = 0;
 
   constructor(
     private readonly onSegment: (segment: TsSegment) => void,
@@ -135,15 +159,17 @@ export class TsSegmenter {
     const pid = ((packet[1]! & 0x1f) << 8) | packet[2]!;
     const video = pid === this.tracker.videoPid;
     const time = video ? readPesDecodeTime(packet, 0) : null;
+    const keyframe = kind === PacketKind.Keyframe && time !== null;
+    const pts = keyframe ? (readPesPresentationTime(packet, 0) ?? time) : 0;
     if (video && this.scan) this.scanMore(packet);
-    if (time !== null) this.frame(time, kind === PacketKind.Keyframe);
+    if (time !== null) this.frame(time, keyframe, pts);
     this.flushPsi();
     this.append(packet);
-    if (kind === PacketKind.Keyframe && time !== null) this.startScan(packet, time);
+    if (keyframe) this.startScan(packet, time);
   }
 
   /** Every video frame: timeline breaks, then (on a keyframe) the cut decision. */
-  private frame(time: number, keyframe: boolean): void {
+  private frame(time: number, keyframe: boolean, pts: number): void {
     const last = this.lastVideoTime;
     let broken = false;
     if (last !== null) {
@@ -154,7 +180,7 @@ export class TsSegmenter {
     // A keyframe before the open segment's start can never close it.
     if (keyframe && this.open && timestampDelta(this.open.startTime, time) < 0) broken = true;
     if (broken) this.breakTimeline();
-    if (keyframe) this.keyframe(time);
+    if (keyframe) this.keyframe(time, pts);
     this.lastVideoTime = time;
   }
 
@@ -172,31 +198,52 @@ export class TsSegmenter {
     return (timestampDelta(open.startTime, this.lastVideoTime ?? open.startTime) + this.frameTicks) / PTS_HZ;
   }
 
-  private keyframe(time: number): void {
+  private keyframe(time: number, pts: number): void {
     const signature = this.pmtSignature();
     let broken = this.breakPending;
     const open = this.open;
     if (open && open.pmtSignature !== signature) broken = true;
-    if (open && !broken && timestampDelta(open.startTime, time) < this.options.targetSeconds * PTS_HZ - CUT_TOLERANCE) return;
+    const grid = this.options.grid;
+    const cut = grid ? grid.cutAt(pts, this.frameTicks / 2) : null;
+    if (open && !broken && !this.cutsHere(open, time, cut)) return;
     if (open) {
       this.open = null;
       this.close(open, broken ? this.endOfTimeline(open) : timestampDelta(open.startTime, time) / PTS_HZ);
     }
     if (!this.latestPat || !this.latestPmt) return;
+    let number: number | null = null;
+    if (grid) {
+      // Consecutive after the last segment; the very first one waits for a grid keyframe.
+      if (this.lastIndex === null && cut === null) return;
+      number = this.lastIndex === null ? cut! : this.lastIndex + 1;
+      if (cut !== null && cut > number) this.misalignedCuts++;
+    }
     // PAT and PMT directly before the keyframe open the segment as they are; otherwise
     // the latest copies are repeated so the segment stands alone.
     const psi = this.pendingPsi.length >= 2 ? this.pendingPsi : [this.latestPat, this.latestPmt];
     this.pendingPsi = [];
-    this.open = this.openSegment([...psi], time, broken && this.nextIndex > 0);
+    this.open = this.openSegment([...psi], time, number, broken && this.lastIndex !== null);
     this.breakPending = false;
   }
 
-  private openSegment(parts: Uint8Array[], startTime: number, discontinuity: boolean): OpenSegment {
+  /** Whether a keyframe (decode time `time`, grid number `cut`) ends the open segment on the same timeline. */
+  private cutsHere(open: OpenSegment, time: number, cut: number | null): boolean {
+    const elapsed = timestampDelta(open.startTime, time);
+    if (open.number === null) return elapsed >= this.options.targetSeconds * PTS_HZ - CUT_TOLERANCE;
+    // A grid cut whose number this segment already carries (it was forced open before it) is absorbed.
+    if (cut !== null) return cut > open.number;
+    if (elapsed < GRID_FALLBACK_TARGETS * this.options.targetSeconds * PTS_HZ) return false;
+    this.ungriddedCuts++;
+    return true;
+  }
+
+  private openSegment(parts: Uint8Array[], startTime: number, number: number | null, discontinuity: boolean): OpenSegment {
     const pmt = this.tracker.pmt;
     return {
       parts,
       bytes: parts.length * TS_PACKET_SIZE,
       startTime,
+      number,
       discontinuity,
       pmtSignature: this.pmtSignature(),
       openedAt: parts.length,
@@ -257,14 +304,15 @@ export class TsSegmenter {
     if (!previous || sameBytes(previous, sets) || scan.segment !== this.open) return;
     const open = scan.segment;
     if (scan.partIndex === open.openedAt) {
-      open.discontinuity ||= this.nextIndex > 0;
+      open.discontinuity ||= this.lastIndex !== null;
       return;
     }
     // Same timeline, so the head ends where the keyframe starts.
     const head = { ...open, parts: open.parts.slice(0, scan.partIndex), bytes: scan.partIndex * TS_PACKET_SIZE };
     this.close(head, timestampDelta(open.startTime, scan.time) / PTS_HZ);
     const tail = open.parts.slice(scan.partIndex);
-    const next = this.openSegment([this.latestPat!, this.latestPmt!], scan.time, true);
+    // Grid mode: the rest takes the next number and absorbs the grid cut that carries it.
+    const next = this.openSegment([this.latestPat!, this.latestPmt!], scan.time, open.number === null ? null : this.lastIndex! + 1, true);
     next.parts.push(...tail);
     next.bytes += tail.length * TS_PACKET_SIZE;
     this.open = next;
@@ -277,8 +325,10 @@ export class TsSegmenter {
       data.set(part, at);
       at += part.length;
     }
+    const index = open.number ?? (this.lastIndex === null ? 0 : this.lastIndex + 1);
+    this.lastIndex = index;
     this.onSegment({
-      index: this.nextIndex++,
+      index,
       duration,
       data,
       discontinuity: open.discontinuity,

@@ -1,6 +1,7 @@
 // MPEG-TS segment -> fMP4 (CMAF): an init segment (ftyp + moov with avcC/hvcC and esds
 // from the stream's own parameter sets) and one fragment per HLS segment (moof with a
-// tfdt carrying the decode time, so fragments line up on one timeline, + mdat).
+// tfdt carrying the decode time, so fragments line up on one timeline, + mdat). From the
+// same demux, each track on its own as well (DASH: an AdaptationSet per media type).
 // Written here rather than taken from mux.js, which handles H.264 + AAC but not HEVC.
 import { demuxSegment, splitNalUnits, type AdtsConfig, type SegmentStreams } from './es-demux.ts';
 import { h264Config, hevcConfig, type VideoConfig } from './parameter-sets.ts';
@@ -155,7 +156,7 @@ export function mediaFragment(streams: SegmentStreams, tracks: CmafTracks, seque
   if (tracks.audio && streams.audio.length > 0) {
     const rate = tracks.audio.sampleRate;
     const samples = streams.audio.map((f) => ({ duration: 1024, data: f.data, flags: SYNC, cts: 0 }));
-    trafs.push({ track: AUDIO_TRACK, baseTime: Math.round((streams.audio[0]!.pts * rate) / 90_000), samples, withCts: false });
+    trafs.push({ track: AUDIO_TRACK, baseTime: audioBaseTime(streams.audio[0]!.pts, rate), samples, withCts: false });
   }
   // Two passes: the trun data offsets depend on the moof's size.
   const build = (offsets: number[]) =>
@@ -186,6 +187,47 @@ export function mediaFragment(streams: SegmentStreams, tracks: CmafTracks, seque
 
 /** Init segment and fragment for one MPEG-TS segment, or null when it cannot be carried in fMP4. */
 export function remuxToCmaf(ts: Uint8Array, sequence: number): { init: Uint8Array; fragment: Uint8Array; codecs: string } | null {
+  return remuxToCmafTracks(ts, sequence)?.muxed ?? null;
+}
+
+/** One track on its own (DASH: one AdaptationSet per media type), with the timing its fragment carries. */
+export interface CmafTrack {
+  init: Uint8Array;
+  fragment: Uint8Array;
+  /** RFC 6381 codec string (avc1.64001f, hvc1..., mp4a.40.2). */
+  codec: string;
+  /** The track's timescale: 90 kHz video, the sample rate for audio. */
+  timescale: number;
+  /** Earliest presentation time of the fragment, in the timescale (video: first frame's PTS; audio: tfdt). */
+  start: number;
+  /** Sum of the fragment's sample durations, in the timescale. */
+  duration: number;
+  samples: number;
+}
+
+export interface CmafVideoTrack extends CmafTrack {
+  width: number;
+  height: number;
+}
+
+export interface CmafAudioTrack extends CmafTrack {
+  sampleRate: number;
+  channels: number;
+}
+
+export interface CmafSegment {
+  /** Video and audio in one fragment (HLS fMP4, EXT-X-MAP). */
+  muxed: { init: Uint8Array; fragment: Uint8Array; codecs: string };
+  /** Each track alone (DASH): dash.js plays no multiplexed Representation. */
+  video: CmafVideoTrack | null;
+  audio: CmafAudioTrack | null;
+}
+
+/**
+ * Every fMP4 form of one MPEG-TS segment from one demux: muxed (HLS) and one track per
+ * fragment (DASH). Null when it cannot be carried in fMP4.
+ */
+export function remuxToCmafTracks(ts: Uint8Array, sequence: number): CmafSegment | null {
   // The bytes come from a worker: a malformed SPS (truncated exp-Golomb fields) or an
   // oversized parameter set means "cannot carry this in fMP4", never a crash.
   try {
@@ -194,10 +236,52 @@ export function remuxToCmaf(ts: Uint8Array, sequence: number): { init: Uint8Arra
     if (!tracks || (!tracks.video && !tracks.audio)) return null;
     if (tracks.video && tracks.video.record.length > 0xffff) return null;
     const codecs = [tracks.video?.codecString, tracks.audio && `mp4a.40.${tracks.audio.objectType}`].filter(Boolean).join(',');
-    return { init: initSegment(tracks), fragment: mediaFragment(streams, tracks, sequence), codecs };
+    const out: CmafSegment = { muxed: { init: initSegment(tracks), fragment: mediaFragment(streams, tracks, sequence), codecs }, video: null, audio: null };
+    const v = tracks.video;
+    const first = streams.video[0];
+    if (v && first) {
+      const only = { video: v, audio: null };
+      const frames = streams.video;
+      const last = frames.at(-1)!;
+      const lastDuration = frames.length > 1 ? last.dts - frames[frames.length - 2]!.dts : 3600;
+      out.video = {
+        init: initSegment(only),
+        fragment: mediaFragment(streams, only, sequence),
+        codec: v.codecString,
+        timescale: 90_000,
+        // tfdt is the first frame's decode time; its composition offset puts it at its PTS.
+        start: first.pts,
+        duration: Math.max(0, last.dts + lastDuration - first.dts),
+        samples: frames.length,
+        width: v.width,
+        height: v.height,
+      };
+    }
+    const a = tracks.audio;
+    const firstAudio = streams.audio[0];
+    if (a && firstAudio) {
+      const only = { video: null, audio: a };
+      out.audio = {
+        init: initSegment(only),
+        fragment: mediaFragment(streams, only, sequence),
+        codec: `mp4a.40.${a.objectType}`,
+        timescale: a.sampleRate,
+        start: audioBaseTime(firstAudio.pts, a.sampleRate),
+        duration: streams.audio.length * 1024,
+        samples: streams.audio.length,
+        sampleRate: a.sampleRate,
+        channels: a.channels,
+      };
+    }
+    return out;
   } catch {
     return null;
   }
+}
+
+/** An audio fragment's tfdt: its first frame's PTS in samples. */
+function audioBaseTime(pts: number, rate: number): number {
+  return Math.round((pts * rate) / 90_000);
 }
 
 function concatAll(parts: Uint8Array[]): Uint8Array {

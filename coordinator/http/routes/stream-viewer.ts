@@ -1,0 +1,36 @@
+// What the stream endpoints (MPEG-TS, HLS, DASH) share about a request: who the viewer
+// is, the peer address, and the error body every route answers with.
+
+export interface ClientInfo {
+  request: Request;
+  /** Peer address (the cache's, behind a cache). */
+  ip: string;
+}
+
+export function jsonError(status: number, code: string, message: string, field?: string): Response {
+  return new Response(JSON.stringify({ error: field ? { code, message, field } : { code, message } }), {
+    status,
+    headers: { 'content-type': 'application/json' },
+  });
+}
+
+/**
+ * A viewer's identity: `?session=` when the player adds one (many viewers behind one
+ * address), else peer address + user agent. Bounded: a session is at most 64 safe
+ * characters, a user agent is cut at 200.
+ */
+export function viewerKey({ request, ip }: ClientInfo): string {
+  const url = new URL(request.url);
+  const session = url.searchParams.get('session');
+  if (session && /^[A-Za-z0-9_-]{1,64}$/.test(session)) return `s:${session}`;
+  return `a:${ip} ${(request.headers.get('user-agent') ?? '').slice(0, 200)}`;
+}
+
+export function requestIp(server: { requestIP(r: Request): { address: string } | null } | null | undefined, request: Request): string {
+  return server?.requestIP(request)?.address ?? 'unknown';
+}
+
+/** Playlists and manifests change every segment: cached for half a target duration. */
+export function manifestMaxAge(targetDuration: number): number {
+  return Math.max(1, Math.floor(targetDuration / 2));
+}
