@@ -14,7 +14,7 @@ import { jobBytesService } from '../coordinator/grpc/server';
 import { loadTranscodeProto } from '../proto/load';
 import { createCoordinatorClient } from '../worker/client/grpc-connection';
 import { writeBytes } from '../worker/client/job-stream';
-import type { WorkerConfig } from '../worker/config';
+import { directTarget } from '../worker/client/coordinator-rotation';
 import { TsPacketAligner } from '../worker/runner/ts-packet-aligner';
 import { TsPacketSplitter } from '../worker/runner/ts-packet-splitter';
 
@@ -58,9 +58,10 @@ if (arg('role', 'main') === 'server') {
   });
   server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (_e, port) => console.log(`port ${port}`));
 } else if (arg('role', 'main') === 'client') {
-  const config = { coordinatorUrl: `127.0.0.1:${arg('port', '0')}`, keepaliveTimeMs: 10_000, keepaliveTimeoutMs: 5000 } as WorkerConfig;
+  const address = `127.0.0.1:${arg('port', '0')}`;
+  const config = { keepaliveTimeMs: 10_000, keepaliveTimeoutMs: 5000 };
   const { TranscodeCoordinator } = loadTranscodeProto().tvarr.transcode.v1;
-  const client = mode === 'new' ? createCoordinatorClient(config) : new TranscodeCoordinator(config.coordinatorUrl, grpc.credentials.createInsecure());
+  const client = mode === 'new' ? createCoordinatorClient(config, directTarget(address)) : new TranscodeCoordinator(address, grpc.credentials.createInsecure());
   const c0 = cpuMs();
   const f0 = minorFaults();
   const call = client.JobStream(new grpc.Metadata());

@@ -14,13 +14,18 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const HOST_PORT = '^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\\[[0-9A-Fa-f:.]+\\]):[0-9]{1,5}$';
+const HOST_PORT = /^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$/;
+/** Entries in TVARR_COORDINATOR_URL, and addresses tried per round (a name's addresses included). */
+export const MAX_COORDINATORS = 16;
+// A DNS name is at most 253 characters, plus ":65535".
+const MAX_ENTRY_LENGTH = 259;
 const UINT = '^[0-9]{1,9}$';
 const POSITIVE = '^0*[1-9][0-9]{0,8}$';
 
 // Each variable: its schema (over the raw string) and the expected form for the error line.
 const VARIABLES = {
-  TVARR_COORDINATOR_URL: [Type.String({ pattern: HOST_PORT }), 'host:port, e.g. 127.0.0.1:9090'],
+  // Checked entry by entry (parseCoordinatorUrls), so a bad entry is named by its position.
+  TVARR_COORDINATOR_URL: [Type.String(), 'host:port, e.g. 127.0.0.1:9090, or a comma-separated list of them'],
   TVARR_AUTH_TOKEN: [Type.String({ minLength: 1, pattern: '^[\\x21-\\x7e]+$' }), 'printable ASCII without spaces'],
   TVARR_WORKER_NAME: [Type.String({ minLength: 1, maxLength: 128 }), 'a name of 1-128 characters'],
   TVARR_WORKER_ID: [Type.String({ pattern: '^[A-Za-z0-9._-]{1,128}$' }), '1-128 characters of A-Z a-z 0-9 . _ -'],
@@ -59,7 +64,8 @@ export interface TlsFiles {
 }
 
 export interface WorkerConfig {
-  coordinatorUrl: string;
+  /** Coordinator gRPC addresses (host:port), in the order given; at least one. */
+  coordinatorUrls: readonly string[];
   authToken?: string;
   workerName: string;
   workerId: string;
@@ -83,7 +89,7 @@ export interface WorkerConfig {
 
 /** One row per variable, for `--help`. */
 export const CONFIG_HELP: ReadonlyArray<[ConfigVariable, string, string]> = [
-  ['TVARR_COORDINATOR_URL', '127.0.0.1:9090', 'coordinator gRPC address (host:port)'],
+  ['TVARR_COORDINATOR_URL', '127.0.0.1:9090', 'coordinator gRPC address (host:port), or a comma-separated list (at most 16); a name with several addresses counts as several'],
   ['TVARR_AUTH_TOKEN', '(none)', 'token sent as "authorization: Bearer" on every call; never logged'],
   ['TVARR_WORKER_NAME', 'hostname', 'display name'],
   ['TVARR_WORKER_ID', 'sha256(hostname,name)', 'stable identity across restarts'],
@@ -108,6 +114,30 @@ function fail(name: ConfigVariable, raw: string | undefined, extra = ''): never 
   const [, expected] = VARIABLES[name];
   const got = raw === undefined || SECRET.has(name) ? '' : ` (got ${JSON.stringify(raw.slice(0, 80))})`;
   throw new ConfigError(`${name} must be ${expected}${extra}${got}`);
+}
+
+/**
+ * TVARR_COORDINATOR_URL: one host:port or a comma-separated list (spaces around commas
+ * allowed). Each entry is checked on its own and a bad one is named by its position; an
+ * entry is echoed only when it cannot hold a secret (a `user:pass@` or `?token=` pasted
+ * in by mistake is not printed).
+ */
+export function parseCoordinatorUrls(raw: string): readonly string[] {
+  const entries = raw.split(',').map((s) => s.trim());
+  const name = 'TVARR_COORDINATOR_URL';
+  if (entries.length > MAX_COORDINATORS) throw new ConfigError(`${name} must list at most ${MAX_COORDINATORS} coordinators (got ${entries.length})`);
+  const where = (i: number) => (entries.length > 1 ? ` (entry ${i + 1} of ${entries.length})` : '');
+  const shown = (entry: string) => (/^[A-Za-z0-9.:\[\]-]*$/.test(entry) ? ` (got ${JSON.stringify(entry)})` : ' (value not shown)');
+  entries.forEach((entry, i) => {
+    if (entry.length > MAX_ENTRY_LENGTH || !HOST_PORT.test(entry)) {
+      throw new ConfigError(`${name} must be host:port, e.g. 127.0.0.1:9090, or a comma-separated list of them${where(i)}${shown(entry.slice(0, 80))}`);
+    }
+    const port = Number(entry.slice(entry.lastIndexOf(':') + 1));
+    if (!(port >= 1 && port <= 65535)) throw new ConfigError(`${name} must be host:port with port 1-65535${where(i)}${shown(entry)}`);
+    const first = entries.indexOf(entry);
+    if (first < i) throw new ConfigError(`${name} lists ${JSON.stringify(entry)} twice (entries ${first + 1} and ${i + 1})`);
+  });
+  return Object.freeze(entries);
 }
 
 /** A restarted worker with the same host and name must register as the same identity. */
@@ -155,8 +185,7 @@ export function parseWorkerConfig(
   const e: Env = picked;
   const int = (v: string | undefined, dflt: number) => (v === undefined ? dflt : Number.parseInt(v, 10));
 
-  const port = Number((e.TVARR_COORDINATOR_URL ?? '').split(':').pop());
-  if (e.TVARR_COORDINATOR_URL && !(port >= 1 && port <= 65535)) fail('TVARR_COORDINATOR_URL', e.TVARR_COORDINATOR_URL, ' with port 1-65535');
+  const coordinatorUrls = parseCoordinatorUrls(e.TVARR_COORDINATOR_URL ?? '127.0.0.1:9090');
 
   const dflt = defaultLimits(hw);
   const maxCpuJobs = int(e.TVARR_MAX_CPU_JOBS, dflt.maxCpuJobs);
@@ -177,7 +206,7 @@ export function parseWorkerConfig(
 
   const workerName = e.TVARR_WORKER_NAME ?? hw.hostname;
   const config: WorkerConfig = {
-    coordinatorUrl: e.TVARR_COORDINATOR_URL ?? '127.0.0.1:9090',
+    coordinatorUrls,
     authToken: e.TVARR_AUTH_TOKEN,
     workerName,
     workerId: e.TVARR_WORKER_ID ?? deriveWorkerId(hw.hostname, workerName),

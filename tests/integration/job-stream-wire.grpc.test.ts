@@ -7,7 +7,7 @@ import { downlinkInput, downlinkInputChunk, uplinkOutput, uplinkOutputChunk } fr
 import { jobBytesService } from '../../coordinator/grpc/server';
 import { createCoordinatorClient } from '../../worker/client/grpc-connection';
 import { writeBytes } from '../../worker/client/job-stream';
-import type { WorkerConfig } from '../../worker/config';
+import { directTarget } from '../../worker/client/coordinator-rotation';
 
 const server = new grpc.Server();
 type Up = { msg: string; output?: Buffer; output_chunk?: { seq: number; data: Buffer }; progress?: unknown };
@@ -29,8 +29,9 @@ const port = await new Promise<number>((resolve, reject) =>
 afterAll(() => server.forceShutdown());
 
 test('output pieces and chunks cross grpc-js both ways byte for byte; other messages are untouched', async () => {
-  const config = { coordinatorUrl: `127.0.0.1:${port}`, keepaliveTimeMs: 10_000, keepaliveTimeoutMs: 5000 } as WorkerConfig;
-  const client = createCoordinatorClient(config);
+  const address = `127.0.0.1:${port}`;
+  const config = { keepaliveTimeMs: 10_000, keepaliveTimeoutMs: 5000 };
+  const client = createCoordinatorClient(config, directTarget(address));
   const call = client.JobStream(new grpc.Metadata());
   const got: { msg: string; input?: Buffer; input_chunk?: { seq: number; data: Buffer }; input_ended?: { reason: string } }[] = [];
   const done = new Promise<void>((resolve, reject) => {

@@ -16,7 +16,7 @@ function errorOf(env: Record<string, string>): string {
 describe('parseWorkerConfig', () => {
   test('defaults come from hardware and are frozen', () => {
     const c = parseWorkerConfig({}, hw);
-    expect(c.coordinatorUrl).toBe('127.0.0.1:9090');
+    expect(c.coordinatorUrls).toEqual(['127.0.0.1:9090']);
     expect(c.workerName).toBe('box');
     expect(c.workerId).toBe(deriveWorkerId('box', 'box'));
     expect([c.maxCpuJobs, c.maxGpuJobs, c.maxJobs]).toEqual([4, 5, 9]);
@@ -39,7 +39,7 @@ describe('parseWorkerConfig', () => {
 
   test('explicit values win and empty strings count as unset', () => {
     const c = parseWorkerConfig({ TVARR_MAX_JOBS: '3', TVARR_MAX_GPU_JOBS: '0', TVARR_LOG_LEVEL: '', TVARR_COORDINATOR_URL: 'coord.lan:7000' }, hw);
-    expect([c.maxJobs, c.maxGpuJobs, c.logLevel, c.coordinatorUrl]).toEqual([3, 0, 'info', 'coord.lan:7000']);
+    expect([c.maxJobs, c.maxGpuJobs, c.logLevel, c.coordinatorUrls]).toEqual([3, 0, 'info', ['coord.lan:7000']]);
   });
 
   const bad: Array<[string, string, RegExp]> = [
@@ -77,5 +77,55 @@ describe('parseWorkerConfig', () => {
     const msg = errorOf({ TVARR_AUTH_TOKEN: 'sec ret' });
     expect(msg).toMatch(/^TVARR_AUTH_TOKEN must be/);
     expect(msg).not.toContain('sec');
+  });
+});
+
+describe('TVARR_COORDINATOR_URL lists', () => {
+  const urls = (value: string) => parseWorkerConfig({ TVARR_COORDINATOR_URL: value }, hw).coordinatorUrls;
+
+  test('one address, as before, and every single form: IPv4, a name, bracketed IPv6', () => {
+    expect(urls('10.0.0.5:9090')).toEqual(['10.0.0.5:9090']);
+    expect(urls('coord.lan:9090')).toEqual(['coord.lan:9090']);
+    expect(urls('[fd00::5]:9090')).toEqual(['[fd00::5]:9090']);
+  });
+
+  test('a comma-separated list keeps its order; spaces around commas are allowed; the list is frozen', () => {
+    const list = urls('coord-a:9090, coord-b:9090 ,[::1]:9091,10.0.0.7:9092');
+    expect(list).toEqual(['coord-a:9090', 'coord-b:9090', '[::1]:9091', '10.0.0.7:9092']);
+    expect(Object.isFrozen(list)).toBe(true);
+  });
+
+  test('16 entries are accepted; 17 are refused on one line', () => {
+    const list = (n: number) => Array.from({ length: n }, (_, i) => `c${i}:9090`).join(',');
+    expect(urls(list(16))).toHaveLength(16);
+    expect(errorOf({ TVARR_COORDINATOR_URL: list(17) })).toBe('TVARR_COORDINATOR_URL must list at most 16 coordinators (got 17)');
+  });
+
+  const badEntries: Array<[string, RegExp]> = [
+    ['a:9090,b', /^TVARR_COORDINATOR_URL must be host:port.* \(entry 2 of 2\) \(got "b"\)$/],
+    ['a:9090,b:70000,c:9090', /^TVARR_COORDINATOR_URL must be host:port with port 1-65535 \(entry 2 of 3\) \(got "b:70000"\)$/],
+    ['a:9090,b:0', /port 1-65535 \(entry 2 of 2\)/],
+    ['a:9090,', /^TVARR_COORDINATOR_URL must be host:port.* \(entry 2 of 2\) \(got ""\)$/],
+    [',a:9090', /\(entry 1 of 2\)/],
+    ['a:9090;b:9090', /^TVARR_COORDINATOR_URL must be host:port/],
+    ['::1:9090', /^TVARR_COORDINATOR_URL must be host:port/],
+    [`${'x'.repeat(260)}:9090`, /^TVARR_COORDINATOR_URL must be host:port/],
+    ['a:9090,b:9090,a:9090', /^TVARR_COORDINATOR_URL lists "a:9090" twice \(entries 1 and 3\)$/],
+  ];
+  for (const [value, expected] of badEntries) {
+    test(`bad list ${JSON.stringify(value.slice(0, 40))} names the entry by position, on one line`, () => {
+      const msg = errorOf({ TVARR_COORDINATOR_URL: value });
+      expect(msg).toMatch(expected);
+      expect(msg).not.toContain('\n');
+    });
+  }
+
+  test('an entry that may hold credentials is named by position but not echoed', () => {
+    for (const value of ['a:9090,grpc://user:hunter2@b:9090', 'a:9090,b:9090?token=hunter2', 'http://admin:hunter2@a:9090']) {
+      const msg = errorOf({ TVARR_COORDINATOR_URL: value });
+      expect(msg).toMatch(/^TVARR_COORDINATOR_URL must be host:port/);
+      expect(msg).toContain('(value not shown)');
+      expect(msg).not.toContain('hunter2');
+    }
   });
 });

@@ -4,7 +4,7 @@
 //
 // States: connecting -> registered -> closed, or connecting -> closed. Commands other
 // than `registered` are only accepted once registered.
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import type { CoordinatorCommand__Output } from '../../proto/gen/tvarr/transcode/v1/CoordinatorCommand';
 import type { WorkerEvent } from '../../proto/gen/tvarr/transcode/v1/WorkerEvent';
 import { DEFAULT_LIVENESS } from '../../common/liveness';
@@ -23,8 +23,20 @@ export interface SessionHandlers {
   heartbeat(): Promise<Extract<OutgoingEvent, { type: 'heartbeat' }>>;
 }
 
+export interface SessionTimeouts {
+  /** No `registered` reply this long after opening: give up (default 15 s: a busy coordinator). */
+  registerMs?: number;
+  /**
+   * Still no connection this long after opening (an address that drops SYNs): give up, so
+   * the agent can try another coordinator. Unset: wait as grpc-js does.
+   */
+  connectMs?: number;
+}
+
 export interface SessionResult {
   registered: boolean;
+  /** Registered and still there when the first heartbeat went out: the coordinator kept us. */
+  settled: boolean;
   reason: string;
 }
 
@@ -39,13 +51,14 @@ export class ControlSession {
   private heartbeatChain = 0;
   private lastHeartbeatAt = 0;
   private everRegistered = false;
+  private settled = false;
 
   constructor(
     private readonly client: CoordinatorClient,
     private readonly metadata: grpc.Metadata,
     private readonly handlers: SessionHandlers,
     private readonly logger: Logger,
-    private readonly registerTimeoutMs = 15_000,
+    private readonly timeouts: SessionTimeouts = {},
   ) {}
 
   get isRegistered(): boolean {
@@ -64,14 +77,25 @@ export class ControlSession {
         this.state = 'closed';
         clearTimeout(this.heartbeatTimer);
         clearTimeout(registerTimer);
-        resolve({ registered: this.everRegistered, reason });
+        clearTimeout(connectTimer);
+        resolve({ registered: this.everRegistered, settled: this.settled, reason });
       };
+      // Our own reason first: the cancel's error would only say "Cancelled on client".
+      const abandon = (reason: string) => {
+        finish(reason);
+        call.cancel();
+      };
+      const registerMs = this.timeouts.registerMs ?? 15_000;
       const registerTimer = setTimeout(() => {
-        if (this.state === 'connecting') {
-          this.logger.warn('no registered reply; reconnecting', { timeoutMs: this.registerTimeoutMs });
-          call.cancel();
-        }
-      }, this.registerTimeoutMs);
+        if (this.state !== 'connecting') return;
+        this.logger.warn('no registered reply; reconnecting', { timeoutMs: registerMs });
+        abandon(`no registered reply within ${registerMs} ms`);
+      }, registerMs);
+      const connectMs = this.timeouts.connectMs;
+      const connectTimer = connectMs === undefined ? undefined : setTimeout(() => {
+        const connected = this.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY;
+        if (this.state === 'connecting' && !connected) abandon(`no connection within ${connectMs} ms`);
+      }, connectMs);
 
       call.on('data', (msg: CoordinatorCommand__Output) => this.receive(commandFromProto(msg)));
       call.on('error', (err: grpc.ServiceError) => finish(`${statusName(err.code)}: ${err.details ?? err.message}`));
@@ -150,7 +174,7 @@ export class ControlSession {
       const started = performance.now();
       this.lastHeartbeatAt = started;
       try {
-        await this.send(await this.handlers.heartbeat());
+        if (await this.send(await this.handlers.heartbeat())) this.settled = true;
       } catch (err) {
         this.logger.warn('heartbeat failed', { err });
       }

@@ -8,6 +8,7 @@ import { passPreframed } from '../../common/job-stream-wire';
 import { AUTH_METADATA_KEY, WORKER_ID_METADATA_KEY, loadTranscodeProto } from '../../proto/load';
 import type { TranscodeCoordinatorClient } from '../../proto/gen/tvarr/transcode/v1/TranscodeCoordinator';
 import type { WorkerConfig } from '../config';
+import type { CoordinatorTarget } from './coordinator-rotation';
 
 export type CoordinatorClient = TranscodeCoordinatorClient;
 
@@ -22,24 +23,30 @@ const IP_SNI_PLACEHOLDER = 'tvarr-coordinator';
 
 /**
  * TLS when TVARR_TLS_CA_FILE (or a client cert) is set: the server certificate must chain
- * to the CA and name the host of TVARR_COORDINATOR_URL (a DNS or IP subjectAltName).
+ * to the CA and name `serverName`, the host of the TVARR_COORDINATOR_URL entry (a DNS or
+ * IP subjectAltName), also when the channel dials one of that name's resolved addresses.
  * With TVARR_TLS_CERT_FILE/KEY_FILE the worker also presents a client certificate.
  */
-export function createCredentials(config: Pick<WorkerConfig, 'tls' | 'coordinatorUrl'>): grpc.ChannelCredentials {
+export function createCredentials(config: Pick<WorkerConfig, 'tls'>, serverName: string): grpc.ChannelCredentials {
   const tls = config.tls;
   if (!tls) return grpc.credentials.createInsecure();
   const read = (f: string | undefined) => (f ? fs.readFileSync(f) : null);
-  const expectedName = coordinatorHost(config.coordinatorUrl);
   return grpc.credentials.createSsl(read(tls.caFile), read(tls.keyFile), read(tls.certFile), {
-    // grpc-js passes the SNI override as `host` here; always verify the real target.
-    checkServerIdentity: (_host, cert) => tlsLib.checkServerIdentity(expectedName, cert),
+    // grpc-js passes the SNI override as `host` here; always verify the configured host.
+    checkServerIdentity: (_host, cert) => tlsLib.checkServerIdentity(serverName, cert),
   });
 }
 
-/** Channel options that only TLS needs (SNI when dialling an IP address). */
-function tlsChannelOptions(config: Pick<WorkerConfig, 'tls' | 'coordinatorUrl'>): grpc.ChannelOptions {
-  if (!config.tls || !isIP(coordinatorHost(config.coordinatorUrl))) return {};
-  return { 'grpc.ssl_target_name_override': IP_SNI_PLACEHOLDER };
+/**
+ * Options for dialling `target`. A resolved address of a name keeps the name as SNI and
+ * as :authority (what the worker would send had it dialled the name itself).
+ */
+export function targetChannelOptions(config: Pick<WorkerConfig, 'tls'>, target: CoordinatorTarget): grpc.ChannelOptions {
+  const resolved = target.address !== target.entry;
+  const opts: grpc.ChannelOptions = resolved ? { 'grpc.default_authority': target.entry } : {};
+  if (!config.tls) return opts;
+  if (isIP(target.serverName)) return { ...opts, 'grpc.ssl_target_name_override': IP_SNI_PLACEHOLDER };
+  return resolved ? { ...opts, 'grpc.ssl_target_name_override': target.serverName } : opts;
 }
 
 /**
@@ -77,16 +84,23 @@ export function channelOptions(config: Pick<WorkerConfig, 'keepaliveTimeMs' | 'k
   };
 }
 
-/**
- * `ownConnection`: a client whose channel never shares a connection with another client
- * (its own subchannel pool). Job stream lanes use one each: calls on one HTTP/2
- * connection share its 64 KiB connection window, separate connections do not.
- */
-export function createCoordinatorClient(config: WorkerConfig, opts: { ownConnection?: boolean } = {}): CoordinatorClient {
+export type ClientConfig = Pick<WorkerConfig, 'tls' | 'keepaliveTimeMs' | 'keepaliveTimeoutMs'>;
+export interface ClientOptions {
+  /**
+   * A client whose channel never shares a connection with another client (its own
+   * subchannel pool). Job stream lanes use one each: calls on one HTTP/2 connection share
+   * its 64 KiB connection window, separate connections do not.
+   */
+  ownConnection?: boolean;
+}
+export type CreateClient = (target: CoordinatorTarget, opts?: ClientOptions) => CoordinatorClient;
+
+/** A client for one coordinator (one address of the TVARR_COORDINATOR_URL list). */
+export function createCoordinatorClient(config: ClientConfig, target: CoordinatorTarget, opts: ClientOptions = {}): CoordinatorClient {
   const TranscodeCoordinator = coordinatorClientClass();
-  return new TranscodeCoordinator(config.coordinatorUrl, createCredentials(config), {
+  return new TranscodeCoordinator(target.address, createCredentials(config, target.serverName), {
     ...channelOptions(config),
-    ...tlsChannelOptions(config),
+    ...targetChannelOptions(config, target),
     ...(opts.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
   });
 }

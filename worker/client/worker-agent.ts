@@ -1,5 +1,13 @@
-// The worker's life: keep a registered control stream to the coordinator (reconnect
-// with jittered backoff), run the jobs it starts, and drain or stop on request.
+// The worker's life: keep a registered control stream to one coordinator of the
+// TVARR_COORDINATOR_URL list, run the jobs it starts, and drain or stop on request.
+//
+// Moving (several coordinators): when the control stream is lost the worker dials the
+// next address at once (coordinator-rotation.ts orders them) and registers there as the
+// same identity, reporting its running jobs in Register.active_jobs; the jittered backoff
+// is waited once per full round, so a live coordinator is reached without delay. Jobs are
+// not stopped by the move: each job's stream dials the coordinator that started it, and
+// ends only if that coordinator goes (its stream fails) or the new one lists it in
+// Registered.cancel_jobs.
 //
 // Draining: `drain` from the coordinator or SIGTERM (startDrain) stops new jobs;
 // `resume` lifts a coordinator drain but never a local SIGTERM drain.
@@ -12,13 +20,15 @@ import { JobProcess } from '../runner/job-process';
 import { buildFfmpegArgs } from '../runner/build-args';
 import type { TranscodeSpec } from '../runner/transcode-spec';
 import { backoffDelayMs } from './backoff';
-import { ControlSession } from './control-session';
+import { ClientPool } from './client-pool';
+import { ControlSession, type SessionResult } from './control-session';
+import { CoordinatorRotation, type CoordinatorTarget, type ResolveHost } from './coordinator-rotation';
 import { jobKey, type IncomingCommand, type JobEndedInfo, type JobRef, type Limits, type OutgoingEvent } from './domain';
 import { decideAdmission, decideOutcome, type SlotUsage } from './job-admission';
 import { bridgeJobStream, jobProgress, openJobStream, type JobStreamResult } from './job-stream';
 import { bridgeJobLanes, openJobLanes } from './job-lanes';
 import { MAX_JOB_STREAM_LANES } from '../../common/job-lanes';
-import { callMetadata, createCoordinatorClient, explainConnectionFailure, type CoordinatorClient } from './grpc-connection';
+import { callMetadata, createCoordinatorClient, explainConnectionFailure, type CreateClient } from './grpc-connection';
 
 interface RunningJob {
   ref: JobRef;
@@ -26,6 +36,11 @@ interface RunningJob {
   kind: 'cpu' | 'gpu';
   /** job stream calls for this job (1 = the single-call format) */
   lanes: number;
+  /**
+   * The coordinator that started it: its job stream dials there, wherever the control
+   * stream has moved since. (The seam for a proto field naming another coordinator.)
+   */
+  coordinator: CoordinatorTarget;
   proc?: JobProcess;
   cancelReason?: string;
   ended: Promise<void>;
@@ -36,17 +51,20 @@ export interface AgentOptions {
   capabilities: Capabilities;
   logger: Logger;
   version: string;
-  /** Defaults to a client built from config. */
-  client?: CoordinatorClient;
-  /** Builds one job stream lane's client (own connection); defaults to one from config. */
-  createLaneClient?: () => CoordinatorClient;
+  /** Builds the client for one coordinator address (job stream lanes ask for their own connection); defaults to one from config. */
+  createClient?: CreateClient;
+  /** Resolves a TVARR_COORDINATOR_URL host name to its addresses; defaults to the system resolver. */
+  resolve?: ResolveHost;
+  /** Picks the address the first round starts at; defaults to Math.random. */
+  random?: () => number;
   sampler?: ResourceSampler;
 }
 
 /** Typed lifecycle events, for logs and tests. */
 export interface AgentEvents {
-  registered: [{ workerId: string; heartbeatIntervalMs: number }];
-  disconnected: [{ reason: string; retryInMs: number }];
+  registered: [{ workerId: string; heartbeatIntervalMs: number; coordinator: string; address: string }];
+  /** A control stream ended (or never opened); retryInMs 0 = the next address is dialled at once. */
+  disconnected: [{ reason: string; retryInMs: number; address: string }];
   'job:started': [JobRef & { pid: number }];
   'job:rejected': [JobRef & { reason: string; message: string }];
   'job:ended': [JobEndedInfo];
@@ -55,7 +73,9 @@ export interface AgentEvents {
 
 export class WorkerAgent extends EventEmitter<AgentEvents> {
   private readonly jobs = new Map<string, RunningJob>();
-  private readonly client: CoordinatorClient;
+  private readonly createClient: CreateClient;
+  private readonly pool: ClientPool;
+  private readonly rotation: CoordinatorRotation;
   private readonly sampler: ResourceSampler;
   private session: ControlSession | undefined;
   /** job_ended events that could not be sent while disconnected; resent after registering. */
@@ -68,7 +88,9 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
 
   constructor(private readonly o: AgentOptions) {
     super();
-    this.client = o.client ?? createCoordinatorClient(o.config);
+    this.createClient = o.createClient ?? ((target, opts) => createCoordinatorClient(o.config, target, opts));
+    this.pool = new ClientPool(this.createClient);
+    this.rotation = new CoordinatorRotation(o.config.coordinatorUrls, { resolve: o.resolve, random: o.random });
     this.sampler = o.sampler ?? new ResourceSampler(o.capabilities.gpus.some((g) => g.vendor === 'nvidia'));
   }
 
@@ -89,42 +111,57 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
     this.loop ??= this.connectLoop();
   }
 
+  /**
+   * Rounds over the coordinator list until stopped. Within a round the next address is
+   * dialled at once whenever one is lost or refuses; a round that ends without a session
+   * that settled (kept past its first heartbeat) ends with the backoff, which such a session
+   * resets. A lost coordinator is tried again only in the next round, after the others.
+   */
   private async connectLoop(): Promise<void> {
     const { config, logger } = this.o;
-    let attempt = 0;
+    let failedRounds = 0;
     let lastHint: string | undefined;
     while (!this.stopped) {
-      const session = new ControlSession(this.client, callMetadata(config), {
-        registration: () => ({
-          workerId: config.workerId,
-          name: config.workerName,
-          version: this.o.version,
-          hostname: config.hostname,
-          capabilities: this.o.capabilities,
-          limits: this.limits,
-          activeJobs: this.activeJobs,
-          draining: this.draining,
-        }),
-        onRegistered: (cmd) => this.onRegistered(cmd),
-        onCommand: (cmd) => this.onCommand(cmd),
-        heartbeat: async () => ({
-          type: 'heartbeat',
-          usage: await this.sampler.sample(),
-          jobs: [...this.jobs.values()].flatMap((j) => (j.proc ? [jobProgress(j.ref, j.proc)] : [])),
-        }),
-      }, logger);
-      this.session = session;
-      const result = await session.run();
-      this.session = undefined;
+      const round = await this.rotation.round();
+      if (round.unresolved.length > 0) logger.warn('cannot resolve coordinator', { unresolved: round.unresolved });
+      const several = round.targets.length > 1;
+      let pending = round.targets;
+      let reason = round.unresolved.length > 0 ? `cannot resolve ${round.unresolved.join('; ')}` : 'no coordinator address';
+      let last: CoordinatorTarget | undefined;
+      while (pending.length > 0 && !this.stopped) {
+        const target = pending.shift()!;
+        this.rotation.tried(target);
+        const result = await this.runSession(target, several);
+        if (this.stopped) return;
+        last = target;
+        reason = result.reason;
+        // Kept past its first heartbeat, then lost: the backoff starts again and the others are
+        // tried now (names resolved again), this one in the next round. A coordinator that
+        // registers us and drops us at once only moves us on within this round, so a cluster
+        // that does that to every worker is not dialled in a loop faster than the backoff.
+        if (result.settled) {
+          failedRounds = 0;
+          pending = (await this.rotation.round()).targets.filter((t) => t.address !== target.address);
+        }
+        if (result.registered) {
+          lastHint = undefined;
+        } else {
+          // A misconfiguration (TLS trust, token) gets one clear error line naming what to fix.
+          // Only for a coordinator that never took us: a lost one (reset, killed) proved TLS and token fine.
+          const hint = explainConnectionFailure(result.reason, config);
+          if (hint && hint !== lastHint) logger.error('cannot connect to the coordinator', { hint, reason: result.reason, address: target.address });
+          lastHint = hint;
+        }
+        const next = pending[0];
+        if (next) {
+          logger.warn('coordinator lost; trying next', { coordinator: target.entry, address: target.address, reason, next: next.address });
+          this.emit('disconnected', { reason, retryInMs: 0, address: target.address });
+        }
+      }
       if (this.stopped) break;
-      if (result.registered) attempt = 0;
-      const retryInMs = backoffDelayMs(attempt++, config.reconnectBaseMs, config.reconnectMaxMs);
-      logger.warn('control stream lost; reconnecting', { reason: result.reason, retryInMs });
-      // A misconfiguration (TLS trust, token) gets one clear error line naming what to fix.
-      const hint = explainConnectionFailure(result.reason, config);
-      if (hint && hint !== lastHint) logger.error('cannot connect to the coordinator', { hint, reason: result.reason });
-      lastHint = hint;
-      this.emit('disconnected', { reason: result.reason, retryInMs });
+      const retryInMs = backoffDelayMs(failedRounds++, config.reconnectBaseMs, config.reconnectMaxMs);
+      logger.warn('control stream lost; reconnecting', { coordinator: last?.entry, address: last?.address, reason, retryInMs });
+      this.emit('disconnected', { reason, retryInMs, address: last?.address ?? '' });
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, retryInMs);
         this.wake = () => {
@@ -136,28 +173,66 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
     }
   }
 
-  private onRegistered(cmd: Extract<IncomingCommand, { type: 'registered' }>): void {
+  /** One Control call to `target`, from dial to loss. */
+  private async runSession(target: CoordinatorTarget, several: boolean): Promise<SessionResult> {
     const { config, logger } = this.o;
+    const client = this.pool.acquire(target);
+    const session = new ControlSession(client, callMetadata(config), {
+      registration: () => ({
+        workerId: config.workerId,
+        name: config.workerName,
+        version: this.o.version,
+        hostname: config.hostname,
+        capabilities: this.o.capabilities,
+        limits: this.limits,
+        activeJobs: this.activeJobs,
+        draining: this.draining,
+      }),
+      onRegistered: (cmd) => this.onRegistered(cmd, target),
+      onCommand: (cmd) => this.onCommand(cmd, target),
+      heartbeat: async () => ({
+        type: 'heartbeat',
+        usage: await this.sampler.sample(),
+        jobs: [...this.jobs.values()].flatMap((j) => (j.proc ? [jobProgress(j.ref, j.proc)] : [])),
+      }),
+    }, logger, {
+      // With another coordinator to go to, an address that does not even connect is given up
+      // after as long as a silent connection takes to be declared lost (keepalive).
+      connectMs: several ? config.keepaliveTimeMs + config.keepaliveTimeoutMs : undefined,
+    });
+    this.session = session;
+    try {
+      return await session.run();
+    } finally {
+      this.session = undefined;
+      this.pool.release(target);
+    }
+  }
+
+  private onRegistered(cmd: Extract<IncomingCommand, { type: 'registered' }>, target: CoordinatorTarget): void {
+    const { config, logger } = this.o;
+    const workerId = cmd.workerId || config.workerId;
     logger.info('registered', {
-      workerId: cmd.workerId || config.workerId,
-      coordinator: config.coordinatorUrl,
+      workerId,
+      coordinator: target.entry,
+      address: target.address,
       heartbeatIntervalMs: cmd.heartbeatIntervalMs,
       activeJobs: this.jobs.size,
       draining: this.draining,
     });
-    this.emit('registered', { workerId: cmd.workerId || config.workerId, heartbeatIntervalMs: cmd.heartbeatIntervalMs });
+    this.emit('registered', { workerId, heartbeatIntervalMs: cmd.heartbeatIntervalMs, coordinator: target.entry, address: target.address });
     for (const ref of cmd.cancelJobs) this.cancelJob(ref, 'coordinator no longer wants this job (reconciled at registration)');
     const pending = this.unsent.splice(0);
     for (const e of pending) void this.send(e);
     if (this.localDrain) void this.send({ type: 'drain_started', reason: this.localDrain });
   }
 
-  private onCommand(cmd: IncomingCommand): void {
+  private onCommand(cmd: IncomingCommand, from: CoordinatorTarget): void {
     switch (cmd.type) {
       case 'registered':
         return;
       case 'start_job':
-        return this.startJob(cmd.job, cmd.spec, cmd.streamLanes);
+        return this.startJob(cmd.job, cmd.spec, cmd.streamLanes, from);
       case 'ping':
         return; // answered by the control session
       case 'cancel_job':
@@ -187,7 +262,7 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
     return { total: all.length, gpu: all.filter((j) => j.kind === 'gpu').length, cpu: all.filter((j) => j.kind === 'cpu').length };
   }
 
-  private startJob(ref: JobRef, spec: TranscodeSpec, suggestedLanes = 0): void {
+  private startJob(ref: JobRef, spec: TranscodeSpec, suggestedLanes: number, coordinator: CoordinatorTarget): void {
     const logger = this.o.logger.child({ jobId: ref.jobId, attempt: ref.attempt });
     if (this.jobs.has(jobKey(ref))) {
       logger.warn('duplicate start_job ignored; attempt already running');
@@ -208,17 +283,18 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
     }
     // TVARR_JOB_STREAM_LANES set: that many; else the coordinator's suggestion (from RTT and bitrate).
     const lanes = Math.min(MAX_JOB_STREAM_LANES, Math.max(1, this.o.config.jobStreamLanes || suggestedLanes || 1));
-    const job: RunningJob = { ref, spec, kind: decision.kind, lanes, ended: Promise.resolve() };
+    const job: RunningJob = { ref, spec, kind: decision.kind, lanes, coordinator, ended: Promise.resolve() };
     this.jobs.set(jobKey(ref), job);
     job.ended = this.runJob(job, logger);
   }
 
   private async runJob(job: RunningJob, logger: ReturnType<Logger['child']>): Promise<void> {
     const { config } = this.o;
-    const lanes = job.lanes;
-    // Lanes: one fresh client (own connection) per lane for this job, closed when it ends.
-    const laneClients = lanes > 1 ? Array.from({ length: lanes }, () => (this.o.createLaneClient ?? (() => createCoordinatorClient(config, { ownConnection: true })))()) : [];
-    const calls = lanes > 1 ? openJobLanes(laneClients, () => callMetadata(config), job.ref) : [openJobStream(this.client, callMetadata(config), job.ref)];
+    const { lanes, coordinator } = job;
+    // Lanes: one fresh client (own connection) per lane for this job, closed when it ends;
+    // a single call shares the connection to its coordinator (held until the job ends).
+    const laneClients = lanes > 1 ? Array.from({ length: lanes }, () => this.createClient(coordinator, { ownConnection: true })) : [];
+    const calls = lanes > 1 ? openJobLanes(laneClients, () => callMetadata(config), job.ref) : [openJobStream(this.pool.acquire(coordinator), callMetadata(config), job.ref)];
     if (lanes > 1) logger.info('job stream lanes opened', { lanes });
     let ended: JobEndedInfo;
     try {
@@ -236,6 +312,7 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
       ended = { ...job.ref, outcome: 'failed', message: `cannot run ffmpeg: ${(err as Error).message}`, exitCode: -1 };
     }
     for (const c of laneClients) c.close();
+    if (lanes <= 1) this.pool.release(coordinator);
     this.jobs.delete(jobKey(job.ref));
     logger.info('job ended', { outcome: ended.outcome, exitCode: ended.exitCode, message: ended.message });
     const event: OutgoingEvent = { type: 'job_ended', ended };
@@ -295,6 +372,6 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
     ]);
     if (!closed) session?.close(false);
     await this.loop;
-    this.client.close();
+    this.pool.closeAll();
   }
 }
