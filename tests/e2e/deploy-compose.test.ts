@@ -5,6 +5,7 @@
 import { describe, expect, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
@@ -44,6 +45,15 @@ describe('deploy: Dockerfile targets', () => {
 });
 
 describe.skipIf(compose === null)('deploy: compose.yaml', () => {
+  const cluster = (extraEnv: Record<string, string> = {}) => {
+    const r = spawnSync(compose![0]!, [...compose!.slice(1), '-f', 'compose.yaml', '--profile', 'postgres', '--profile', 'cluster', 'config'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      env: { ...process.env, TVARR_GRPC_AUTH_TOKEN: 'test-token-123', ...extraEnv },
+    });
+    if (r.status !== 0) throw new Error(`compose config failed: ${r.stderr}`);
+    return Bun.YAML.parse(r.stdout) as { services: Record<string, Service & { image?: string; volumes?: unknown[] }> };
+  };
   const resolved = (extraEnv: Record<string, string> = {}) => {
     const r = spawnSync(compose![0]!, [...compose!.slice(1), '-f', 'compose.yaml', '--profile', 'gpu', '--profile', 'cpu-big', '--profile', 'postgres', 'config'], {
       cwd: ROOT,
@@ -56,7 +66,7 @@ describe.skipIf(compose === null)('deploy: compose.yaml', () => {
 
   test('it validates, with coordinator, a scalable CPU worker, a GPU worker, an 8-job CPU worker and an optional PostgreSQL', () => {
     const { services } = resolved();
-    expect(Object.keys(services).sort()).toEqual(['coordinator', 'ffmpegd', 'ffmpegd-cpu', 'ffmpegd-gpu', 'postgres']);
+    for (const name of ['coordinator', 'ffmpegd', 'ffmpegd-cpu', 'ffmpegd-gpu', 'postgres']) expect(Object.keys(services)).toContain(name);
     expect(services.coordinator!.environment!.TVARR_GRPC_ENABLED).toBe('true');
     expect(services.coordinator!.environment!.TVARR_GRPC_AUTH_TOKEN).toBe('test-token-123');
   });
@@ -87,5 +97,25 @@ describe.skipIf(compose === null)('deploy: compose.yaml', () => {
     expect(pg.ports).toBeUndefined();
     expect(pg.environment!.POSTGRES_PASSWORD).toBe('pw-123');
     expect(services.coordinator!.environment!.TVARR_DATABASE_URL).toBe(url);
+  });
+
+  test('the cluster option: two coordinators on one database, each with its own public addresses, haproxy health-checked on /healthz, workers given both', () => {
+    const url = 'postgres://tvarr:pw-123@postgres:5432/tvarr';
+    const { services } = cluster({ TVARR_DATABASE_URL: url, TVARR_WORKER_COORDINATORS: 'coordinator:9090,coordinator-2:9090' });
+    for (const name of ['coordinator', 'coordinator-2', 'ffmpegd', 'lb', 'postgres']) expect(Object.keys(services)).toContain(name);
+    // Only haproxy is published besides the first coordinator's ports; the second is reached through it.
+    expect(services['coordinator-2']!.ports).toBeUndefined();
+    for (const [name, c] of [['coordinator', services.coordinator!], ['coordinator-2', services['coordinator-2']!]] as const) {
+      expect(c.environment!.TVARR_DATABASE_URL).toBe(url);
+      expect(c.environment!.TVARR_PUBLIC_URL).toBe(`http://${name}:8080`);
+      expect(c.environment!.TVARR_GRPC_PUBLIC_ADDR).toBe(`${name}:9090`);
+    }
+    expect(services.ffmpegd!.environment!.TVARR_COORDINATOR_URL).toBe('coordinator:9090,coordinator-2:9090');
+    expect(services.lb!.image).toMatch(/^haproxy:/);
+    const cfg = readFileSync(join(ROOT, 'deploy/haproxy.cfg'), 'utf8');
+    expect(cfg).toContain('option httpchk GET /healthz');
+    expect(cfg).toMatch(/server coordinator coordinator:8080 check/);
+    expect(cfg).toMatch(/server coordinator-2 coordinator-2:8080 check/);
+    expect(cfg).toMatch(/timeout client 4h/);
   });
 });
