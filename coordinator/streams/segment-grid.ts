@@ -46,8 +46,10 @@ export class SegmentGrid implements CutLookup {
   private fresh = true;
   private nextNumber: number | null = null;
 
-  constructor(targetSeconds: number) {
+  /** `firstNumber`: where numbering starts (sequence-base.ts); unset, at the first cut's cell index. */
+  constructor(targetSeconds: number, firstNumber?: number) {
     this.cellTicks = Math.round(targetSeconds * PTS_HZ);
+    this.nextNumber = firstNumber ?? null;
   }
 
   /** Registered cuts, oldest first (tests, diagnostics). */

@@ -1,5 +1,6 @@
 // Live variants and source connections. The first client of a variant starts it; every
 // later client joins its shared buffer, so many clients share one transcode.
+import { mediaSequenceBase } from './hls/sequence-base';
 import { getProfile, getSource, type SourceRow } from '../catalog/catalog-store';
 import { laddersUsingProfile } from '../catalog/ladder-store';
 import type { CoreContext } from '../context';
@@ -100,7 +101,7 @@ export class VariantRegistry implements JobMover {
 
   segmentGridFor(sourceId: string): SegmentGrid {
     let grid = this.grids.get(sourceId);
-    if (!grid) this.grids.set(sourceId, (grid = new SegmentGrid(DEFAULT_SEGMENTER_OPTIONS.targetSeconds)));
+    if (!grid) this.grids.set(sourceId, (grid = new SegmentGrid(DEFAULT_SEGMENTER_OPTIONS.targetSeconds, mediaSequenceBase(this.ctx.clock.now()))));
     return grid;
   }
 

@@ -8,6 +8,7 @@
 // further viewer holds an unread one (an offset, no data). A viewer that stops fetching
 // for `leaveAfterSeconds` has left and its reader is cancelled; when the last one
 // leaves the segmenter stops reading, and the variant's idle grace runs as usual.
+import { mediaSequenceBase } from './sequence-base.ts';
 import type { Logger } from '../../../common/log.ts';
 import { DashTimeline } from '../dash/dash-timeline.ts';
 import { SegmentWindow, type WindowOptions } from './segment-window.ts';
@@ -49,8 +50,11 @@ export class HlsVariant {
     private readonly onStopped: (variant: HlsVariant, reason: string) => void,
   ) {
     const epoch = `${now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`;
-    this.window = new SegmentWindow(epoch, options.segmenter.targetSeconds, options.window);
-    this.segmenter = new TsSegmenter((segment) => this.segmentReady(segment), options.segmenter);
+    // Counting starts at the run's start time, not 0 (sequence-base.ts): a restarted or
+    // taken-over variant's playlist goes on forward.
+    const base = mediaSequenceBase(now());
+    this.window = new SegmentWindow(epoch, options.segmenter.targetSeconds, options.window, base);
+    this.segmenter = new TsSegmenter((segment) => this.segmentReady(segment), { ...options.segmenter, firstIndex: base });
     this.viewers.set(firstViewer, now());
     this.reader = stream.getReader();
     void this.pump();

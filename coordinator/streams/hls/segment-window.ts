@@ -33,7 +33,11 @@ export class SegmentWindow {
     readonly epoch: string,
     private readonly targetSeconds: number,
     private readonly options: WindowOptions = DEFAULT_WINDOW,
-  ) {}
+    /** Where EXT-X-DISCONTINUITY-SEQUENCE starts (sequence-base.ts): it never goes back across runs. */
+    discontinuityBase = 0,
+  ) {
+    this.droppedDiscontinuities = discontinuityBase;
+  }
 
   get count(): number {
     return this.segments.length;

@@ -68,6 +68,8 @@ export interface TsSegmenterOptions {
   maxSegmentBytes: number;
   /** Cut where the source's grid says, with its numbers (ladder renditions); absent: the first keyframe past the target. */
   grid?: CutLookup | null;
+  /** The first segment's index without a grid (sequence-base.ts); 0 when unset. */
+  firstIndex?: number;
 }
 
 export const DEFAULT_SEGMENTER_OPTIONS: TsSegmenterOptions = {
@@ -325,7 +327,7 @@ export class TsSegmenter {
       data.set(part, at);
       at += part.length;
     }
-    const index = open.number ?? (this.lastIndex === null ? 0 : this.lastIndex + 1);
+    const index = open.number ?? (this.lastIndex === null ? (this.options.firstIndex ?? 0) : this.lastIndex + 1);
     this.lastIndex = index;
     this.onSegment({
       index,
