@@ -8,13 +8,18 @@
 // Unknown sources and profiles are refused here first (404), wherever the source lives.
 import { getProfile, getSource } from '../catalog/catalog-store';
 import type { CoreContext } from '../context';
+import { AppError } from '../errors';
 import type { VariantRegistry } from '../streams/variant-registry';
 import { MirrorRun } from './mirror-run';
-import type { SourceOwnership } from './source-ownership';
+import type { Server, SourceOwnership } from './source-ownership';
+
+/** Set on a request one coordinator passes to another: the receiver answers it itself. */
+const PROXIED_HEADER = 'x-tvarr-proxied-by';
 
 export class ClusterStreams {
   private readonly mirrors = new Map<string, MirrorRun>();
   private readonly starting = new Map<string, Promise<MirrorRun>>();
+  private readonly servers = new Map<string, { server: Server; until: number }>();
 
   constructor(
     private readonly ctx: CoreContext,
@@ -32,8 +37,13 @@ export class ClusterStreams {
     await getSource(this.ctx.store, sourceId); // 404s, wherever the source is produced
     await getProfile(this.ctx.store, profileId);
     if (!this.starting.has(key)) {
-      const server = await own.whoServes(sourceId);
-      if (server.self && !this.mirrors.has(key)) return this.variants.openClientStream(sourceId, profileId);
+      // 'unavailable' (the owner's lease runs on but its coordinator is gone): the mirror
+      // below waits for the lease to pass and takes the source.
+      const server = await own.whoServes(sourceId).catch((err: unknown) => {
+        if (err instanceof AppError && err.code === 'unavailable') return null;
+        throw err;
+      });
+      if (server?.self && !this.mirrors.has(key)) return this.variants.openClientStream(sourceId, profileId);
     }
     const mirror = await this.mirrorFor(sourceId, profileId);
     return { stream: mirror.open(), run: mirror };
@@ -48,6 +58,50 @@ export class ClusterStreams {
     if (!server.self) server = await own.take(sourceId).catch(() => server);
     if (!server.self) return 'not_owner';
     return (await this.variants.openClientStream(sourceId, profileId)).stream;
+  }
+
+  /**
+   * HLS and DASH (playlists, manifests, segments) of a source another coordinator owns are
+   * answered by that owner, through this one: segment names and media sequence numbers are
+   * the owner's whichever coordinator a viewer behind a round-robin load balancer reaches.
+   * null when this coordinator serves it itself (it owns the source, or just took it).
+   */
+  async proxyToOwner(request: Request, sourceId: string): Promise<Response | null> {
+    // Asked by a peer already (its view of the owner is this one): answer here, never bounce.
+    if (!this.ownership || request.headers.get(PROXIED_HEADER) !== null) return null;
+    // A segment fetch every second or two per viewer: who owns the source is looked up at
+    // most once per quarter lease (a takeover is seen that much later at worst).
+    const now = this.ctx.clock.now();
+    let cached = this.servers.get(sourceId);
+    if (!cached || cached.until < now) {
+      cached = { server: await this.ownership.whoServes(sourceId), until: now + this.ctx.config.cluster.leaseMs / 4 };
+      this.servers.set(sourceId, cached);
+      if (this.servers.size > 10_000) this.servers.clear();
+    }
+    const server = cached.server;
+    if (server.self) return null;
+    const url = new URL(request.url);
+    const headers: Record<string, string> = { [PROXIED_HEADER]: this.ctx.coordinatorId ?? '1' };
+    for (const h of ['user-agent', 'accept', 'range']) {
+      const v = request.headers.get(h);
+      if (v) headers[h] = v;
+    }
+    try {
+      const res = await fetch(`${server.httpUrl}${url.pathname}${url.search}`, { headers, signal: AbortSignal.timeout(this.ctx.config.cluster.leaseMs * 4) });
+      const out = new Headers();
+      for (const h of ['content-type', 'cache-control', 'access-control-allow-origin', 'content-length', 'location']) {
+        const v = res.headers.get(h);
+        if (v) out.set(h, v);
+      }
+      return new Response(res.body, { status: res.status, headers: out });
+    } catch {
+      // The owner is gone: a mirror or the next request finds the new one.
+      this.servers.delete(sourceId);
+      return new Response(JSON.stringify({ error: { code: 'unavailable', message: `the coordinator serving source ${sourceId} did not answer; retry` } }), {
+        status: 503,
+        headers: { 'content-type': 'application/json', 'retry-after': '1' },
+      });
+    }
   }
 
   liveMirrors(): MirrorRun[] {

@@ -14,7 +14,7 @@
 // connection), so any coordinator answers GET /api/cluster for all of them.
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { and, eq, inArray, lt, ne, or, sql } from 'drizzle-orm';
+import { and, eq, gte, inArray, lt, ne, or, sql } from 'drizzle-orm';
 import type { CoreContext } from '../context';
 import { ConfigError } from '../config';
 
@@ -110,7 +110,7 @@ export class ClusterMembership {
    */
   async supersedePredecessors(): Promise<number> {
     const now = this.ctx.clock.now();
-    const { coordinators, jobs, workers } = this.ctx.store.t;
+    const { coordinators, jobs, workers, sourceLeases } = this.ctx.store.t;
     const { db } = this.ctx.store;
     const same = await db
       .select({ id: coordinators.id })
@@ -125,6 +125,8 @@ export class ClusterMembership {
         .set({ state: 'failed', failureReason: 'coordinator restarted', endedAt: now })
         .where(and(inArray(jobs.coordinatorId, ids), inArray(jobs.state, ['pending', 'running'])));
       await tx.update(workers).set({ state: 'offline' }).where(and(inArray(workers.coordinatorId, ids), ne(workers.state, 'offline')));
+      // Its sources are free now, not when their leases would have passed.
+      await tx.update(sourceLeases).set({ expiresAt: now - 1 }).where(and(inArray(sourceLeases.ownerId, ids), gte(sourceLeases.expiresAt, now)));
     });
     this.ctx.log.info('cluster: ended the previous process on this address', { coordinatorId: this.identity.id, previous: ids });
     return ids.length;
@@ -211,6 +213,14 @@ export class ClusterMembership {
           .returning({ id: jobs.id });
         if (failed.length > 0) this.ctx.log.warn('cluster: jobs of a dead coordinator failed', { coordinators: ids, jobs: failed.length });
       }
+      // Their source leases, if any still run (a stopped coordinator's row ends before them).
+      const { sourceLeases } = this.ctx.store.t;
+      const leased = await this.ctx.store.db
+        .select({ id: sourceLeases.sourceId })
+        .from(sourceLeases)
+        .where(and(inArray(sourceLeases.ownerId, ids), gte(sourceLeases.expiresAt, now)))
+        .limit(1);
+      if (leased.length > 0) await this.ctx.store.db.update(sourceLeases).set({ expiresAt: now - 1 }).where(and(inArray(sourceLeases.ownerId, ids), gte(sourceLeases.expiresAt, now)));
       const old = dead.filter((d) => d.expiresAt < now - DEAD_ROW_RETENTION_MS).map((d) => d.id);
       if (old.length > 0) await this.ctx.store.db.delete(coordinators).where(inArray(coordinators.id, old));
     } catch (err) {

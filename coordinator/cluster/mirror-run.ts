@@ -26,6 +26,8 @@ export interface MirrorDeps {
 
 /** How long a mirror waits for a producer's first bytes before it asks again. */
 const FIRST_BYTES_MS = 10_000;
+/** The first producer's bytes, at most this long after the first viewer asked. */
+const FIRST_PRODUCER_MS = 20_000;
 /** Between two tries when no producer answers. */
 const RETRY_MS = 200;
 
@@ -63,8 +65,13 @@ export class MirrorRun {
   /** Connects the first producer; resolves at its first bytes, or fails with its error. */
   start(): Promise<void> {
     const first = new Promise<void>((resolve, reject) => (this.firstBytes = { resolve, reject }));
+    // No producer in time (no owner answers and the lease cannot be taken): the viewer
+    // gets 503 rather than waiting for ever.
+    const deadline = setTimeout(() => {
+      if (this.firstBytes) this.stop(`no producer within ${FIRST_PRODUCER_MS} ms (${this.lastError ?? 'none answered'})`);
+    }, FIRST_PRODUCER_MS);
     void this.loop();
-    return first;
+    return first.finally(() => clearTimeout(deadline));
   }
 
   open(): ReadableStream<Uint8Array> {

@@ -83,6 +83,8 @@ export function createHttpApp(deps: HttpDeps) {
   const isAdmin: IsAdmin = (request) => hasAdminToken(request, deps.adminToken);
   // HLS is cut from the variants' shared buffers on demand (coordinator/streams/hls).
   const opener = deps.streams ?? deps.variants;
+  const streams = deps.streams;
+  const ownerProxy = streams ? (request: Request, sourceId: string) => streams.proxyToOwner(request, sourceId) : undefined;
   const hls = new HlsService(opener, ctx.log.child({ component: 'hls' }), () => ctx.clock.now());
   // maxRequestBodySize caps bodies without Content-Length; guardRequest answers the rest.
   // normalize: false makes additionalProperties: false reject unknown fields (422) instead of
@@ -150,9 +152,9 @@ export function createHttpApp(deps: HttpDeps) {
     .use(schedulerRoutes(deps))
     .use(clusterRoutes({ ...deps, isAdmin }))
     .use(quarantineRoutes(deps))
-    .use(streamRoutes(ctx, opener, hls))
+    .use(streamRoutes(ctx, opener, hls, ownerProxy))
     .use(deps.streams && deps.clusterSecret ? internalStreamRoutes(deps.streams, deps.clusterSecret) : new Elysia())
-    .use(hlsRoutes(hls))
+    .use(hlsRoutes(hls, ownerProxy))
     .use(variantRoutes(deps.variants, isAdmin, (key) => hls.viewersOf(key), deps.ctx.coordinatorId ?? null))
     .use(clusterSummaryRoutes(deps.metrics, isAdmin, deps.cluster))
     .use(metricsRoutes(deps.metrics))

@@ -7,6 +7,7 @@
 // refuses anyone without the cluster secret.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { FAST_LIVENESS, TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL, type CoordinatorHandle } from '../helpers/cluster';
+import { parseMediaPlaylist } from '../helpers/hls-client';
 import { ffprobeBytes } from '../helpers/media';
 import { eventually } from '../helpers/processes';
 import { cutAtKeyframe, StreamRecorder } from '../helpers/stream-recorder';
@@ -55,6 +56,24 @@ describe('cluster: one producer per variant, mirrored, taken over when its owner
     expect(jobs[0]!.coordinatorId).toBe('coord-a');
     const probe = await ffprobeBytes(cutAtKeyframe(onB.all(), 0));
     expect(probe.streams.find((s) => s.codec_type === 'video')?.codec_name).toBe('h264');
+  });
+
+  test("HLS from either coordinator is the owner's: the same segment names for the same sequence numbers, segments fetched through either", async () => {
+    const playlist = async (via: CoordinatorHandle) => {
+      const res = await fetch(`${via.httpUrl}${VARIANT}.m3u8?session=lb-viewer`);
+      expect(res.status).toBe(200);
+      return parseMediaPlaylist(await res.text());
+    };
+    const fromA = await eventually('a playlist with segments', async () => ((await playlist(a)).segments.length >= 2 ? playlist(a) : null), 60_000);
+    const fromB = await playlist(b);
+    const byNumber = new Map(fromA!.segments.map((x) => [x.sequence, x.uri]));
+    const common = fromB.segments.filter((x) => byNumber.has(x.sequence));
+    expect(common.length).toBeGreaterThan(0);
+    for (const x of common) expect(x.uri).toBe(byNumber.get(x.sequence)!);
+    const seg = common[0]!;
+    const [viaA, viaB] = await Promise.all([a, b].map(async (via) => new Uint8Array(await (await fetch(new URL(seg.uri, `${via.httpUrl}${VARIANT}.m3u8`))).arrayBuffer())));
+    expect(viaB!.byteLength).toBeGreaterThan(0);
+    expect(Buffer.compare(Buffer.from(viaA!), Buffer.from(viaB!))).toBe(0);
   });
 
   test('the internal stream is for coordinators only: 401 without the cluster secret', async () => {

@@ -78,10 +78,15 @@ async function playlistResponse(hls: HlsService, sourceId: string, profileId: st
 
 const AAC_STREAM_TYPE = 0x0f;
 
-export function hlsRoutes(hls: HlsService) {
+/** Answers a request from the coordinator that owns the source, when that is another one (cluster-streams.ts). */
+export type OwnerProxy = (request: Request, sourceId: string) => Promise<Response | null>;
+
+export function hlsRoutes(hls: HlsService, proxy?: OwnerProxy) {
   return new Elysia().get(
     '/stream/:source/:profile/:segment',
-    ({ params, request, server }) => {
+    async ({ params, request, server }) => {
+      const proxied = proxy && (await proxy(request, params.source));
+      if (proxied) return proxied;
       const { segment, kind } = hls.segment(params.source, params.profile, params.segment, viewerKey({ request, ip: requestIp(server, request) }));
       const blob = segmentBlob(segment, kind);
       if (!blob) {

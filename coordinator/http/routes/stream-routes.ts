@@ -8,7 +8,7 @@ import type { CoreContext } from '../../context';
 import { ErrorBody } from '../schemas';
 import { makeNullPacket } from '../../../common/mpegts';
 import type { HlsService } from '../../streams/hls/hls-service';
-import { answerHlsOrNegotiate, requestIp } from './hls-routes';
+import { answerHlsOrNegotiate, requestIp, type OwnerProxy } from './hls-routes';
 import { answerLadderRequest } from './ladder-stream';
 
 /**
@@ -54,11 +54,17 @@ export interface StreamOpener {
   openClientStream(sourceId: string, profileId: string): Promise<{ stream: ReadableStream<Uint8Array> }>;
 }
 
-export function streamRoutes(ctx: CoreContext, variants: StreamOpener, hls?: HlsService) {
+export function streamRoutes(ctx: CoreContext, variants: StreamOpener, hls?: HlsService, proxy?: OwnerProxy) {
   return new Elysia()
     .get(
       '/stream/:source/:profile',
       async ({ params, request, server }) => {
+        // Playlists and manifests of a source another coordinator owns: the owner's, so their
+        // names and numbers are the same from every coordinator (cluster-streams.ts).
+        if (proxy && (params.profile.endsWith('.m3u8') || params.profile.endsWith('.mpd'))) {
+          const proxied = await proxy(request, params.source);
+          if (proxied) return proxied;
+        }
         const client = { request, ip: requestIp(server, request) };
         // A ladder: its multivariant playlist, a redirect to it, or one rendition's MPEG-TS.
         const ladder = await answerLadderRequest(ctx, hls, params.source, params.profile, client);
