@@ -94,6 +94,9 @@ describe('a ladder over two workers', () => {
     for (const r of rows) expect({ sequence: r.sequence, pts: r.pts[1], duration: r.duration[1] }).toEqual({ sequence: r.sequence, pts: r.pts[0], duration: r.duration[0] });
     // The later rendition's numbers are the source grid's, not a count from 0 of its own.
     expect(low!.segments[0]!.sequence).toBeGreaterThan(top.segments[0]!.sequence);
+    // One discontinuity timeline for both (players line renditions up by it: hls.js looks
+    // for the switch's fragment on the playing fragment's discontinuity sequence).
+    expect(low!.playlists.at(-1)!.discontinuitySequence).toBe(top.playlists.at(-1)!.discontinuitySequence);
   }, 240_000);
 
   test('dash.js in chromium plays the ladder\'s MPD: a Representation per rendition, and switched to the other one it plays on', async () => {

@@ -212,6 +212,7 @@ export async function answerLadderMpd(ctx: CoreContext, hls: HlsService | undefi
   if (!hls) return jsonError(404, 'not_found', 'HLS and DASH are not served by this coordinator');
   const viewer = viewerKey(client);
   // Every rendition at once: the slowest one's first segment bounds the wait, not their sum.
+  hls.linkLadder(ladder.renditions.map((id) => `${sourceId}/${id}`));
   const started = await Promise.allSettled(ladder.renditions.map((id) => hls.liveVariant(sourceId, id, viewer)));
   const views: RenditionView[] = [];
   const refused: string[] = [];

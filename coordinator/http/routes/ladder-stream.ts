@@ -79,6 +79,7 @@ async function multivariantResponse(ctx: CoreContext, hls: HlsService, sourceId:
   const viewer = viewerKey(client);
   const profiles = new Map((await listProfiles(ctx.store)).map((p) => [p.id, p] as const));
   // Every rendition at once: the slowest one's first segment bounds the wait, not their sum.
+  hls.linkLadder(ladder.renditions.map((id) => `${sourceId}/${id}`));
   const started = await Promise.allSettled(ladder.renditions.map((id) => hls.playlist(sourceId, id, viewer, '', 'ts')));
   const query = new URLSearchParams();
   if (container === 'fmp4') query.set('format', 'hls-fmp4');

@@ -42,6 +42,10 @@ export class HlsService {
   private readonly variants = new Map<string, HlsVariant>();
   private readonly starting = new Map<string, Promise<HlsVariant>>();
   private sweeper: ReturnType<typeof setInterval> | null = null;
+  // Variant -> the other renditions of its ladder. A player fetches only the rendition it
+  // plays; its viewer stays on the others too, so a switch finds them running (not cold,
+  // on a new run), as long as it watches the ladder.
+  private readonly siblings = new Map<string, readonly string[]>();
 
   constructor(
     private readonly opener: ClientStreamOpener,
@@ -61,6 +65,7 @@ export class HlsService {
     if (!(await variant.waitForSegment(this.options.firstSegmentTimeoutMs))) {
       throw new AppError('unavailable', `variant ${variant.key} produced no HLS segment (${variant.ended ? 'it ended' : 'no keyframe in time'})`);
     }
+    this.touchSiblings(variant.key, viewer);
     const latest = variant.latest!;
     return {
       body: variant.window.renderPlaylist(segmentPrefix, container),
@@ -102,7 +107,17 @@ export class HlsService {
     const segment = kind.endsWith('init.mp4') ? variant.window.initSource(index) : variant.window.get(index);
     if (!segment) throw new AppError('not_found', `segment ${name} is not in the live window of ${key} (expired or not produced yet)`);
     variant.touch(viewer);
+    this.touchSiblings(key, viewer);
     return { segment, kind };
+  }
+
+  /** The renditions of one ladder (variant keys): a viewer of any of them stays a viewer of all (see `siblings`). */
+  linkLadder(keys: readonly string[]): void {
+    for (const key of keys) this.siblings.set(key, keys.filter((k) => k !== key));
+  }
+
+  private touchSiblings(key: string, viewer: string): void {
+    for (const other of this.siblings.get(key) ?? []) this.variants.get(other)?.touch(viewer);
   }
 
   /** HLS viewers of a variant (`source/profile`), 0 when it is not served as HLS. */
@@ -125,6 +140,7 @@ export class HlsService {
         const options = run.segmentGrid ? { ...this.options, segmenter: { ...this.options.segmenter, grid: run.segmentGrid } } : this.options;
         const variant = new HlsVariant(key, stream, viewer, () => this.openReader(sourceId, profileId), options, this.log, this.now, (v) => {
           if (this.variants.get(key) === v) this.variants.delete(key);
+          if (!this.variants.has(key)) this.siblings.delete(key);
           if (this.variants.size === 0 && this.sweeper) {
             clearInterval(this.sweeper);
             this.sweeper = null;

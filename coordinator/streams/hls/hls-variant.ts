@@ -52,8 +52,10 @@ export class HlsVariant {
     const epoch = `${now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`;
     // Counting starts at the run's start time, not 0 (sequence-base.ts): a restarted or
     // taken-over variant's playlist goes on forward.
+    // A ladder rendition takes its source grid's base, shared by every rendition of the
+    // source: one discontinuity sequence for all, which players use to line them up.
     const base = mediaSequenceBase(now());
-    this.window = new SegmentWindow(epoch, options.segmenter.targetSeconds, options.window, base);
+    this.window = new SegmentWindow(epoch, options.segmenter.targetSeconds, options.window, options.segmenter.grid?.sequenceBase ?? base);
     this.segmenter = new TsSegmenter((segment) => this.segmentReady(segment), { ...options.segmenter, firstIndex: base });
     this.viewers.set(firstViewer, now());
     this.reader = stream.getReader();
