@@ -6,6 +6,7 @@
 //   --only=data-path,relay,fanout,scheduler,failover,source-changes,fleet   run a subset (other sections kept)
 // The fleet benchmark (bench/fleet.ts, issue 22) runs only when asked: --only=fleet.
 //   --no-write                                                         print only
+import { benchClusterTakeover, clusterTakeoverSection } from './cluster-takeover';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUN } from '../tests/helpers/processes';
@@ -77,6 +78,11 @@ if (wants('failover')) {
 if (wants('source-changes')) {
   noteMachine('source changes');
   await attempt('source changes', async () => sourceChangesSection(await benchSourceChanges({ quick, log })));
+}
+// ~4 min (10 fresh clusters on PostgreSQL): only with --only=cluster-takeover.
+if (only?.includes('cluster-takeover')) {
+  noteMachine('cluster takeover');
+  await attempt('cluster takeover', async () => clusterTakeoverSection(await benchClusterTakeover({ quick, log })));
 }
 // ~6 min (1,000 fake workers on 2 cores, a baseline worktree): only with --only=fleet.
 if (only?.includes('fleet')) {
