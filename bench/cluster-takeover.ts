@@ -25,10 +25,7 @@ const VARIANT = `/stream/pattern/${TINY_H264_PROFILE.id}`;
 async function gapAfter(viewer: StreamRecorder, since: number, bytes: number): Promise<number> {
   const mark = viewer.total;
   await viewer.waitForBytes(bytes, mark, 60_000);
-  const times = [since, ...viewer.chunks.filter((c) => c.at >= since).map((c) => c.at)];
-  let gap = 0;
-  for (let i = 1; i < times.length; i++) gap = Math.max(gap, times[i]! - times[i - 1]!);
-  return gap;
+  return viewer.largestSilenceSince(since);
 }
 
 async function oneRun(log: (s: string) => void, i: number): Promise<{ worker: number; takeover: number }> {

@@ -34,8 +34,13 @@ export class ClusterStreams {
     const key = `${sourceId}/${profileId}`;
     const live = this.mirrors.get(key);
     if (live && !live.ended) return { stream: live.open(), run: live };
-    await getSource(this.ctx.store, sourceId); // 404s, wherever the source is produced
-    await getProfile(this.ctx.store, profileId);
+    // 404s, wherever the source is produced, before anything is asked of the cluster (an
+    // unknown id must never take a lease). A source held here is known, and the local run
+    // checks the profile itself.
+    if (!own.fenceFor(sourceId)) {
+      await getSource(this.ctx.store, sourceId);
+      await getProfile(this.ctx.store, profileId);
+    }
     if (!this.starting.has(key)) {
       // 'unavailable' (the owner's lease runs on but its coordinator is gone): the mirror
       // below waits for the lease to pass and takes the source.

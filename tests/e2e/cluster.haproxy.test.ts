@@ -8,24 +8,15 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL, type CoordinatorHandle } from '../helpers/cluster';
-import { eventually } from '../helpers/processes';
+import { eventually, freePort } from '../helpers/processes';
 import { StreamRecorder } from '../helpers/stream-recorder';
 
 const HAPROXY = spawnSync('sh', ['-c', 'command -v haproxy'], { encoding: 'utf8' }).stdout.trim() || null;
 const LEASE_MS = 1000;
 const IDS = ['coord-a', 'coord-b', 'coord-c'];
 const VARIANT = `/stream/pattern/${TINY_H264_PROFILE.id}`;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const port = (server.address() as { port: number }).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface JobRow {
   state: string;

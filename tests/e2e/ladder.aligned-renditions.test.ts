@@ -10,6 +10,7 @@ import { launchChromium } from '../helpers/browser';
 import { FAST_LIVENESS, TestCluster, TINY_PATTERN_URL } from '../helpers/cluster';
 import { playDash, servePlayerPage, type PlayerPage } from '../helpers/dash-player';
 import { HlsPoller, type FetchedSegment } from '../helpers/hls-client';
+import { ffprobePipe } from '../helpers/media';
 
 const RENDITIONS = [
   { id: 'r144', name: 'R 144p', videoCodec: 'h264', width: 256, height: 144, videoBitrateKbps: 200, audioCodec: 'aac', audioBitrateKbps: 64, gopFrames: 50, preset: 'ultrafast' },
@@ -41,15 +42,7 @@ afterAll(async () => {
 
 /** PTS (90 kHz) of a segment's first video packet, read by ffprobe. */
 async function firstVideoPts(bytes: Uint8Array): Promise<number> {
-  const proc = Bun.spawn(['ffprobe', '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'packet=pts', '-read_intervals', '%+#1', '-of', 'csv=p=0', '-i', 'pipe:0'], {
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  });
-  proc.stdin.write(bytes);
-  await proc.stdin.end();
-  const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
-  if (code !== 0) throw new Error(`ffprobe failed: ${await new Response(proc.stderr).text()}`);
+  const out = await ffprobePipe(['-select_streams', 'v:0', '-show_entries', 'packet=pts', '-read_intervals', '%+#1', '-of', 'csv=p=0'], bytes);
   return Number(out.trim().split('\n')[0]);
 }
 

@@ -37,16 +37,18 @@ export interface ProbeResult {
   streams: ProbedStream[];
 }
 
-export async function ffprobeBytes(bytes: Uint8Array): Promise<ProbeResult> {
-  const proc = Bun.spawn(['ffprobe', '-v', 'error', '-show_streams', '-show_format', '-of', 'json', '-i', 'pipe:0'], {
-    stdin: 'pipe',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  });
+/** ffprobe `args` over `bytes` on its stdin; its stdout, or an error with its stderr. */
+export async function ffprobePipe(args: string[], bytes: Uint8Array): Promise<string> {
+  const proc = Bun.spawn(['ffprobe', '-v', 'error', ...args, '-i', 'pipe:0'], { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
   proc.stdin.write(bytes);
   await proc.stdin.end();
   const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited]);
   if (code !== 0) throw new Error(`ffprobe failed: ${await new Response(proc.stderr).text()}`);
+  return out;
+}
+
+export async function ffprobeBytes(bytes: Uint8Array): Promise<ProbeResult> {
+  const out = await ffprobePipe(['-show_streams', '-show_format', '-of', 'json'], bytes);
   const parsed = JSON.parse(out) as { format: { format_name: string }; streams: ProbedStream[] };
   return { formatName: parsed.format.format_name, streams: parsed.streams };
 }

@@ -25,10 +25,10 @@
 import { SQL, type Subprocess } from 'bun';
 import { randomBytes } from 'node:crypto';
 import { chownSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dieWithParentArgv } from '../../common/spawn-guard';
+import { freePort } from './processes';
 
 export const PG_TEST_USER = 'tvarr_test';
 const DIR_PREFIX = 'tvarr-pg-';
@@ -103,18 +103,6 @@ function serverArgv(user: OsUser | null, argv: string[]): string[] {
     // Again after the uid change, which clears the one the outer guard set.
     '--pdeathsig', 'KILL', '--', ...argv,
   ]);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!address || typeof address === 'string') throw new Error('no port from the kernel');
-  return address.port;
 }
 
 function signal(pid: number, sig: NodeJS.Signals): void {

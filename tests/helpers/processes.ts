@@ -2,6 +2,7 @@
 // log event (never on a fixed sleep), and cleanup that leaves nothing behind.
 import type { Subprocess } from 'bun';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { withAllocatorDefaults } from '../../common/allocator-env';
 
 export interface LogLine {
@@ -144,3 +145,15 @@ export function childrenNamed(pid: number, comm: string): number[] {
   return out;
 }
 
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a server a test starts itself). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!address || typeof address === 'string') throw new Error('no port from the kernel');
+  return address.port;
+}

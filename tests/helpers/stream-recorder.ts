@@ -66,6 +66,11 @@ export class StreamRecorder {
     return all.subarray(start, start + Math.floor((all.byteLength - start) / 188) * 188);
   }
 
+  /** The longest time without a chunk from `since` on (the first chunk after it counts from `since`). */
+  largestSilenceSince(since: number): number {
+    return largestGap([since, ...this.chunks.filter((c) => c.at >= since).map((c) => c.at)]);
+  }
+
   all(): Uint8Array {
     return concat(this.chunks.map((c) => c.bytes));
   }

@@ -7,40 +7,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadTranscodeProto } from '../../proto/load';
-import type { CoordinatorCommand } from '../../proto/gen/tvarr/transcode/v1/CoordinatorCommand';
-import type { JobDownlink } from '../../proto/gen/tvarr/transcode/v1/JobDownlink';
 import type { JobUplink__Output } from '../../proto/gen/tvarr/transcode/v1/JobUplink';
 import type { WorkerEvent__Output } from '../../proto/gen/tvarr/transcode/v1/WorkerEvent';
 import { createLogger, setLogLevel } from '../../common/log';
 import { parseWorkerConfig } from '../../worker/config';
 import { WorkerAgent } from '../../worker/client/worker-agent';
 import type { Capabilities } from '../../worker/probe/capabilities';
+import { Inbox, type ControlCall, type JobCall } from '../helpers/scripted-coordinator';
 
-type ControlCall = grpc.ServerDuplexStream<WorkerEvent__Output, CoordinatorCommand>;
-type JobCall = grpc.ServerDuplexStream<JobUplink__Output, JobDownlink>;
-
-/** Messages in arrival order; `next` waits (with a deadline) for the first one matching. */
-class Inbox<T> {
-  private items: T[] = [];
-  private waiters: Array<() => void> = [];
-  push(item: T): void {
-    this.items.push(item);
-    for (const w of this.waiters.splice(0)) w();
-  }
-  async next(match: (t: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.items.findIndex(match);
-      if (i >= 0) return this.items.splice(i, 1)[0] as T;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`timed out waiting for ${what}`);
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => (clearTimeout(t), r()));
-      });
-    }
-  }
-}
 
 const controlEvents = new Inbox<{ call: ControlCall; msg: WorkerEvent__Output; metadata: grpc.Metadata }>();
 const jobCalls = new Inbox<{ call: JobCall; open: JobUplink__Output['open']; output: Buffer[]; ended: Promise<void> }>();

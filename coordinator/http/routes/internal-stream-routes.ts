@@ -6,11 +6,8 @@
 import { Elysia, t } from 'elysia';
 import { clusterSecretMatches, CLUSTER_SECRET_HEADER } from '../../cluster/cluster-secret';
 import type { ClusterStreams } from '../../cluster/cluster-streams';
-import { makeNullPacket } from '../../../common/mpegts';
-
-function jsonError(status: number, code: string, message: string): Response {
-  return new Response(JSON.stringify({ error: { code, message } }), { status, headers: { 'content-type': 'application/json' } });
-}
+import { startingWithNullPacket } from './stream-routes';
+import { jsonError } from './stream-viewer';
 
 export function internalStreamRoutes(streams: ClusterStreams, secret: () => Promise<string>) {
   return new Elysia().get(
@@ -22,24 +19,8 @@ export function internalStreamRoutes(streams: ClusterStreams, secret: () => Prom
       const stream = await streams.openForPeer(params.source, params.profile);
       if (stream === 'not_owner') return jsonError(421, 'not_owner', `this coordinator does not own source ${params.source}; ask the cluster again`);
       server?.timeout(request, 0);
-      const reader = stream.getReader();
-      const body = new ReadableStream<Uint8Array>(
-        {
-          start(controller) {
-            controller.enqueue(makeNullPacket()); // the headers leave before the first keyframe
-          },
-          async pull(controller) {
-            const { done, value } = await reader.read();
-            if (done) controller.close();
-            else controller.enqueue(value);
-          },
-          cancel(reason) {
-            return reader.cancel(reason);
-          },
-        },
-        { highWaterMark: 0 },
-      );
-      return new Response(body, { headers: { 'content-type': 'video/mp2t', 'cache-control': 'no-store' } });
+      // The headers leave before the first keyframe, as for a viewer (stream-routes.ts).
+      return new Response(startingWithNullPacket(stream), { headers: { 'content-type': 'video/mp2t', 'cache-control': 'no-store' } });
     },
     {
       params: t.Object({ source: t.String({ maxLength: 128 }), profile: t.String({ maxLength: 128 }) }),

@@ -19,6 +19,7 @@ import { hlsAcceptsStreamCodec, isApplePlayer, parseFormat } from '../../streams
 import { describeVariant, renderMultivariantPlaylist, type VariantStream } from '../../streams/ladder/multivariant-playlist';
 import { measureRendition, type MeasuredSegment } from '../../streams/ladder/rendition-facts';
 import { viewerKey } from './hls-routes';
+import { jsonError } from './stream-viewer';
 import { answerLadderMpd } from './dash-routes';
 
 export interface LadderClient {
@@ -31,13 +32,6 @@ export type LadderAnswer = Response | { rendition: string };
 
 const AAC_STREAM_TYPE = 0x0f;
 const SESSION = /^[A-Za-z0-9_-]{1,64}$/;
-
-function jsonError(status: number, code: string, message: string, field?: string): Response {
-  return new Response(JSON.stringify({ error: field ? { code, message, field } : { code, message } }), {
-    status,
-    headers: { 'content-type': 'application/json' },
-  });
-}
 
 /**
  * Answers `/stream/{source}/{id}` when `id` (less a .m3u8 or .mpd suffix) is a ladder;

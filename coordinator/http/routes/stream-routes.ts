@@ -16,7 +16,7 @@ import { answerLadderRequest } from './ladder-stream';
  * When the buffer cuts the client off (it stopped reading), onCut runs even if nothing is
  * pulling the response any more.
  */
-function startingWithNullPacket(inner: ReadableStream<Uint8Array>, onCut: () => void = () => {}): ReadableStream<Uint8Array> {
+export function startingWithNullPacket(inner: ReadableStream<Uint8Array>, onCut: () => void = () => {}): ReadableStream<Uint8Array> {
   const reader = inner.getReader();
   return new ReadableStream<Uint8Array>(
     {
