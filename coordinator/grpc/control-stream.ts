@@ -137,7 +137,7 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
           const now = registry.heartbeatIntervalFor();
           usageEveryMs = now / 2;
           return s.send({ ping: { nonce, heartbeat_interval_ms: now } });
-        }, Math.max(PING_INTERVAL_MS, interval));
+        }, Math.max(PING_INTERVAL_MS, interval), () => registry.steadyPingIntervalFor());
         return;
       }
       switch (msg.event) {

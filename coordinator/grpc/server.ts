@@ -61,6 +61,9 @@ export function grpcServerOptions(o: { heartbeatIntervalMs: number; workerLossDe
     // A bigger frame than this is refused with RESOURCE_EXHAUSTED before it is parsed.
     'grpc.max_receive_message_length': o.maxMessageBytes,
     'grpc.max_send_message_length': o.maxMessageBytes,
+    // Channelz (grpc-js's per-connection statistics) is not served here: without it a
+    // message costs no timestamp and counter updates (1,000 workers send 2,000 a second).
+    'grpc.enable_channelz': 0,
   };
 }
 

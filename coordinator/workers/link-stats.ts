@@ -12,8 +12,10 @@ const MAX_OUTSTANDING = 4;
 const WARMUP_PINGS = 4;
 const WARMUP_MS = 250;
 // Once SAMPLES samples are in, a path's RTT changes slowly: ping this seldom. At 1,000
-// workers a 2 s ping is 1,000 messages a second (ping out, pong in); this is 200.
-const STEADY_INTERVAL_MS = 10_000;
+// workers a 2 s ping is 1,000 messages a second (ping out, pong in); 10 s is 200, and a
+// large fleet's 30 s (LARGE_FLEET_STEADY_PING_MS, the caller's choice) is 67.
+export const STEADY_INTERVAL_MS = 10_000;
+export const LARGE_FLEET_STEADY_PING_MS = 30_000;
 
 export interface LinkView {
   /** min RTT over the last samples, ms; null until the first Pong (or an older worker) */
@@ -36,10 +38,11 @@ export class LinkStats {
   /**
    * Pings now, then WARMUP_PINGS more every WARMUP_MS (a first sample taken while the
    * worker is still starting up reads high, and the first job's lanes come from this),
-   * then every `intervalMs` until SAMPLES more were sent, then every STEADY_INTERVAL_MS
-   * (or `intervalMs` if longer) until stop(). `send` false = the stream is gone.
+   * then every `intervalMs` until SAMPLES more were sent, then every `steadyMs()` (asked
+   * at each ping: STEADY_INTERVAL_MS unless the caller says otherwise; `intervalMs` if
+   * longer) until stop(). `send` false = the stream is gone.
    */
-  start(send: (nonce: number) => boolean, intervalMs: number): void {
+  start(send: (nonce: number) => boolean, intervalMs: number, steadyMs: () => number = () => STEADY_INTERVAL_MS): void {
     this.stop();
     let sent = 0;
     const ping = () => {
@@ -49,7 +52,7 @@ export class LinkStats {
       while (this.outstanding.size > MAX_OUTSTANDING) this.outstanding.delete(this.outstanding.keys().next().value!);
       if (!send(nonce)) return this.stop();
       sent++;
-      const next = sent <= WARMUP_PINGS ? WARMUP_MS : sent <= WARMUP_PINGS + SAMPLES ? Math.max(100, intervalMs) : Math.max(STEADY_INTERVAL_MS, intervalMs);
+      const next = sent <= WARMUP_PINGS ? WARMUP_MS : sent <= WARMUP_PINGS + SAMPLES ? Math.max(100, intervalMs) : Math.max(steadyMs(), intervalMs);
       this.timer = setTimeout(ping, next);
       this.timer.unref?.();
     };

@@ -9,7 +9,8 @@
 // transaction per TOUCH_FLUSH_MS for all workers due. So 1,000 idle workers cost about
 // 3 row writes a second in one transaction every 5 s, not one write per heartbeat; the
 // API and the page read the live values from the session.
-import { heartbeatIntervalForFleet, LINK_RTT_ALLOWANCE_MAX_MS } from '../../common/liveness';
+import { heartbeatIntervalForFleet, LARGE_FLEET_WORKERS, LINK_RTT_ALLOWANCE_MAX_MS } from '../../common/liveness';
+import { LARGE_FLEET_STEADY_PING_MS, STEADY_INTERVAL_MS } from './link-stats';
 import { retryWrite } from '../db/retry-write';
 import type { CoreContext } from '../context';
 import type { WorkerRegistration } from '../domain';
@@ -167,7 +168,11 @@ export class WorkerRegistry {
   }
 
   private markSeen(session: WorkerSession): void {
-    session.lastSeenAt = this.ctx.clock.now();
+    const now = this.ctx.clock.now();
+    // Seen already this millisecond (a heartbeat is counted on arrival, then handled): its
+    // place in byRecency is right, as everyone moved after it has the same time.
+    if (session.lastSeenAt === now) return;
+    session.lastSeenAt = now;
     if (this.byRecency.delete(session)) this.byRecency.add(session);
   }
 
@@ -196,6 +201,14 @@ export class WorkerRegistry {
   /** The heartbeat interval for a worker registering now (common/liveness.ts heartbeatIntervalForFleet). */
   heartbeatIntervalFor(): number {
     return heartbeatIntervalForFleet(this.ctx.config.liveness, Math.max(this.sessions.size, this.knownWorkers));
+  }
+
+  /**
+   * How often a worker's link is pinged once its RTT is known: seldom in a large fleet
+   * (a path's RTT changes slowly; each ping is two messages per worker).
+   */
+  steadyPingIntervalFor(): number {
+    return Math.max(this.sessions.size, this.knownWorkers) >= LARGE_FLEET_WORKERS ? LARGE_FLEET_STEADY_PING_MS : STEADY_INTERVAL_MS;
   }
 
   /** Writes last_seen_at and usage of every connected worker not written for TOUCH_PERSIST_MS, in one transaction. */

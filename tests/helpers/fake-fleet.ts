@@ -24,6 +24,7 @@ const { values } = parseArgs({
     prefix: { type: 'string', default: 'fleet' },
     'per-channel': { type: 'string', default: '50' },
     token: { type: 'string' },
+    'keepalive-ms': { type: 'string', default: '10000' },
   },
 });
 const target = values.coordinator!;
@@ -39,7 +40,7 @@ let heartbeats = 0;
 
 function startWorker(i: number): void {
   const channelIndex = Math.floor(i / perChannel);
-  channels[channelIndex] ??= new Client(target, grpc.credentials.createInsecure(), { 'grpc.keepalive_time_ms': 10_000 });
+  channels[channelIndex] ??= new Client(target, grpc.credentials.createInsecure(), { 'grpc.keepalive_time_ms': Number(values['keepalive-ms']), 'grpc.keepalive_timeout_ms': 2250, 'grpc.keepalive_permit_without_calls': 1 });
   const client = channels[channelIndex]!;
   const workerId = `${values.prefix}-${String(i).padStart(5, '0')}`;
   const call = client.Control(peerMetadata(workerId, values.token));

@@ -17,8 +17,8 @@ export class FleetProcess {
   private waiters: { match: (e: FleetEvent) => boolean; resolve: (e: FleetEvent) => void }[] = [];
   readonly proc: ReturnType<typeof Bun.spawn>;
 
-  constructor(coordinator: string, count: number, prefix = 'fleet') {
-    this.proc = Bun.spawn([BUN, 'tests/helpers/fake-fleet.ts', `--coordinator=${coordinator}`, `--count=${count}`, `--prefix=${prefix}`], {
+  constructor(coordinator: string, count: number, prefix = 'fleet', extraArgs: string[] = []) {
+    this.proc = Bun.spawn([BUN, 'tests/helpers/fake-fleet.ts', `--coordinator=${coordinator}`, `--count=${count}`, `--prefix=${prefix}`, ...extraArgs], {
       cwd: ROOT,
       stdin: 'ignore',
       stdout: 'pipe',

@@ -5,6 +5,7 @@
 // last liveness. Also: a silent session no longer blocks its id, and the pieces of the
 // contract that are pure functions.
 import { afterAll, describe, expect, test } from 'bun:test';
+import { LARGE_FLEET_STEADY_PING_MS, STEADY_INTERVAL_MS } from '../../coordinator/workers/link-stats';
 import { DEFAULT_LIVENESS, heartbeatIntervalForFleet, LARGE_FLEET_HEARTBEAT_INTERVAL_MS, LARGE_FLEET_WORKERS } from '../../common/liveness';
 import { createLogger, setLogLevel } from '../../common/log';
 import { resolveSlotLimits, clipText } from '../../common/worker-contract';
@@ -185,8 +186,12 @@ describe.each(ENGINES)('worker registry (%s)', (engine) => {
 
   test('a large fleet is asked for half the heartbeats, with the same loss deadline; a set interval is kept', async () => {
     const { ctx, registry, connect } = await setup(); // TVARR_HEARTBEAT_INTERVAL_MS set: 1000 whatever the size
-    for (let i = 0; i < LARGE_FLEET_WORKERS; i++) await connect(`big-${i}`);
+    for (let i = 0; i < LARGE_FLEET_WORKERS - 1; i++) await connect(`big-${i}`);
+    expect(registry.steadyPingIntervalFor()).toBe(STEADY_INTERVAL_MS);
+    await connect(`big-${LARGE_FLEET_WORKERS - 1}`);
     expect(registry.heartbeatIntervalFor()).toBe(1000);
+    // RTT pings once the samples are in: seldom from the same size on, whatever the heartbeat setting.
+    expect(registry.steadyPingIntervalFor()).toBe(LARGE_FLEET_STEADY_PING_MS);
     const unset = { ...parseCoordinatorConfig({}).liveness };
     ctx.config = { ...ctx.config, liveness: unset };
     expect(registry.heartbeatIntervalFor()).toBe(LARGE_FLEET_HEARTBEAT_INTERVAL_MS);
@@ -196,6 +201,7 @@ describe.each(ENGINES)('worker registry (%s)', (engine) => {
     registries.push(again);
     await again.init();
     expect(again.heartbeatIntervalFor()).toBe(LARGE_FLEET_HEARTBEAT_INTERVAL_MS);
+    expect(again.steadyPingIntervalFor()).toBe(LARGE_FLEET_STEADY_PING_MS);
   });
 
   test('a second session is refused while the first is alive, and replaces it once the first is silent past the deadline', async () => {

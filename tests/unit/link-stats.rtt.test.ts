@@ -42,6 +42,22 @@ test('a few quick pings after registration, then the slow interval; unanswered p
   link.stop();
 });
 
+test('after the samples, pings follow the steady interval the caller gives, asked again at each ping', async () => {
+  const link = new LinkStats();
+  const at: number[] = [];
+  let steady = 150;
+  // 1 + 4 warm-up pings (250 ms apart) and 8 sample pings (100 ms apart: the least), then the steady ones.
+  link.start(() => (at.push(performance.now()), true), 10, () => steady);
+  while (at.length < 15) await new Promise((r) => setTimeout(r, 20));
+  steady = 5_000;
+  const n = at.length;
+  const gap = at[14]! - at[13]!;
+  await new Promise((r) => setTimeout(r, 400));
+  link.stop();
+  expect(gap).toBeGreaterThanOrEqual(140); // the steady interval, not the 10 ms one
+  expect(at.length - n).toBeLessThanOrEqual(1); // at most the ping already scheduled at 150 ms
+});
+
 test('a stream that can no longer send stops the pings', () => {
   const link = new LinkStats();
   let calls = 0;
