@@ -19,6 +19,7 @@ import { WorkerRegistry } from './workers/worker-registry';
 import { ClusterMembership, coordinatorIdentity, liveCoordinatorIds, newCoordinatorId } from './cluster/membership';
 import { loadClusterSecret } from './cluster/cluster-secret';
 import { ClusterStreams } from './cluster/cluster-streams';
+import { PeerRelay } from './cluster/peer-relay';
 import { SourceOwnership } from './cluster/source-ownership';
 import { watchForQuarantine } from './workers/quarantine';
 
@@ -81,6 +82,8 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
       })
     : null;
   ctx.fenceFor = ownership ? (sourceId) => ownership.fenceFor(sourceId) : undefined;
+  // Jobs on workers whose Control stream a peer holds (coordinator/cluster/peer-relay.ts).
+  if (ctx.clustered) supervisor.peers = new PeerRelay(ctx, clusterSecret, () => membershipRef.current?.identity ?? null);
   const streams = new ClusterStreams(ctx, variants, ownership, clusterSecret);
   const app = createHttpApp({ ctx, registry, supervisor, drain, variants, metrics, adminToken: adminToken.expected, cluster: membershipRef, streams, clusterSecret });
   // Idle connections (half-sent requests included) close after httpIdleTimeoutS; the

@@ -2,6 +2,7 @@
 import type { CoreContext } from '../context';
 import { AppError } from '../errors';
 import type { JobSupervisor } from '../jobs/job-supervisor';
+import type { JobReportBody } from '../cluster/peer-relay';
 import type { WorkerRegistry } from '../workers/worker-registry';
 import { WorkerSession, type ControlCall } from '../workers/worker-session';
 import type { WorkerEvent__Output } from '../../proto/gen/tvarr/transcode/v1/WorkerEvent';
@@ -122,7 +123,12 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
         const interval = registry.heartbeatIntervalFor();
         usageEveryMs = interval / 2;
         // Anything the worker still runs that we do not know as live is stale: stop it.
-        const stale = reg.activeJobs.filter((j) => !supervisor.ownedHere({ jobId: j.jobId, attempt: j.attempt, workerId }));
+        const notHere = reg.activeJobs.filter((j) => !supervisor.ownedHere({ jobId: j.jobId, attempt: j.attempt, workerId }));
+        // Cluster: a job another live coordinator owns goes on (its stream goes there, proto
+        // StartJob.job_stream_address); its reports are passed on from here.
+        const peersKeep = ctx.clustered && supervisor.peers && notHere.length > 0 ? await supervisor.peers.ownedByLivePeers(workerId, notHere).catch(() => new Set<string>()) : new Set<string>();
+        const stale = notHere.filter((j) => !peersKeep.has(`${j.jobId}/${j.attempt}`));
+        if (peersKeep.size > 0) ctx.log.info('cluster: worker kept jobs owned by other coordinators', { workerId, jobs: [...peersKeep] });
         s.send({
           registered: {
             worker_id: workerId,
@@ -147,7 +153,8 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
         case 'job_rejected': {
           registry.sawMessage(session);
           const r = msg.job_rejected!;
-          await supervisor.rejected({ jobId: r.job_id, attempt: r.attempt, workerId }, `${r.reason}: ${clipText(r.message, CLIP_LEN.jobRejectedMessage)}`);
+          const reason = `${r.reason}: ${clipText(r.message, CLIP_LEN.jobRejectedMessage)}`;
+          if (!(await supervisor.rejected({ jobId: r.job_id, attempt: r.attempt, workerId }, reason))) passOn({ jobId: r.job_id, attempt: r.attempt, workerId, rejected: { reason } });
           return;
         }
         case 'job_ended': {
@@ -155,7 +162,7 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
           const e = msg.job_ended!;
           const state = e.outcome === 'JOB_OUTCOME_COMPLETED' ? 'completed' : e.outcome === 'JOB_OUTCOME_CANCELLED' ? 'cancelled' : 'failed';
           const reason = state === 'completed' ? null : clipText(e.message, CLIP_LEN.jobEndedMessage) || `ffmpeg exited with code ${e.exit_code}`;
-          await supervisor.workerReportedEnd({ jobId: e.job_id, attempt: e.attempt, workerId }, { state, reason });
+          if (!(await supervisor.workerReportedEnd({ jobId: e.job_id, attempt: e.attempt, workerId }, { state, reason }))) passOn({ jobId: e.job_id, attempt: e.attempt, workerId, ended: { state, reason } });
           return;
         }
         case 'pong':
@@ -172,6 +179,12 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
           return; // an event from a newer worker version: ignore
       }
     }
+  };
+
+  // A report on a job this coordinator does not run: its owner may be a peer (cluster/peer-relay.ts).
+  // Not awaited: a slow peer must not hold up this worker's next messages.
+  const passOn = (report: JobReportBody) => {
+    if (ctx.clustered && supervisor.peers) void supervisor.peers.reportToOwner(report).catch(() => false);
   };
 
   const closed = (reason: string) => {

@@ -136,9 +136,17 @@ export function guardRequest(request: Request, config: RequestGuardConfig): Resp
   const badType = contentTypeProblem(request);
   if (badType) return errorResponse(415, 'unsupported_media_type', badType);
   if (hasAdminToken(request, config.adminToken)) return undefined;
+  // Coordinator-to-coordinator calls carry the cluster secret, never the admin token: those
+  // routes check it themselves and answer 401 without it (internal-job-routes.ts).
+  if (isInternalPath(request.url)) return undefined;
   return errorResponse(401, 'unauthenticated', 'this action needs the admin token: send "authorization: Bearer <token>" (TVARR_ADMIN_TOKEN, or the one generated at first start in the data directory\'s admin-token file)', {
     'www-authenticate': 'Bearer realm="tvarr-admin"',
   });
+}
+
+function isInternalPath(url: string): boolean {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  return start >= 0 && url.startsWith('/internal/', start);
 }
 
 /** Deeper JSON than this is refused before JSON.parse: real API bodies nest 2 levels. */

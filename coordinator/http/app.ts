@@ -20,6 +20,7 @@ import { clusterSummaryRoutes } from './routes/cluster-summary-routes';
 import type { ClusterMembership } from '../cluster/membership';
 import type { ClusterStreams } from '../cluster/cluster-streams';
 import { internalStreamRoutes } from './routes/internal-stream-routes';
+import { internalJobRoutes } from './routes/internal-job-routes';
 import { metricsRoutes } from './routes/metrics-routes';
 import { pageRoutes } from './routes/page-routes';
 import { schedulerRoutes } from './routes/scheduler-routes';
@@ -41,7 +42,7 @@ export interface HttpDeps {
   cluster?: { current: ClusterMembership | null };
   /** How viewers' streams are opened (coordinator/cluster/cluster-streams.ts); the variants directly when unset. */
   streams?: ClusterStreams;
-  /** The cluster secret peers present on /internal/stream (coordinator/cluster/cluster-secret.ts). */
+  /** The cluster secret peers present on /internal/* (coordinator/cluster/cluster-secret.ts). */
   clusterSecret?: () => Promise<string>;
 }
 
@@ -154,6 +155,7 @@ export function createHttpApp(deps: HttpDeps) {
     .use(quarantineRoutes(deps))
     .use(streamRoutes(ctx, opener, hls, ownerProxy))
     .use(deps.streams && deps.clusterSecret ? internalStreamRoutes(deps.streams, deps.clusterSecret) : new Elysia())
+    .use(ctx.clustered && deps.clusterSecret ? internalJobRoutes({ ctx, registry: deps.registry, supervisor: deps.supervisor, secret: deps.clusterSecret }) : new Elysia())
     .use(hlsRoutes(hls, ownerProxy))
     .use(variantRoutes(deps.variants, isAdmin, (key) => hls.viewersOf(key), deps.ctx.coordinatorId ?? null))
     .use(clusterSummaryRoutes(deps.metrics, isAdmin, deps.cluster))

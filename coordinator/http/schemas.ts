@@ -181,6 +181,7 @@ export const Worker = t.Object({
   lastSeenAt: t.Number(),
   quarantinedUntil: t.Union([t.Number(), t.Null()]),
   quarantineReason: t.Union([t.String(), t.Null()]),
+  coordinatorId: t.Union([t.String(), t.Null()], { description: 'cluster mode: the coordinator whose Control stream holds the worker (or held it last); null on SQLite' }),
   link: t.Union(
     [
       t.Object({

@@ -11,6 +11,7 @@ import type { WorkerRegistry } from '../workers/worker-registry';
 import { ActiveJob, type JobEnd, type JobEndCause } from './active-job';
 import { retryWrite } from '../db/retry-write';
 import { endJob, isJobOwnedBy, markJobRunning, type JobFence } from './job-store';
+import type { PeerRelay } from '../cluster/peer-relay';
 import { assertRunnableProfile, buildTranscodeSpec, type ProfileRow } from './transcode-spec';
 
 export interface DispatchRequest {
@@ -32,6 +33,11 @@ export class JobSupervisor {
   private readonly ending = new Map<string, Promise<void>>();
   /** A source's measured bitrate in kbit/s (0 = not known yet); set by the variant registry. */
   sourceKbps: (sourceId: string) => number = () => 0;
+  /**
+   * Cluster mode: the way to workers whose Control stream a peer holds (cluster/peer-relay.ts).
+   * A job goes there only when none of this coordinator's own workers can take it.
+   */
+  peers: PeerRelay | null = null;
 
   constructor(
     private readonly ctx: CoreContext,
@@ -65,7 +71,7 @@ export class JobSupervisor {
     for (;;) {
       const now = this.ctx.clock.now();
       const selectStart = performance.now();
-      const claim = await claimJob(this.ctx.store, {
+      const request = {
         runId,
         sourceId: req.sourceId,
         profileId: req.profile.id,
@@ -79,8 +85,15 @@ export class JobSupervisor {
         fence: this.ctx.clustered ? (this.ctx.fenceFor?.(req.sourceId) ?? { ownerId: this.ctx.coordinatorId ?? '', token: -1 }) : undefined,
         now,
         // A worker whose link cannot carry the source goes last (scheduler/claim-job.ts).
-        linkFits: sourceKbps > 0 ? (workerId) => linkCarries(this.registry.get(workerId)?.link.rttMs ?? null, sourceKbps) : undefined,
-      });
+        linkFits: sourceKbps > 0 ? (workerId: string) => linkCarries(this.registry.get(workerId)?.link.rttMs ?? null, sourceKbps) : undefined,
+      };
+      let claim = await claimJob(this.ctx.store, request);
+      // None of ours can: a worker held by a live peer (its Control stream carries StartJob,
+      // the job stream comes here). Their links were measured by the peer, not here.
+      if (!claim && this.ctx.clustered && this.peers) {
+        const peerIds = await this.peers.livePeerIds();
+        if (peerIds.length > 0) claim = await claimJob(this.ctx.store, { ...request, attachedTo: peerIds, linkFits: undefined });
+      }
       this.ctx.events.emit('scheduler:selected', { durationMs: performance.now() - selectStart, found: claim !== null });
       if (!claim) {
         const why = refusals.length ? `; tried: ${refusals.join('; ')}` : '';
@@ -129,17 +142,24 @@ export class JobSupervisor {
 
   private async startOnWorker(job: ActiveJob, spec: TranscodeSpec, sourceKbps: number): Promise<void> {
     const session = this.registry.get(job.info.workerId);
-    if (!session) throw new Error('worker is not connected');
-    // Lanes from the link's RTT and the source's bitrate: a far worker gets enough calls to keep pace.
-    const streamLanes = chooseLanes(session.link.rttMs, sourceKbps);
-    if (streamLanes > 1) this.ctx.log.info('job stream lanes suggested', { jobId: job.jobId, workerId: job.info.workerId, lanes: streamLanes, rttMs: session.link.rttMs, sourceKbps });
-    const sent = session.send({ start_job: { job_id: job.jobId, attempt: job.info.attempt, spec: specToProto(spec), stream_lanes: streamLanes } });
-    if (!sent) throw new Error('control stream closed');
+    const start = { job_id: job.jobId, attempt: job.info.attempt, spec: specToProto(spec), stream_lanes: 0 };
+    if (session) {
+      // Lanes from the link's RTT and the source's bitrate: a far worker gets enough calls to keep pace.
+      start.stream_lanes = chooseLanes(session.link.rttMs, sourceKbps);
+      if (start.stream_lanes > 1) this.ctx.log.info('job stream lanes suggested', { jobId: job.jobId, workerId: job.info.workerId, lanes: start.stream_lanes, rttMs: session.link.rttMs, sourceKbps });
+      if (!session.send({ start_job: start })) throw new Error('control stream closed');
+    } else if (this.ctx.clustered && this.peers) {
+      // Held by a peer: StartJob through it (its job stream dials here, StartJob.job_stream_address).
+      await this.peers.startJob(job.info.workerId, start);
+      this.ctx.log.info('job placed on a worker of another coordinator', { jobId: job.jobId, workerId: job.info.workerId });
+    } else {
+      throw new Error('worker is not connected');
+    }
     const timeoutMs = this.ctx.config.liveness.jobStartTimeoutMs;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        session.send({ cancel_job: { job_id: job.jobId, attempt: job.info.attempt, reason: 'start timeout' } });
+        this.sendCancel(job, 'start timeout');
         reject(new Error(`worker did not open the job stream within ${timeoutMs} ms`));
       }, timeoutMs);
     });
@@ -239,8 +259,16 @@ export class JobSupervisor {
   cancel(jobId: string, reason: string): boolean {
     const job = this.live.get(jobId);
     if (!job) return false;
-    this.registry.get(job.info.workerId)?.send({ cancel_job: { job_id: jobId, attempt: job.info.attempt, reason } });
+    this.sendCancel(job, reason);
     return job.finish({ state: 'cancelled', reason });
+  }
+
+  /** CancelJob down the worker's Control stream: ours, or through the peer that holds it. */
+  private sendCancel(job: ActiveJob, reason: string): void {
+    const cancel = { job_id: job.jobId, attempt: job.info.attempt, reason };
+    const session = this.registry.get(job.info.workerId);
+    if (session) session.send({ cancel_job: cancel });
+    else if (this.ctx.clustered && this.peers) void this.peers.cancelJob(job.info.workerId, cancel);
   }
 
   failJobsOfWorker(workerId: string, reason: string): void {

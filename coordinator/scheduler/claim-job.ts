@@ -17,8 +17,11 @@ export interface ClaimRequest {
   attempt: number;
   role?: 'primary' | 'standby';
   excludeWorkerIds?: readonly string[];
-  /** Cluster mode: only workers attached to this coordinator (CandidateRequest.attachedTo). */
-  attachedTo?: string;
+  /**
+   * Cluster mode: only workers attached to this coordinator (CandidateRequest.attachedTo),
+   * or to any of these (the live peers, when none of this coordinator's own can take it).
+   */
+  attachedTo?: string | readonly string[];
   /** The claiming coordinator's id, written on the job (jobs.coordinator_id). */
   owner?: string;
   /**

@@ -12,9 +12,11 @@ export interface CandidateRequest {
   limit?: number;
   /**
    * Cluster mode: only workers whose Control stream this coordinator holds (StartJob goes
-   * down that stream). Unset on SQLite, where one coordinator holds every worker.
+   * down that stream); as a non-empty list, workers held by any of those coordinators (a
+   * job its owner places on a peer's worker, coordinator/cluster/peer-relay.ts). Unset on
+   * SQLite, where one coordinator holds every worker.
    */
-  attachedTo?: string;
+  attachedTo?: string | readonly string[];
 }
 
 export interface Candidate {
@@ -126,7 +128,8 @@ export function rankedCandidatesQuery(store: Store, req: CandidateRequest) {
     if (req.excludeWorkerIds?.length) conds.push(notInArray(slots.workerId, [...req.excludeWorkerIds]));
     if (req.attachedTo !== undefined) {
       const w = store.t.workers;
-      conds.push(inArray(slots.workerId, db.select({ id: w.id }).from(w).where(eq(w.coordinatorId, req.attachedTo))));
+      const ids = typeof req.attachedTo === 'string' ? [req.attachedTo] : [...req.attachedTo];
+      conds.push(inArray(slots.workerId, db.select({ id: w.id }).from(w).where(ids.length === 1 ? eq(w.coordinatorId, ids[0]!) : inArray(w.coordinatorId, ids))));
     }
     return db
       .select(candidateColumns(slots))

@@ -35,6 +35,8 @@ export interface WorkerView {
   lastSeenAt: number;
   quarantinedUntil: number | null;
   quarantineReason: string | null;
+  /** cluster mode: the coordinator whose Control stream holds it (or held it last) */
+  coordinatorId: string | null;
   /** measured RTT and per-job throughput; null when not connected here */
   link: WorkerLink | null;
 }
@@ -109,6 +111,7 @@ export async function listWorkerViews(store: Store, connected: WorkerPresence, f
     lastSeenAt: Math.max(w.lastSeenAt, connected.live?.(w.id)?.lastSeenAt ?? 0),
     quarantinedUntil: w.quarantinedUntil,
     quarantineReason: w.quarantineReason,
+    coordinatorId: w.coordinatorId ?? null,
     link: connected.link?.(w.id) ?? null,
   }));
   return { views, total };

@@ -13,7 +13,7 @@ import { createLogger, setLogLevel } from '../../common/log';
 import { parseWorkerConfig } from '../../worker/config';
 import { WorkerAgent } from '../../worker/client/worker-agent';
 import type { Capabilities } from '../../worker/probe/capabilities';
-import { Inbox, type ControlCall, type JobCall } from '../helpers/scripted-coordinator';
+import { Inbox, ScriptedCoordinator, type ControlCall, type JobCall } from '../helpers/scripted-coordinator';
 
 
 const controlEvents = new Inbox<{ call: ControlCall; msg: WorkerEvent__Output; metadata: grpc.Metadata }>();
@@ -167,6 +167,38 @@ test('runs a job: source in over the job stream, H.264 TS out, job_ended COMPLET
   await probe.exited;
   expect(info.streams[0]).toMatchObject({ codec_name: 'h264', width: 160, height: 120 });
 }, 30_000);
+
+test("job_stream_address: the job stream goes to the job's owner, with the worker's credentials; JobEnded still on Control", async () => {
+  const owner = await ScriptedCoordinator.start();
+  try {
+    control.write({ start_job: { job_id: 'j-owner', attempt: 2, spec, job_stream_address: owner.address } });
+    const job = await owner.jobs.next((j) => j.open?.job_id === 'j-owner', 'job stream open at the owner');
+    expect(job.open).toMatchObject({ job_id: 'j-owner', attempt: 2 });
+    expect(job.call.metadata.get('authorization')).toEqual(['Bearer test-token']);
+    expect(job.call.metadata.get('x-worker-id')).toEqual(['w-test']);
+    expect(jobCalls.all.some((j) => j.open?.job_id === 'j-owner')).toBe(false);
+    for (let i = 0; i < input.length; i += 32 * 1024) {
+      if (!job.call.write({ input: Buffer.from(input.subarray(i, i + 32 * 1024)) })) await new Promise((r) => job.call.once('drain', r));
+    }
+    job.call.write({ input_ended: { reason: 'test source ended' } });
+    await job.ended;
+    expect(job.bytes()).toBeGreaterThan(0);
+    const ended = await controlEvents.next((e) => e.msg.event === 'job_ended' && e.msg.job_ended?.job_id === 'j-owner', 'job_ended on Control');
+    expect(ended.msg.job_ended).toMatchObject({ job_id: 'j-owner', attempt: 2, outcome: 'JOB_OUTCOME_COMPLETED' });
+    expect(owner.control.all.length).toBe(0); // the owner never got a Control stream
+  } finally {
+    owner.server.forceShutdown();
+  }
+}, 30_000);
+
+test('a job_stream_address that is not host:port is refused as an invalid spec', async () => {
+  for (const [i, bad] of ['no-port', 'host:99999', `${'h'.repeat(256)}:1`, 'a b:1'].entries()) {
+    control.write({ start_job: { job_id: `j-bad-${i}`, attempt: 1, spec, job_stream_address: bad } });
+    const rej = await controlEvents.next((e) => e.msg.event === 'job_rejected' && e.msg.job_rejected?.job_id === `j-bad-${i}`, 'job_rejected');
+    expect(rej.msg.job_rejected?.reason).toBe('REJECT_REASON_INVALID_SPEC');
+  }
+  expect(agent.activeJobs).toEqual([]);
+});
 
 test('cancel_job kills FFmpeg and reports CANCELLED', async () => {
   control.write({ start_job: { job_id: 'j2', attempt: 3, spec } });

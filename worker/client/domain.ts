@@ -59,7 +59,15 @@ export type OutgoingEvent =
 
 export type IncomingCommand =
   | { type: 'registered'; workerId: string; heartbeatIntervalMs: number; cancelJobs: JobRef[] }
-  | { type: 'start_job'; job: JobRef; spec: TranscodeSpec; /** lanes the coordinator suggests; 0 = none */ streamLanes: number }
+  | {
+      type: 'start_job';
+      job: JobRef;
+      spec: TranscodeSpec;
+      /** lanes the coordinator suggests; 0 = none */
+      streamLanes: number;
+      /** host:port of the job's owner when another coordinator owns it (proto StartJob.job_stream_address); '' = the sender */
+      jobStreamAddress: string;
+    }
   | { type: 'cancel_job'; job: JobRef; reason: string }
   | { type: 'drain'; reason: string }
   | { type: 'resume' }

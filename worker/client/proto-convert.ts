@@ -54,7 +54,7 @@ export function commandFromProto(msg: CoordinatorCommand__Output): IncomingComma
         cancelJobs: (msg.registered?.cancel_jobs ?? []).map(ref),
       };
     case 'start_job':
-      return { type: 'start_job', job: ref(msg.start_job), spec: specFromProto(msg.start_job?.spec), streamLanes: msg.start_job?.stream_lanes ?? 0 };
+      return { type: 'start_job', job: ref(msg.start_job), spec: specFromProto(msg.start_job?.spec), streamLanes: msg.start_job?.stream_lanes ?? 0, jobStreamAddress: msg.start_job?.job_stream_address ?? '' };
     case 'cancel_job':
       return { type: 'cancel_job', job: ref(msg.cancel_job), reason: msg.cancel_job?.reason ?? '' };
     case 'drain':

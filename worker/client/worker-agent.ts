@@ -22,7 +22,7 @@ import type { TranscodeSpec } from '../runner/transcode-spec';
 import { backoffDelayMs } from './backoff';
 import { ClientPool } from './client-pool';
 import { ControlSession, type SessionResult } from './control-session';
-import { CoordinatorRotation, type CoordinatorTarget, type ResolveHost } from './coordinator-rotation';
+import { CoordinatorRotation, directTarget, type CoordinatorTarget, type ResolveHost } from './coordinator-rotation';
 import { jobKey, type IncomingCommand, type JobEndedInfo, type JobRef, type Limits, type OutgoingEvent } from './domain';
 import { decideAdmission, decideOutcome, type SlotUsage } from './job-admission';
 import { bridgeJobStream, jobProgress, openJobStream, type JobStreamResult } from './job-stream';
@@ -37,8 +37,8 @@ interface RunningJob {
   /** job stream calls for this job (1 = the single-call format) */
   lanes: number;
   /**
-   * The coordinator that started it: its job stream dials there, wherever the control
-   * stream has moved since. (The seam for a proto field naming another coordinator.)
+   * Where its job stream dials: the coordinator that started it, or the owner that
+   * StartJob.job_stream_address names; there wherever the control stream has moved since.
    */
   coordinator: CoordinatorTarget;
   proc?: JobProcess;
@@ -232,7 +232,7 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
       case 'registered':
         return;
       case 'start_job':
-        return this.startJob(cmd.job, cmd.spec, cmd.streamLanes, from);
+        return this.startJob(cmd.job, cmd.spec, cmd.streamLanes, cmd.jobStreamAddress ? jobOwnerTarget(cmd.jobStreamAddress) : from);
       case 'ping':
         return; // answered by the control session
       case 'cancel_job':
@@ -262,10 +262,16 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
     return { total: all.length, gpu: all.filter((j) => j.kind === 'gpu').length, cpu: all.filter((j) => j.kind === 'cpu').length };
   }
 
-  private startJob(ref: JobRef, spec: TranscodeSpec, suggestedLanes: number, coordinator: CoordinatorTarget): void {
+  private startJob(ref: JobRef, spec: TranscodeSpec, suggestedLanes: number, coordinator: CoordinatorTarget | null): void {
     const logger = this.o.logger.child({ jobId: ref.jobId, attempt: ref.attempt });
     if (this.jobs.has(jobKey(ref))) {
       logger.warn('duplicate start_job ignored; attempt already running');
+      return;
+    }
+    if (coordinator === null) {
+      const message = 'job_stream_address is not host:port (at most 255 characters)';
+      logger.warn('job rejected', { reason: 'invalid_spec', message });
+      void this.send({ type: 'job_rejected', job: ref, reason: 'invalid_spec', message });
       return;
     }
     const decision = decideAdmission({
@@ -374,4 +380,15 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
     await this.loop;
     this.pool.closeAll();
   }
+}
+
+/**
+ * StartJob.job_stream_address as a target: host:port (a name, an IPv4 address or a
+ * bracketed IPv6 one, port 1-65535), at most 255 characters; null for anything else.
+ */
+export function jobOwnerTarget(address: string): CoordinatorTarget | null {
+  if (address.length > 255) return null;
+  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(address);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) return null;
+  return directTarget(address);
 }

@@ -7,6 +7,7 @@ export interface StartJob {
   'attempt'?: (number);
   'spec'?: (_tvarr_transcode_v1_TranscodeSpec | null);
   'stream_lanes'?: (number);
+  'job_stream_address'?: (string);
 }
 
 export interface StartJob__Output {
@@ -14,4 +15,5 @@ export interface StartJob__Output {
   'attempt': (number);
   'spec': (_tvarr_transcode_v1_TranscodeSpec__Output | null);
   'stream_lanes': (number);
+  'job_stream_address': (string);
 }
