@@ -74,13 +74,14 @@ export interface TimelineRestampOptions {
 const NO_EVENTS: readonly TimelineEvent[] = Object.freeze([]);
 
 /** b - a on the 33-bit clock, in (-2^32, 2^32]. */
-function signedDelta(a: number, b: number): number {
+export function signedDelta(a: number, b: number): number {
   let d = (b - a) % WRAP;
   if (d < 0) d += WRAP;
   return d > HALF_WRAP ? d - WRAP : d;
 }
 
-function mod33(x: number): number {
+/** x on the 33-bit clock, in [0, 2^33). */
+export function mod33(x: number): number {
   const m = x % WRAP;
   return m < 0 ? m + WRAP : m;
 }

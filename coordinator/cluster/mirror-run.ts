@@ -8,12 +8,15 @@
 // asks again who serves the source (source-ownership.ts): another coordinator that took
 // it over, or this one, which then takes the lease and produces the variant itself (a
 // local run, read like any viewer). Each new producer joins the buffer at its first
-// keyframe (SharedBuffer.beginSegment), so viewers here keep their connection across the
-// takeover and see one splice. With no viewer left for TVARR_IDLE_GRACE_MS the mirror ends.
+// keyframe past what the viewers have, on their timeline (mirror-splice.ts, then
+// SharedBuffer.beginSegment), so viewers here keep their connection across the takeover
+// and see one splice, with decode times going on forward. With no viewer left for
+// TVARR_IDLE_GRACE_MS the mirror ends.
 import type { CoreContext } from '../context';
 import { AppError } from '../errors';
 import { SharedBuffer } from '../streams/shared-buffer';
 import { CLUSTER_SECRET_HEADER } from './cluster-secret';
+import { MirrorSplice } from './mirror-splice';
 import type { Server } from './source-ownership';
 
 export interface MirrorDeps {
@@ -33,6 +36,8 @@ const RETRY_MS = 200;
 
 export class MirrorRun {
   readonly buffer: SharedBuffer;
+  /** Where each producer joins, and its timestamps onto the viewers' timeline. */
+  readonly splice = new MirrorSplice();
   private stopped = false;
   private abort: AbortController | null = null;
   private idleTimer: ReturnType<typeof setTimeout> | null = null;
@@ -108,7 +113,8 @@ export class MirrorRun {
         this.producer = server.self ? 'self' : server.coordinatorId;
         if (!first) this.switches += 1;
         this.deps.ctx.log.info('cluster: mirror producer', { variant: this.key, from: this.producer, switches: this.switches });
-        // Every producer after the first joins at its first clean keyframe (a splice).
+        // Every producer after the first joins at a keyframe (a splice).
+        this.splice.beginProducer();
         if (!first) this.buffer.beginSegment();
         first = false;
         await this.pump(stream, !server.self);
@@ -181,7 +187,11 @@ export class MirrorRun {
         const { done, value } = await reader.read();
         if (done) return;
         if (watchSilence && !this.firstBytes) heard();
-        this.buffer.write(value);
+        const joined = this.splice.joined;
+        for (const piece of this.splice.push(value)) this.buffer.write(piece);
+        if (this.splice.joined !== joined && joined > 0) {
+          this.deps.ctx.log.info('cluster: mirror spliced', { variant: this.key, from: this.producer, how: this.splice.lastSplice, droppedBytes: this.splice.droppedBytes });
+        }
         if (this.firstBytes) {
           if (timer) clearTimeout(timer);
           this.firstBytes.resolve();
