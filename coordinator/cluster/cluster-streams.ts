@@ -11,6 +11,7 @@ import type { CoreContext } from '../context';
 import { AppError } from '../errors';
 import type { VariantRegistry } from '../streams/variant-registry';
 import { MirrorRun } from './mirror-run';
+import { SegmentReplicas } from './segment-replicas';
 import type { Server, SourceOwnership } from './source-ownership';
 
 /** Set on a request one coordinator passes to another: the receiver answers it itself. */
@@ -20,6 +21,10 @@ export class ClusterStreams {
   private readonly mirrors = new Map<string, MirrorRun>();
   private readonly starting = new Map<string, Promise<MirrorRun>>();
   private readonly servers = new Map<string, { server: Server; until: number }>();
+  /** The owners' recent HLS segments, for when an owner can no longer answer (segment-replicas.ts). */
+  readonly replicas = new SegmentReplicas((httpUrl, path) =>
+    fetch(`${httpUrl}${path}`, { headers: { [PROXIED_HEADER]: this.ctx.coordinatorId ?? '1' }, signal: AbortSignal.timeout(this.ctx.config.cluster.leaseMs * 4) }),
+  );
 
   constructor(
     private readonly ctx: CoreContext,
@@ -79,13 +84,23 @@ export class ClusterStreams {
     const now = this.ctx.clock.now();
     let cached = this.servers.get(sourceId);
     if (!cached || cached.until < now) {
-      cached = { server: await this.ownership.whoServes(sourceId), until: now + this.ctx.config.cluster.leaseMs / 4 };
+      let server: Server;
+      try {
+        server = await this.ownership.whoServes(sourceId);
+      } catch (err) {
+        // Nobody serves it right now (an owner's lease runs on after its death): a copy will do.
+        const copy = this.replicas.get(new URL(request.url).pathname);
+        if (copy) return copy;
+        throw err;
+      }
+      cached = { server, until: now + this.ctx.config.cluster.leaseMs / 4 };
       this.servers.set(sourceId, cached);
       if (this.servers.size > 10_000) this.servers.clear();
     }
     const server = cached.server;
-    if (server.self) return null;
     const url = new URL(request.url);
+    // Taken over here: the old owner's segment names are not this run's; a copy may have them.
+    if (server.self) return this.replicas.get(url.pathname);
     const headers: Record<string, string> = { [PROXIED_HEADER]: this.ctx.coordinatorId ?? '1' };
     for (const h of ['user-agent', 'accept', 'range']) {
       const v = request.headers.get(h);
@@ -93,15 +108,32 @@ export class ClusterStreams {
     }
     try {
       const res = await fetch(`${server.httpUrl}${url.pathname}${url.search}`, { headers, signal: AbortSignal.timeout(this.ctx.config.cluster.leaseMs * 4) });
+      if (res.status >= 500) {
+        const copy = this.replicas.get(url.pathname);
+        if (copy) {
+          await res.body?.cancel().catch(() => {});
+          return copy;
+        }
+      }
       const out = new Headers();
       for (const h of ['content-type', 'cache-control', 'access-control-allow-origin', 'content-length', 'location']) {
         const v = res.headers.get(h);
         if (v) out.set(h, v);
       }
+      // A media playlist: copy its newest segments here in the background (segment-replicas.ts).
+      if (res.ok && /mpegurl/i.test(res.headers.get('content-type') ?? '')) {
+        const text = await res.text();
+        this.replicas.notePlaylist(server.httpUrl, url.pathname, text);
+        out.delete('content-length');
+        return new Response(text, { status: res.status, headers: out });
+      }
       return new Response(res.body, { status: res.status, headers: out });
     } catch {
-      // The owner is gone: a mirror or the next request finds the new one.
+      // The owner is gone: a copy of the segment, if one was made; else a mirror or the
+      // next request finds the new owner.
       this.servers.delete(sourceId);
+      const copy = this.replicas.get(url.pathname);
+      if (copy) return copy;
       return new Response(JSON.stringify({ error: { code: 'unavailable', message: `the coordinator serving source ${sourceId} did not answer; retry` } }), {
         status: 503,
         headers: { 'content-type': 'application/json', 'retry-after': '1' },

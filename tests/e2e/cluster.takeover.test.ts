@@ -85,9 +85,28 @@ describe('cluster: one producer per variant, mirrored, taken over when its owner
 
   test("SIGKILL of the owner: the survivor's viewer stays connected and media resumes from the survivor's own job", async () => {
     const onB = viewers[1]!;
+    // An HLS viewer of B just before: B passes A's playlist on and copies its newest segments.
+    const listed = parseMediaPlaylist(await (await fetch(`${b.httpUrl}${VARIANT}.m3u8?session=hls-at-kill`)).text()).segments.slice(-3);
+    expect(listed.length).toBeGreaterThan(0);
+    const fromOwner = new Uint8Array(await (await fetch(new URL(listed.at(-1)!.uri, `${a.httpUrl}${VARIANT}.m3u8`))).arrayBuffer());
+    // The copies are made in the background from one coordinator to the other: give them
+    // until A lists one segment more (polling another process's playlist).
+    await eventually('one more segment on A', async () => {
+      const now = parseMediaPlaylist(await (await fetch(`${a.httpUrl}${VARIANT}.m3u8`)).text()).segments;
+      return now.at(-1)!.sequence > listed.at(-1)!.sequence;
+    }, 30_000);
     const mark = onB.total;
     a.proc.proc.kill('SIGKILL');
     const killedAt = Date.now();
+    // Segments of A's last run that the viewer was shown are still served by B (its copies),
+    // whether A's lease still runs or B has taken the source over: no failed fetch.
+    for (const seg of listed) {
+      const res = await fetch(new URL(seg.uri, `${b.httpUrl}${VARIANT}.m3u8`));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-tvarr-replica')).toBe('1');
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      if (seg === listed.at(-1)) expect(Buffer.compare(Buffer.from(bytes), Buffer.from(fromOwner))).toBe(0);
+    }
     // Media again: well past what the dead owner's last bytes could be.
     await onB.waitForBytes(150_000, mark, 60_000);
     const jobs = await eventually('one running job, on the survivor', async () => {
