@@ -28,6 +28,10 @@ export async function startHaproxy(backends: string[], dir: string): Promise<Hap
       '  timeout connect 1s',
       '  timeout client 1h',
       '  timeout server 1h',
+      // As deploy/haproxy.cfg: a request a dead coordinator never answered goes to another.
+      '  retries 2',
+      '  retry-on conn-failure empty-response',
+      '  option redispatch',
       'frontend viewers',
       `  bind 127.0.0.1:${port}`,
       '  default_backend coordinators',
