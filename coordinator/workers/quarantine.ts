@@ -161,18 +161,44 @@ export class QuarantineWatcher {
     // never in memory, so evaluate() would never drop them: drop them here.
     await this.ctx.store.db.delete(workerFaults).where(lte(workerFaults.at, since));
     const rows = await this.ctx.store.db.select().from(workerFaults).where(gte(workerFaults.at, since + 1)).orderBy(workerFaults.at);
+    this.fill(rows);
+  }
+
+  private fill(rows: (typeof this.ctx.store.t.workerFaults.$inferSelect)[]): void {
+    const touched = new Set<WorkerFaults>();
     for (const r of rows) {
       const e = this.entry(r.workerId);
+      touched.add(e);
       if (r.kind === 'suspect') {
         e.suspects.push({ id: r.id, at: r.at, jobId: r.jobId ?? '', profileId: r.profileId ?? '', encoder: r.encoder ?? '', detail: r.detail });
       } else {
         e.faults.push({ id: r.id, at: r.at, kind: r.kind as FaultKind, detail: r.detail, spec: r.profileId && r.encoder ? `${r.profileId}/${r.encoder}` : undefined });
       }
     }
-    for (const e of this.byWorker.values()) {
+    for (const e of touched) {
       e.faults.splice(0, Math.max(0, e.faults.length - MAX_ENTRIES));
       e.suspects.splice(0, Math.max(0, e.suspects.length - MAX_ENTRIES));
     }
+  }
+
+  /**
+   * Cluster mode: a worker's faults as the database has them, every coordinator's (one that
+   * flaps between coordinators is lost by each in turn, each loss recorded once, by the one
+   * that lost it), before this coordinator judges it.
+   */
+  private async reloadWorker(workerId: string): Promise<void> {
+    if (!this.ctx.clustered) return;
+    const { workerFaults } = this.ctx.store.t;
+    const since = this.ctx.clock.now() - this.ctx.config.liveness.quarantineWindowMs;
+    const rows = await this.ctx.store.db
+      .select()
+      .from(workerFaults)
+      .where(and(eq(workerFaults.workerId, workerId), gte(workerFaults.at, since + 1)))
+      .orderBy(workerFaults.at);
+    const e = this.entry(workerId);
+    e.faults = [];
+    e.suspects = [];
+    this.fill(rows);
   }
 
   start(): void {
@@ -288,6 +314,7 @@ export class QuarantineWatcher {
     const e = this.entry(workerId);
     e.faults.push(fault);
     await this.remember(workerId, fault.kind, fault);
+    await this.reloadWorker(workerId);
     if (e.faults.length > MAX_ENTRIES) await this.drop([e.faults.shift()!.id]);
     await this.evaluate(workerId, fault.at);
   }

@@ -255,4 +255,34 @@ describe.each(ENGINES)('quarantine (%s)', (engine) => {
     expect((await faultRows('a')).map((r) => r.kind).sort()).toEqual(['connection', 'ffmpeg']);
     expect((await row('a')).quarantinedUntil).toBeNull();
   });
+
+  test('several coordinators on one database: a worker that flaps between them is judged on all their losses, each counted once', async () => {
+    if (engine !== 'postgres') return; // one coordinator per SQLite file
+    await addWorker(ctx.store, { id: 'a', encoders: ['libx264'] });
+    await addWorker(ctx.store, { id: 'b', encoders: ['libx264'] });
+    // A second coordinator on the same database, with its own events and watcher.
+    const other: CoreContext = { ...ctx, events: new CoordinatorEventBus(), clustered: true };
+    ctx.clustered = true;
+    const otherWatcher = await watchForQuarantine(other);
+    try {
+      // Lost by this one, then (it moved) by the other, then by this one again.
+      ctx.events.emit('worker:lost', { workerId: 'a', reason: 'connection closed' });
+      await watcher.settled();
+      now += 5_000;
+      other.events.emit('worker:lost', { workerId: 'a', reason: 'connection closed' });
+      await otherWatcher.settled();
+      expect((await row('a')).quarantinedUntil).toBeNull();
+      expect(await faultRows('a')).toHaveLength(2);
+      now += 5_000;
+      ctx.events.emit('worker:lost', { workerId: 'a', reason: 'connection closed' });
+      // Three losses in the window, two here and one there: the third quarantines.
+      const quarantined = await row('a');
+      expect(quarantined.quarantinedUntil).toBe(now + 300_000);
+      expect(quarantined.quarantineReason).toContain('3 lost connections');
+    } finally {
+      otherWatcher.stop();
+      await otherWatcher.settled();
+      ctx.clustered = false;
+    }
+  });
 });
