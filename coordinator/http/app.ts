@@ -26,7 +26,8 @@ import { pageRoutes } from './routes/page-routes';
 import { schedulerRoutes } from './routes/scheduler-routes';
 import { streamRoutes } from './routes/stream-routes';
 import { hlsRoutes } from './routes/hls-routes';
-import { HlsService } from '../streams/hls/hls-service';
+import { DEFAULT_HLS_OPTIONS, HlsService } from '../streams/hls/hls-service';
+import { StoredDiscontinuityLedger } from '../streams/hls/discontinuity-ledger';
 import { variantRoutes } from './routes/variant-routes';
 
 export interface HttpDeps {
@@ -86,7 +87,8 @@ export function createHttpApp(deps: HttpDeps) {
   const opener = deps.streams ?? deps.variants;
   const streams = deps.streams;
   const ownerProxy = streams ? (request: Request, sourceId: string) => streams.proxyToOwner(request, sourceId) : undefined;
-  const hls = new HlsService(opener, ctx.log.child({ component: 'hls' }), () => ctx.clock.now());
+  const hlsLog = ctx.log.child({ component: 'hls' });
+  const hls = new HlsService(opener, hlsLog, () => ctx.clock.now(), DEFAULT_HLS_OPTIONS, new StoredDiscontinuityLedger(ctx.store, hlsLog, () => ctx.clock.now()));
   // maxRequestBodySize caps bodies without Content-Length; guardRequest answers the rest.
   // normalize: false makes additionalProperties: false reject unknown fields (422) instead of
   // silently dropping them.

@@ -37,11 +37,6 @@ export interface SegmentCut {
 export interface CutLookup {
   /** The number of the segment a keyframe at `pts` opens, or null when it opens none. */
   cutAt(pts: number, toleranceTicks: number): number | null;
-  /**
-   * Where the renditions' discontinuity sequence starts (sequence-base.ts): the grid's, so
-   * every rendition of the source is on one discontinuity timeline, started when it may.
-   */
-  readonly sequenceBase?: number;
 }
 
 export class SegmentGrid implements CutLookup {
@@ -55,10 +50,7 @@ export class SegmentGrid implements CutLookup {
   constructor(targetSeconds: number, firstNumber?: number) {
     this.cellTicks = Math.round(targetSeconds * PTS_HZ);
     this.nextNumber = firstNumber ?? null;
-    this.sequenceBase = firstNumber;
   }
-
-  readonly sequenceBase: number | undefined;
 
   /** Registered cuts, oldest first (tests, diagnostics). */
   get history(): readonly SegmentCut[] {

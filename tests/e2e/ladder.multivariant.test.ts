@@ -129,14 +129,20 @@ describe.each(TEST_ENGINES)('ladder multivariant playlist (%s)', (engine) => {
     }
   });
 
-  test('?format=hls-fmp4: version 7 and fMP4 media playlists, same renditions', async () => {
+  test('?format=hls-fmp4: version 7, video-only fMP4 media playlists and one audio group, same renditions', async () => {
     const res = await fetch(`${base}/stream/pattern/abr.m3u8?format=hls-fmp4&session=e2e`);
     expect(res.status).toBe(200);
     const { header, variants } = parseMultivariant(await res.text());
     expect(header).toContain('#EXT-X-VERSION:7');
-    expect(variants.map((v) => v.uri)).toEqual(RENDITIONS.map((r) => `${r.id}.m3u8?format=hls-fmp4&session=e2e`));
+    expect(header).toContain(`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="${RENDITIONS[0].id}.m3u8?format=hls-fmp4&track=audio&session=e2e"`);
+    expect(variants.map((v) => v.uri)).toEqual(RENDITIONS.map((r) => `${r.id}.m3u8?format=hls-fmp4&track=video&session=e2e`));
+    for (const v of variants) expect([v.attrs.AUDIO, v.attrs.CODECS!.split(',')[1]]).toEqual(['audio', 'mp4a.40.2']);
     const media = await (await fetch(new URL(variants[0]!.uri, res.url))).text();
-    expect(media).toContain('#EXT-X-MAP:URI=');
+    expect(media).toMatch(/#EXT-X-MAP:URI="[^"]+\.video\.init\.mp4"/);
+    // One track is an fMP4 thing: 400 naming the field otherwise.
+    const bad = await fetch(`${base}/stream/pattern/${RENDITIONS[0].id}.m3u8?track=audio`);
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { field: string } }).error.field).toBe('query.track');
   });
 
   test('MPEG-TS on the ladder URL: the top rendition by default, ?rendition= picks, an Apple player is redirected', async () => {

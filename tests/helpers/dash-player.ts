@@ -4,31 +4,15 @@
 // plays a manifest muted and reports, on the media clock, how far playback advanced and
 // every error event dash.js raised.
 import type { Page } from 'playwright-core';
+import { servePlayerLibraryPage, type PlayerPage } from './player-page';
 
 const DASH_JS = new URL('../../node_modules/dashjs/dist/modern/umd/dash.all.min.js', import.meta.url).pathname;
 
-const PAGE = `<!doctype html>
-<html><head><meta charset="utf-8"><title>dash.js test page</title><script src="/dash.all.min.js"></script></head>
-<body><video id="video" muted playsinline width="320" height="180"></video></body></html>`;
-
-export interface PlayerPage {
-  url: string;
-  stop(): Promise<void>;
-}
+export type { PlayerPage } from './player-page';
 
 /** Serves the test page and dash.js on 127.0.0.1 (port 0). */
 export function servePlayerPage(): PlayerPage {
-  const server = Bun.serve({
-    hostname: '127.0.0.1',
-    port: 0,
-    fetch(req) {
-      const path = new URL(req.url).pathname;
-      if (path === '/') return new Response(PAGE, { headers: { 'content-type': 'text/html; charset=utf-8' } });
-      if (path === '/dash.all.min.js') return new Response(Bun.file(DASH_JS), { headers: { 'content-type': 'text/javascript; charset=utf-8' } });
-      return new Response('not found', { status: 404 });
-    },
-  });
-  return { url: `http://127.0.0.1:${server.port}/`, stop: () => server.stop(true) };
+  return servePlayerLibraryPage('dash.js test page', 'dash.all.min.js', DASH_JS);
 }
 
 export interface DashPlayback {

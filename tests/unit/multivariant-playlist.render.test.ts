@@ -1,4 +1,5 @@
-// The HLS multivariant playlist of a ladder: its text (RFC 8216bis 4.4.6), the estimates
+// The HLS multivariant playlist of a ladder: its text (RFC 8216bis 4.4.6; fMP4 with its
+// audio group, and the one-track media playlists it points to), the estimates
 // used before a rendition runs, and the facts measured on real segments (FFmpeg-made
 // H.264 + AAC cut by the HLS segmenter): codec string from the SPS, size, frame rate and
 // bits per second.
@@ -14,6 +15,7 @@ import {
 } from '../../coordinator/streams/ladder/multivariant-playlist';
 import { frameRateOf, measureRendition } from '../../coordinator/streams/ladder/rendition-facts';
 import { TsSegmenter, type TsSegment } from '../../coordinator/streams/hls/ts-segmenter';
+import { SegmentWindow } from '../../coordinator/streams/hls/segment-window';
 import { makeTempDir } from '../helpers/media';
 
 const temp = makeTempDir('multivariant');
@@ -60,6 +62,58 @@ test('rendering: header, one EXT-X-STREAM-INF per rendition in ladder order, URI
   );
   expect(renderMultivariantPlaylist(variants, 'ts')).toContain('#EXT-X-VERSION:3\n');
   expect(() => renderMultivariantPlaylist([], 'ts')).toThrow();
+});
+
+test('fMP4 with an audio group: one EXT-X-MEDIA (DEFAULT, AUTOSELECT, CHANNELS, URI) first, every variant names it, CODECS keeps the audio codec', () => {
+  const facts = { peakBps: 300_000, averageBps: 250_000, codecs: 'avc1.64000d,mp4a.40.2', width: 320, height: 180, frameRate: 25 };
+  const variants = [
+    describeVariant('r180.m3u8?format=hls-fmp4&track=video', p('r180', 320, 180, 200), facts),
+    describeVariant('r108.m3u8?format=hls-fmp4&track=video', p('r108', 192, 108, 100), null),
+  ];
+  const text = renderMultivariantPlaylist(variants, 'fmp4', { groupId: 'audio', name: 'audio', uri: 'r180.m3u8?format=hls-fmp4&track=audio', channels: 2 });
+  expect(text).toBe(
+    [
+      '#EXTM3U',
+      '#EXT-X-VERSION:7',
+      '#EXT-X-INDEPENDENT-SEGMENTS',
+      '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,CHANNELS="2",URI="r180.m3u8?format=hls-fmp4&track=audio"',
+      '#EXT-X-STREAM-INF:BANDWIDTH=300000,AVERAGE-BANDWIDTH=250000,RESOLUTION=320x180,FRAME-RATE=25.000,CODECS="avc1.64000d,mp4a.40.2",AUDIO="audio"',
+      'r180.m3u8?format=hls-fmp4&track=video',
+      '#EXT-X-STREAM-INF:BANDWIDTH=180400,AVERAGE-BANDWIDTH=180400,RESOLUTION=192x108,CODECS="avc1.64000b,mp4a.40.2",AUDIO="audio"', // estimated: (100 + 64) kbps + 10%, level 1.1
+      'r108.m3u8?format=hls-fmp4&track=video',
+      '',
+    ].join('\n'),
+  );
+  // Channels not read yet: the attribute is left out rather than guessed.
+  expect(renderMultivariantPlaylist(variants, 'fmp4', { groupId: 'audio', name: 'audio', uri: 'a.m3u8', channels: null })).toContain(
+    '#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,URI="a.m3u8"\n',
+  );
+});
+
+test('one track of the fMP4 fragments: .video.m4s / .audio.m4s with the init named by its period, repeated after a discontinuity', () => {
+  const seg = (index: number, discontinuity = false): TsSegment => ({ index, duration: 2, data: new Uint8Array(188), discontinuity, videoCodec: 'h264', audioStreamTypes: [0x0f] });
+  const window = new SegmentWindow('ep', 2, { listed: 3, grace: 1 }, 7);
+  for (const s of [seg(40), seg(41), seg(42, true), seg(43), seg(44)]) window.add(s);
+  // Listed 42-44: 42 opened a period (its own init), and the window slid past 40, 41.
+  expect(window.renderPlaylist('r/', 'fmp4', 'audio').split('\n').slice(3)).toEqual([
+    '#EXT-X-MEDIA-SEQUENCE:42',
+    '#EXT-X-DISCONTINUITY-SEQUENCE:7',
+    '#EXT-X-INDEPENDENT-SEGMENTS',
+    '#EXT-X-DISCONTINUITY',
+    '#EXT-X-MAP:URI="r/ep-42.audio.init.mp4"',
+    '#EXTINF:2.000,',
+    'r/ep-42.audio.m4s',
+    '#EXTINF:2.000,',
+    'r/ep-43.audio.m4s',
+    '#EXTINF:2.000,',
+    'r/ep-44.audio.m4s',
+    '',
+  ]);
+  window.add(seg(45));
+  // 43 first now: its init is still its period's (42), not its own name.
+  expect(window.renderPlaylist('r/', 'fmp4', 'video')).toContain('#EXT-X-DISCONTINUITY-SEQUENCE:8\n#EXT-X-INDEPENDENT-SEGMENTS\n#EXT-X-MAP:URI="r/ep-42.video.init.mp4"\n#EXTINF:2.000,\nr/ep-43.video.m4s\n');
+  // Without a track: the muxed fragments as before.
+  expect(window.renderPlaylist('r/', 'fmp4')).toContain('#EXT-X-MAP:URI="r/ep-43.init.mp4"\n#EXTINF:2.000,\nr/ep-43.m4s\n');
 });
 
 test('measured codecs without audio get the profile audio named (AC-3 stays in MPEG-TS); no size without one', () => {

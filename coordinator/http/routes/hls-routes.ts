@@ -1,6 +1,8 @@
 // HLS endpoints beside each variant's MPEG-TS stream URL:
 //   /stream/{source}/{profile}.m3u8      live media playlist (answered via the stream route,
-//                                        whose `:profile` parameter also matches "x.m3u8")
+//                                        whose `:profile` parameter also matches "x.m3u8");
+//                                        ?format=hls-fmp4&track=video|audio: one track of it
+//                                        (a ladder's fMP4 renditions and audio group)
 //   /stream/{source}/{profile}/{seg}.ts  its segments (and .m4s / .init.mp4, and DASH's
 //                                        .video.m4s, .audio.m4s and their .init.mp4)
 // and the format choice on the plain stream URL (`?format=`, Apple user agents). The DASH
@@ -42,7 +44,11 @@ export async function answerHlsOrNegotiate(ctx: CoreContext, hls: HlsService, so
   if (profile.endsWith(PLAYLIST_SUFFIX)) {
     if (format === 'ts') return jsonError(400, 'invalid_request', 'a .m3u8 URL is HLS: use the stream URL without .m3u8 for MPEG-TS', 'query.format');
     if (format === 'dash') return jsonError(400, 'invalid_request', 'a .m3u8 URL is HLS: use the .mpd URL for DASH', 'query.format');
-    return playlistResponse(hls, sourceId, profile.slice(0, -PLAYLIST_SUFFIX.length), client, format === 'hls-fmp4' ? 'fmp4' : 'ts');
+    const track = url.searchParams.get('track');
+    if (track !== null && (format !== 'hls-fmp4' || (track !== 'video' && track !== 'audio'))) {
+      return jsonError(400, 'invalid_request', 'track is video or audio, with format=hls-fmp4 (one track of the fMP4 fragments, as a ladder lists them)', 'query.track');
+    }
+    return playlistResponse(hls, sourceId, profile.slice(0, -PLAYLIST_SUFFIX.length), client, format === 'hls-fmp4' ? 'fmp4' : 'ts', track ?? undefined);
   }
   const row = await getProfile(ctx.store, profile); // 404 for an unknown profile, as before
   const chosen = chooseFormat(format, client.request.headers.get('user-agent'), row.videoCodec);
@@ -58,14 +64,17 @@ export async function answerHlsOrNegotiate(ctx: CoreContext, hls: HlsService, so
   return new Response(null, { status: 302, headers: { location: target.pathname + target.search, 'cache-control': 'no-store' } });
 }
 
-async function playlistResponse(hls: HlsService, sourceId: string, profileId: string, client: ClientInfo, container: 'ts' | 'fmp4'): Promise<Response> {
-  const result = await hls.playlist(sourceId, profileId, viewerKey(client), `${encodeURIComponent(profileId)}/`, container);
+async function playlistResponse(hls: HlsService, sourceId: string, profileId: string, client: ClientInfo, container: 'ts' | 'fmp4', track?: 'video' | 'audio'): Promise<Response> {
+  const result = await hls.playlist(sourceId, profileId, viewerKey(client), `${encodeURIComponent(profileId)}/`, container, track);
   if (!hlsAcceptsStreamCodec(result.videoCodec)) {
     return jsonError(406, 'not_acceptable', `variant ${sourceId}/${profileId} carries ${result.videoCodec ?? 'no video'}, which HLS players do not decode; use the MPEG-TS URL`);
   }
   // The fMP4 muxer (streams/hls/fmp4) carries AAC audio only; MP2 or AC-3 would be lost.
   if (container === 'fmp4' && result.audioStreamTypes.some((t) => t !== AAC_STREAM_TYPE)) {
     return jsonError(406, 'not_acceptable', `variant ${sourceId}/${profileId} has non-AAC audio, which fMP4 segments here do not carry; use format=hls`);
+  }
+  if (track === 'audio' && result.audioStreamTypes.length === 0) {
+    return jsonError(406, 'not_acceptable', `variant ${sourceId}/${profileId} has no audio`);
   }
   return new Response(result.body, {
     headers: {

@@ -11,12 +11,19 @@
 // and waits for its first segment, so the player's first media playlist fetch is
 // answered at once. A rendition that cannot start (no capacity for it) is left out
 // rather than failing the whole ladder; when none starts, the first error is the answer.
+//
+// MPEG-TS renditions carry their audio muxed (the TS convention). fMP4 (?format=hls-fmp4)
+// follows Apple's HLS authoring spec for CMAF instead: each rendition's media playlist is
+// its video only ({profile}.m3u8?format=hls-fmp4&track=video), and the audio is one
+// EXT-X-MEDIA TYPE=AUDIO group (DEFAULT, AUTOSELECT) whose playlist is the top running
+// rendition's audio (&track=audio), as in the ladder's MPD. Both list the per-track CMAF
+// fragments DASH serves, from the same one remux per segment (segment-cmaf.ts).
 import { listProfiles } from '../../catalog/catalog-store';
 import { findLadder, type LadderRow } from '../../catalog/ladder-store';
 import type { CoreContext } from '../../context';
 import type { HlsService } from '../../streams/hls/hls-service';
 import { hlsAcceptsStreamCodec, isApplePlayer, parseFormat } from '../../streams/hls/negotiate';
-import { describeVariant, renderMultivariantPlaylist, type VariantStream } from '../../streams/ladder/multivariant-playlist';
+import { describeVariant, renderMultivariantPlaylist, type AudioGroup, type VariantStream } from '../../streams/ladder/multivariant-playlist';
 import { measureRendition, type MeasuredSegment } from '../../streams/ladder/rendition-facts';
 import { viewerKey } from './hls-routes';
 import { jsonError } from './stream-viewer';
@@ -32,6 +39,7 @@ export type LadderAnswer = Response | { rendition: string };
 
 const AAC_STREAM_TYPE = 0x0f;
 const SESSION = /^[A-Za-z0-9_-]{1,64}$/;
+const AUDIO_GROUP = 'audio';
 
 /**
  * Answers `/stream/{source}/{id}` when `id` (less a .m3u8 or .mpd suffix) is a ladder;
@@ -75,10 +83,16 @@ async function multivariantResponse(ctx: CoreContext, hls: HlsService, sourceId:
   // Every rendition at once: the slowest one's first segment bounds the wait, not their sum.
   hls.linkLadder(ladder.renditions.map((id) => `${sourceId}/${id}`));
   const started = await Promise.allSettled(ladder.renditions.map((id) => hls.playlist(sourceId, id, viewer, '', 'ts')));
-  const query = new URLSearchParams();
-  if (container === 'fmp4') query.set('format', 'hls-fmp4');
-  const session = new URL(client.request.url).searchParams.get('session');
-  if (session && SESSION.test(session)) query.set('session', session);
+  // fMP4: each rendition's video on its own, and the audio as one group (see the header).
+  const trackQuery = (track: 'video' | 'audio' | null) => {
+    const query = new URLSearchParams();
+    if (container === 'fmp4') query.set('format', 'hls-fmp4');
+    if (track) query.set('track', track);
+    const session = new URL(client.request.url).searchParams.get('session');
+    if (session && SESSION.test(session)) query.set('session', session);
+    return query.size ? `?${query}` : '';
+  };
+  let audio: AudioGroup | null = null;
   const variants: VariantStream[] = [];
   const refused: string[] = [];
   for (const [i, id] of ladder.renditions.entries()) {
@@ -98,8 +112,14 @@ async function multivariantResponse(ctx: CoreContext, hls: HlsService, sourceId:
       refused.push(`${id}: has non-AAC audio, which fMP4 segments here do not carry`);
       continue;
     }
-    const uri = `${encodeURIComponent(id)}.m3u8${query.size ? `?${query}` : ''}`;
-    variants.push(describeVariant(uri, profile, measureRendition(retainedSegments(hls, sourceId, id, playlist.body, viewer))));
+    const facts = measureRendition(retainedSegments(hls, sourceId, id, playlist.body, viewer));
+    const uri = `${encodeURIComponent(id)}.m3u8${trackQuery(container === 'fmp4' ? 'video' : null)}`;
+    variants.push(describeVariant(uri, profile, facts));
+    // The top running rendition's audio, as the ladder's MPD has it: every rendition's is
+    // the same source audio in the same codec (ladder-checks.ts).
+    if (container === 'fmp4' && !audio && playlist.audioStreamTypes.length > 0) {
+      audio = { groupId: AUDIO_GROUP, name: 'audio', uri: `${encodeURIComponent(id)}.m3u8${trackQuery('audio')}`, channels: facts?.audioChannels ?? null };
+    }
   }
   if (refused.length) ctx.log.warn('ladder renditions left out of the multivariant playlist', { ladder: ladder.id, source: sourceId, refused });
   if (variants.length === 0) {
@@ -107,7 +127,7 @@ async function multivariantResponse(ctx: CoreContext, hls: HlsService, sourceId:
     if (firstFailure) throw firstFailure.reason;
     return jsonError(406, 'not_acceptable', `no rendition of ladder ${ladder.id} can be served as ${container === 'fmp4' ? 'HLS fMP4' : 'HLS'}: ${refused.join('; ')}`);
   }
-  return new Response(renderMultivariantPlaylist(variants, container), {
+  return new Response(renderMultivariantPlaylist(variants, container, audio), {
     headers: {
       'content-type': 'application/vnd.apple.mpegurl',
       // Measured values change, and each fetch admits the viewer to every rendition.

@@ -9,6 +9,7 @@ import { HlsVariant, type HlsVariantOptions } from './hls-variant.ts';
 import { DEFAULT_SEGMENTER_OPTIONS, type TsSegment } from './ts-segmenter.ts';
 import type { SegmentKind } from './segment-cmaf.ts';
 import type { CutLookup } from '../segment-grid.ts';
+import { MemoryDiscontinuityLedger, type DiscontinuityLedger } from './discontinuity-ledger.ts';
 
 export interface ClientStreamOpener {
   /** `run.segmentGrid`: the source's grid when the variant is a ladder rendition (its segments are cut on it). */
@@ -46,12 +47,15 @@ export class HlsService {
   // plays; its viewer stays on the others too, so a switch finds them running (not cold,
   // on a new run), as long as it watches the ladder.
   private readonly siblings = new Map<string, readonly string[]>();
+  // A source grid's discontinuity base, taken once: every rendition cut on it shares it.
+  private readonly gridBases = new WeakMap<CutLookup, Promise<number>>();
 
   constructor(
     private readonly opener: ClientStreamOpener,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
     private readonly options: HlsServiceOptions = DEFAULT_HLS_OPTIONS,
+    private readonly ledger: DiscontinuityLedger = new MemoryDiscontinuityLedger(),
   ) {}
 
   /**
@@ -59,7 +63,7 @@ export class HlsService {
    * for its first segment when needed. `segmentPrefix` is the path from the playlist to
    * its segment folder.
    */
-  async playlist(sourceId: string, profileId: string, viewer: string, segmentPrefix: string, container: 'ts' | 'fmp4' = 'ts'): Promise<PlaylistResult> {
+  async playlist(sourceId: string, profileId: string, viewer: string, segmentPrefix: string, container: 'ts' | 'fmp4' = 'ts', track?: 'video' | 'audio'): Promise<PlaylistResult> {
     const variant = await this.variantFor(sourceId, profileId, viewer);
     await variant.admit(viewer);
     if (!(await variant.waitForSegment(this.options.firstSegmentTimeoutMs))) {
@@ -68,7 +72,7 @@ export class HlsService {
     this.touchSiblings(variant.key, viewer);
     const latest = variant.latest!;
     return {
-      body: variant.window.renderPlaylist(segmentPrefix, container),
+      body: variant.window.renderPlaylist(segmentPrefix, container, track),
       targetDuration: variant.window.targetDuration,
       videoCodec: latest.videoCodec,
       audioStreamTypes: latest.audioStreamTypes,
@@ -138,6 +142,7 @@ export class HlsService {
       starting = (async () => {
         const { stream, run } = await this.opener.openClientStream(sourceId, profileId);
         const options = run.segmentGrid ? { ...this.options, segmenter: { ...this.options.segmenter, grid: run.segmentGrid } } : this.options;
+        const timeline = await this.timelineFor(sourceId, run.segmentGrid ?? null);
         const variant = new HlsVariant(key, stream, viewer, () => this.openReader(sourceId, profileId), options, this.log, this.now, (v) => {
           if (this.variants.get(key) === v) this.variants.delete(key);
           if (!this.variants.has(key)) this.siblings.delete(key);
@@ -145,7 +150,7 @@ export class HlsService {
             clearInterval(this.sweeper);
             this.sweeper = null;
           }
-        });
+        }, timeline);
         this.variants.set(key, variant);
         this.sweeper ??= setInterval(() => this.sweep(), 1000);
         this.log.info('hls variant started', { variant: key, epoch: variant.window.epoch, grid: !!run.segmentGrid });
@@ -154,6 +159,21 @@ export class HlsService {
       this.starting.set(key, starting);
     }
     return starting;
+  }
+
+  /**
+   * The discontinuity base of a new run: its own, or its source grid's (renditions). One
+   * count per source, so every playlist of the source goes forward, a profile's too when it
+   * becomes or stops being a rendition.
+   */
+  private async timelineFor(sourceId: string, grid: CutLookup | null): Promise<{ discontinuityBase: number; onDiscontinuity: (sequence: number) => void }> {
+    const ledgerKey = sourceId;
+    let base: Promise<number>;
+    if (grid) {
+      base = this.gridBases.get(grid) ?? this.ledger.startRun(ledgerKey);
+      this.gridBases.set(grid, base);
+    } else base = this.ledger.startRun(ledgerKey);
+    return { discontinuityBase: await base, onDiscontinuity: (sequence) => this.ledger.published(ledgerKey, sequence) };
   }
 
   private async openReader(sourceId: string, profileId: string): Promise<ReadableStream<Uint8Array>> {

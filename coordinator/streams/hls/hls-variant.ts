@@ -37,6 +37,7 @@ export class HlsVariant {
   private waiters: (() => void)[] = [];
   private stopped = false;
   private offGrid = 0;
+  private discontinuities = 0;
   latest: TsSegment | null = null;
 
   constructor(
@@ -48,14 +49,17 @@ export class HlsVariant {
     private readonly log: Logger,
     private readonly now: () => number,
     private readonly onStopped: (variant: HlsVariant, reason: string) => void,
+    /** Where its discontinuity sequence starts, and who hears of each one it publishes (discontinuity-ledger.ts). */
+    private readonly timeline: { discontinuityBase: number; onDiscontinuity: (sequence: number) => void },
   ) {
     const epoch = `${now().toString(36)}${Math.floor(Math.random() * 36 ** 4).toString(36).padStart(4, '0')}`;
-    // Counting starts at the run's start time, not 0 (sequence-base.ts): a restarted or
-    // taken-over variant's playlist goes on forward.
-    // A ladder rendition takes its source grid's base, shared by every rendition of the
-    // source: one discontinuity sequence for all, which players use to line them up.
+    // The media sequence starts at the run's start time, not 0 (sequence-base.ts), and the
+    // discontinuity sequence past every earlier run's (discontinuity-ledger.ts): a restarted
+    // or taken-over variant's playlist goes on forward. A ladder rendition takes its
+    // source's discontinuity base, shared by every rendition of the source: one
+    // discontinuity sequence for all, which players use to line them up.
     const base = mediaSequenceBase(now());
-    this.window = new SegmentWindow(epoch, options.segmenter.targetSeconds, options.window, options.segmenter.grid?.sequenceBase ?? base);
+    this.window = new SegmentWindow(epoch, options.segmenter.targetSeconds, options.window, timeline.discontinuityBase);
     this.segmenter = new TsSegmenter((segment) => this.segmentReady(segment), { ...options.segmenter, firstIndex: base });
     this.viewers.set(firstViewer, now());
     this.reader = stream.getReader();
@@ -135,7 +139,11 @@ export class HlsVariant {
   private segmentReady(segment: TsSegment): void {
     this.window.add(segment, this.now());
     this.latest = segment;
-    if (segment.discontinuity) this.log.info('hls discontinuity', { variant: this.key, segment: segment.index });
+    if (segment.discontinuity) {
+      this.discontinuities++;
+      this.timeline.onDiscontinuity(this.timeline.discontinuityBase + this.discontinuities);
+      this.log.info('hls discontinuity', { variant: this.key, segment: segment.index });
+    }
     const { misalignedCuts, ungriddedCuts } = this.segmenter;
     if (misalignedCuts + ungriddedCuts > this.offGrid) {
       // A grid keyframe this output lacks, or keyframes that are not the source's: its

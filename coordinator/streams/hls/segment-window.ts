@@ -105,9 +105,12 @@ export class SegmentWindow {
   /**
    * Live media playlist (no EXT-X-ENDLIST). `prefix` is the path from the playlist to its
    * segments. fMP4 lists `.m4s` fragments with an EXT-X-MAP init segment, repeated after
-   * each discontinuity (the codec's parameter sets may have changed there).
+   * each discontinuity (the codec's parameter sets may have changed there). With `track`,
+   * fMP4 of that track only (a ladder's video renditions and its audio group): DASH's
+   * `.video.m4s` / `.audio.m4s` fragments, the same bytes, and the init segment named by
+   * its period's first segment as DASH names it, so its URI stays put as the window slides.
    */
-  renderPlaylist(prefix: string, container: 'ts' | 'fmp4' = 'ts'): string {
+  renderPlaylist(prefix: string, container: 'ts' | 'fmp4' = 'ts', track?: 'video' | 'audio'): string {
     const listed = this.segments.slice(-this.options.listed);
     const first = listed[0];
     if (!first) throw new Error('no segment to list yet');
@@ -126,10 +129,14 @@ export class SegmentWindow {
       `#EXT-X-DISCONTINUITY-SEQUENCE:${discontinuitySequence}`,
       '#EXT-X-INDEPENDENT-SEGMENTS',
     ];
+    const kind = track && container === 'fmp4' ? `${track}.` : '';
     for (const s of listed) {
       if (s.discontinuity) lines.push('#EXT-X-DISCONTINUITY');
-      if (container === 'fmp4' && (s === first || s.discontinuity)) lines.push(`#EXT-X-MAP:URI="${prefix}${this.segmentName(s.index, 'init.mp4')}"`);
-      lines.push(`#EXTINF:${s.duration.toFixed(3)},`, `${prefix}${this.segmentName(s.index, container === 'fmp4' ? 'm4s' : 'ts')}`);
+      if (container === 'fmp4' && (s === first || s.discontinuity)) {
+        const initIndex = kind ? this.placeOf(s).periodStart : s.index;
+        lines.push(`#EXT-X-MAP:URI="${prefix}${this.segmentName(initIndex, `${kind}init.mp4`)}"`);
+      }
+      lines.push(`#EXTINF:${s.duration.toFixed(3)},`, `${prefix}${this.segmentName(s.index, container === 'fmp4' ? `${kind}m4s` : 'ts')}`);
     }
     return lines.join('\n') + '\n';
   }

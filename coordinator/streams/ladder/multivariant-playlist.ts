@@ -23,6 +23,20 @@ export interface RenditionFacts {
   width: number | null;
   height: number | null;
   frameRate: number | null;
+  /** From the AAC config; absent or null when not read. */
+  audioChannels?: number | null;
+}
+
+/**
+ * The audio of an fMP4 ladder as its own rendition group (EXT-X-MEDIA TYPE=AUDIO), as
+ * Apple's HLS authoring spec has it for fMP4/CMAF: one audio-only media playlist every
+ * video rendition refers to (AUDIO=), instead of the audio muxed into each of them.
+ */
+export interface AudioGroup {
+  groupId: string;
+  name: string;
+  uri: string;
+  channels: number | null;
 }
 
 export interface VariantStream {
@@ -115,15 +129,25 @@ export function describeVariant(uri: string, p: RenditionProfile, facts: Renditi
   };
 }
 
-/** The playlist text. `container` picks the version: 7 for fMP4 media playlists (EXT-X-MAP), 3 for TS. */
-export function renderMultivariantPlaylist(variants: readonly VariantStream[], container: 'ts' | 'fmp4'): string {
+/**
+ * The playlist text. `container` picks the version: 7 for fMP4 media playlists (EXT-X-MAP),
+ * 3 for TS. With `audio`, its EXT-X-MEDIA comes first and every variant names its group;
+ * CODECS still lists the audio codec beside the video one (RFC 8216bis 4.4.6.2: every
+ * format in the variant, the group's included).
+ */
+export function renderMultivariantPlaylist(variants: readonly VariantStream[], container: 'ts' | 'fmp4', audio: AudioGroup | null = null): string {
   if (variants.length === 0) throw new Error('a multivariant playlist needs at least one variant');
   const lines = ['#EXTM3U', `#EXT-X-VERSION:${container === 'fmp4' ? 7 : 3}`, '#EXT-X-INDEPENDENT-SEGMENTS'];
+  if (audio) {
+    const channels = audio.channels ? `,CHANNELS="${audio.channels}"` : '';
+    lines.push(`#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="${audio.groupId}",NAME="${audio.name}",DEFAULT=YES,AUTOSELECT=YES${channels},URI="${audio.uri}"`);
+  }
   for (const v of variants) {
     const attrs = [`BANDWIDTH=${v.bandwidth}`, `AVERAGE-BANDWIDTH=${v.averageBandwidth}`];
     if (v.resolution) attrs.push(`RESOLUTION=${v.resolution.width}x${v.resolution.height}`);
     if (v.frameRate) attrs.push(`FRAME-RATE=${v.frameRate.toFixed(3)}`);
     attrs.push(`CODECS="${v.codecs}"`);
+    if (audio) attrs.push(`AUDIO="${audio.groupId}"`);
     lines.push(`#EXT-X-STREAM-INF:${attrs.join(',')}`, v.uri);
   }
   return lines.join('\n') + '\n';

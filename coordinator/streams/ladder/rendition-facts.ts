@@ -1,7 +1,7 @@
 // What a running rendition really is, read from its retained HLS segments: bits per
 // second (peak and mean over the segments, which is what BANDWIDTH and AVERAGE-BANDWIDTH
-// mean, RFC 8216bis 4.4.6.2), and from the newest segment the codec string, picture size
-// and frame rate the encoder wrote (its SPS and the video decode times). Pure; the bytes
+// mean, RFC 8216bis 4.4.6.2), and from the newest segment the codec string, picture size,
+// frame rate and audio channels the encoders wrote (its SPS and the video decode times). Pure; the bytes
 // come from a worker, so anything malformed yields nulls, never a throw.
 import { tracksOf } from '../hls/fmp4/cmaf-muxer';
 import { demuxSegment } from '../hls/fmp4/es-demux';
@@ -31,16 +31,16 @@ export function measureRendition(segments: readonly MeasuredSegment[]): Renditio
   return { peakBps, averageBps: bits / seconds, ...streamFacts(newest.data) };
 }
 
-function streamFacts(ts: Uint8Array): Pick<RenditionFacts, 'codecs' | 'width' | 'height' | 'frameRate'> {
+function streamFacts(ts: Uint8Array): Pick<RenditionFacts, 'codecs' | 'width' | 'height' | 'frameRate' | 'audioChannels'> {
   try {
     const streams = demuxSegment(ts);
     const tracks = tracksOf(streams);
     const video = tracks?.video ?? null;
     const audio = tracks?.audio ? `mp4a.40.${tracks.audio.objectType}` : null;
     const codecs = video ? [video.codecString, audio].filter(Boolean).join(',') : null;
-    return { codecs, width: video?.width ?? null, height: video?.height ?? null, frameRate: frameRateOf(streams.video.map((f) => f.dts)) };
+    return { codecs, width: video?.width ?? null, height: video?.height ?? null, frameRate: frameRateOf(streams.video.map((f) => f.dts)), audioChannels: tracks?.audio?.channels ?? null };
   } catch {
-    return { codecs: null, width: null, height: null, frameRate: null };
+    return { codecs: null, width: null, height: null, frameRate: null, audioChannels: null };
   }
 }
 
