@@ -143,7 +143,7 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
           const now = registry.heartbeatIntervalFor();
           usageEveryMs = now / 2;
           return s.send({ ping: { nonce, heartbeat_interval_ms: now } });
-        }, Math.max(PING_INTERVAL_MS, interval), () => registry.steadyPingIntervalFor());
+        }, Math.max(PING_INTERVAL_MS, interval), () => registry.steadyPingIntervalFor(), registry.samplePingsFor());
         return;
       }
       switch (msg.event) {

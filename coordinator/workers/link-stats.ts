@@ -7,6 +7,7 @@
 // never deflated, so the minimum is the path's RTT. Everything here is bounded: at
 // most MAX_OUTSTANDING pings awaited, SAMPLES kept.
 
+// RTT samples kept (the minimum over them is the link's RTT).
 const SAMPLES = 8;
 const MAX_OUTSTANDING = 4;
 const WARMUP_PINGS = 4;
@@ -16,6 +17,13 @@ const WARMUP_MS = 250;
 // large fleet's 30 s (LARGE_FLEET_STEADY_PING_MS, the caller's choice) is 67.
 export const STEADY_INTERVAL_MS = 10_000;
 export const LARGE_FLEET_STEADY_PING_MS = 30_000;
+/**
+ * Sample pings after the warm-up (every 2 s at most as often as heartbeats). A large
+ * fleet takes none: the warm-up's 5 samples give the minimum RTT already, and 8 more per
+ * worker after a mass registration (a coordinator restart) are 1,000 messages a second at
+ * 1,000 workers for 16 s.
+ */
+export const SAMPLES_AFTER_WARMUP = 8;
 
 export interface LinkView {
   /** min RTT over the last samples, ms; null until the first Pong (or an older worker) */
@@ -38,11 +46,12 @@ export class LinkStats {
   /**
    * Pings now, then WARMUP_PINGS more every WARMUP_MS (a first sample taken while the
    * worker is still starting up reads high, and the first job's lanes come from this),
-   * then every `intervalMs` until SAMPLES more were sent, then every `steadyMs()` (asked
-   * at each ping: STEADY_INTERVAL_MS unless the caller says otherwise; `intervalMs` if
-   * longer) until stop(). `send` false = the stream is gone.
+   * then every `intervalMs` until `samples` more were sent (SAMPLES_AFTER_WARMUP unless the
+   * caller says otherwise), then every `steadyMs()` (asked at each ping: STEADY_INTERVAL_MS unless the
+   * caller says otherwise; `intervalMs` if longer) until stop(). `send` false = the stream
+   * is gone.
    */
-  start(send: (nonce: number) => boolean, intervalMs: number, steadyMs: () => number = () => STEADY_INTERVAL_MS): void {
+  start(send: (nonce: number) => boolean, intervalMs: number, steadyMs: () => number = () => STEADY_INTERVAL_MS, samples = SAMPLES_AFTER_WARMUP): void {
     this.stop();
     let sent = 0;
     const ping = () => {
@@ -52,7 +61,7 @@ export class LinkStats {
       while (this.outstanding.size > MAX_OUTSTANDING) this.outstanding.delete(this.outstanding.keys().next().value!);
       if (!send(nonce)) return this.stop();
       sent++;
-      const next = sent <= WARMUP_PINGS ? WARMUP_MS : sent <= WARMUP_PINGS + SAMPLES ? Math.max(100, intervalMs) : Math.max(steadyMs(), intervalMs);
+      const next = sent <= WARMUP_PINGS ? WARMUP_MS : sent <= WARMUP_PINGS + samples ? Math.max(100, intervalMs) : Math.max(steadyMs(), intervalMs);
       this.timer = setTimeout(ping, next);
       this.timer.unref?.();
     };

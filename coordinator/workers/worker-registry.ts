@@ -10,7 +10,7 @@
 // 3 row writes a second in one transaction every 5 s, not one write per heartbeat; the
 // API and the page read the live values from the session.
 import { heartbeatIntervalForFleet, LARGE_FLEET_WORKERS, LINK_RTT_ALLOWANCE_MAX_MS } from '../../common/liveness';
-import { LARGE_FLEET_STEADY_PING_MS, STEADY_INTERVAL_MS } from './link-stats';
+import { LARGE_FLEET_STEADY_PING_MS, SAMPLES_AFTER_WARMUP, STEADY_INTERVAL_MS } from './link-stats';
 import { retryWrite } from '../db/retry-write';
 import type { CoreContext } from '../context';
 import type { WorkerRegistration } from '../domain';
@@ -208,7 +208,16 @@ export class WorkerRegistry {
    * (a path's RTT changes slowly; each ping is two messages per worker).
    */
   steadyPingIntervalFor(): number {
-    return Math.max(this.sessions.size, this.knownWorkers) >= LARGE_FLEET_WORKERS ? LARGE_FLEET_STEADY_PING_MS : STEADY_INTERVAL_MS;
+    return this.largeFleet ? LARGE_FLEET_STEADY_PING_MS : STEADY_INTERVAL_MS;
+  }
+
+  /** Sample pings after a new link's warm-up (link-stats.ts): none in a large fleet. */
+  samplePingsFor(): number {
+    return this.largeFleet ? 0 : SAMPLES_AFTER_WARMUP;
+  }
+
+  private get largeFleet(): boolean {
+    return Math.max(this.sessions.size, this.knownWorkers) >= LARGE_FLEET_WORKERS;
   }
 
   /** Writes last_seen_at and usage of every connected worker not written for TOUCH_PERSIST_MS, in one transaction. */

@@ -5,7 +5,7 @@
 // last liveness. Also: a silent session no longer blocks its id, and the pieces of the
 // contract that are pure functions.
 import { afterAll, describe, expect, test } from 'bun:test';
-import { LARGE_FLEET_STEADY_PING_MS, STEADY_INTERVAL_MS } from '../../coordinator/workers/link-stats';
+import { LARGE_FLEET_STEADY_PING_MS, SAMPLES_AFTER_WARMUP, STEADY_INTERVAL_MS } from '../../coordinator/workers/link-stats';
 import { DEFAULT_LIVENESS, heartbeatIntervalForFleet, LARGE_FLEET_HEARTBEAT_INTERVAL_MS, LARGE_FLEET_WORKERS } from '../../common/liveness';
 import { createLogger, setLogLevel } from '../../common/log';
 import { resolveSlotLimits, clipText } from '../../common/worker-contract';
@@ -188,10 +188,12 @@ describe.each(ENGINES)('worker registry (%s)', (engine) => {
     const { ctx, registry, connect } = await setup(); // TVARR_HEARTBEAT_INTERVAL_MS set: 1000 whatever the size
     for (let i = 0; i < LARGE_FLEET_WORKERS - 1; i++) await connect(`big-${i}`);
     expect(registry.steadyPingIntervalFor()).toBe(STEADY_INTERVAL_MS);
+    expect(registry.samplePingsFor()).toBe(SAMPLES_AFTER_WARMUP);
     await connect(`big-${LARGE_FLEET_WORKERS - 1}`);
     expect(registry.heartbeatIntervalFor()).toBe(1000);
     // RTT pings once the samples are in: seldom from the same size on, whatever the heartbeat setting.
     expect(registry.steadyPingIntervalFor()).toBe(LARGE_FLEET_STEADY_PING_MS);
+    expect(registry.samplePingsFor()).toBe(0);
     const unset = { ...parseCoordinatorConfig({}).liveness };
     ctx.config = { ...ctx.config, liveness: unset };
     expect(registry.heartbeatIntervalFor()).toBe(LARGE_FLEET_HEARTBEAT_INTERVAL_MS);

@@ -58,6 +58,16 @@ test('after the samples, pings follow the steady interval the caller gives, aske
   expect(at.length - n).toBeLessThanOrEqual(1); // at most the ping already scheduled at 150 ms
 });
 
+test('no sample pings (a large fleet): straight from the warm-up to the steady interval', async () => {
+  const link = new LinkStats();
+  const at: number[] = [];
+  link.start(() => (at.push(performance.now()), true), 10, () => 5_000, 0);
+  while (at.length < 5) await new Promise((r) => setTimeout(r, 20));
+  await new Promise((r) => setTimeout(r, 400));
+  link.stop();
+  expect(at.length).toBe(5); // the 5 warm-up pings, then nothing for 5 s
+});
+
 test('a stream that can no longer send stops the pings', () => {
   const link = new LinkStats();
   let calls = 0;
