@@ -85,7 +85,7 @@ if (only?.includes('cluster-takeover')) {
   noteMachine('cluster takeover');
   await attempt('cluster takeover', async () => clusterTakeoverSection(await benchClusterTakeover({ quick, log })));
 }
-// ~3 min (three fresh clusters on PostgreSQL, 300 clients, coordinators under a CPU quota): only with --only=cluster-fanout.
+// ~3 min (three fresh clusters on PostgreSQL, 200 clients per coordinator under a CPU quota): only with --only=cluster-fanout.
 if (only?.includes('cluster-fanout')) {
   noteMachine('cluster fan-out');
   await attempt('cluster fan-out', async () => clusterFanoutSection(await benchClusterFanout({ quick, log })));

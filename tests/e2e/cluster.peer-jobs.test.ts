@@ -147,8 +147,10 @@ describe('cluster: a job owned by one coordinator on a worker attached to anothe
     expect(still.map((j) => j.id)).toEqual([job!.id]);
     const workers = (await a.api<WorkerRow[]>('/api/workers')).body;
     expect(workers.find((w) => w.id === 'test-on-b')?.coordinatorId).toBe('coord-a');
-    // The job stream went to A all along: the viewer's media never stopped for the move.
-    expect(second.largestSilenceSince(killedAt)).toBeLessThan(1500);
+    // The job stream went to A all along: the viewer's media never stopped for the move
+    // (a new attempt would be a new FFmpeg's start: the job id above already says none
+    // came; this bound only allows for a loaded machine).
+    expect(second.largestSilenceSince(killedAt)).toBeLessThan(2500);
   });
 
   test("the viewer leaves: A cancels the job over the worker's new Control stream", async () => {
