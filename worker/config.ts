@@ -19,6 +19,13 @@ const HOST_PORT = /^([A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])
 export const MAX_COORDINATORS = 16;
 // A DNS name is at most 253 characters, plus ":65535".
 const MAX_ENTRY_LENGTH = 259;
+
+/** host:port as the worker dials it (a name, IPv4, or bracketed IPv6; port 1-65535), at most `maxLength` characters. */
+export function isHostPort(s: string, maxLength = MAX_ENTRY_LENGTH): boolean {
+  if (s.length > maxLength || !HOST_PORT.test(s)) return false;
+  const port = Number(s.slice(s.lastIndexOf(':') + 1));
+  return port >= 1 && port <= 65535;
+}
 const UINT = '^[0-9]{1,9}$';
 const POSITIVE = '^0*[1-9][0-9]{0,8}$';
 

@@ -6,14 +6,11 @@
 // dead coordinator) and gets media; one running job for the variant at the end. 20
 // concurrent requests for a cold variant spread over the three coordinators start one job.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { TestCluster, TINY_H264_PROFILE, TINY_PATTERN_URL, type CoordinatorHandle } from '../helpers/cluster';
-import { eventually, freePort } from '../helpers/processes';
+import { HAPROXY, startHaproxy, type Haproxy } from '../helpers/haproxy';
+import { eventually } from '../helpers/processes';
 import { StreamRecorder } from '../helpers/stream-recorder';
 
-const HAPROXY = spawnSync('sh', ['-c', 'command -v haproxy'], { encoding: 'utf8' }).stdout.trim() || null;
 const LEASE_MS = 1000;
 const IDS = ['coord-a', 'coord-b', 'coord-c'];
 const VARIANT = `/stream/pattern/${TINY_H264_PROFILE.id}`;
@@ -30,7 +27,7 @@ if (HAPROXY === null) console.warn('haproxy not installed: tests/e2e/cluster.hap
 describe.skipIf(HAPROXY === null)('three coordinators behind haproxy', () => {
   const cluster = new TestCluster({ engine: 'postgres', env: { TVARR_CLUSTER_LEASE_MS: String(LEASE_MS), TVARR_IDLE_GRACE_MS: '3000' } });
   const coordinators: CoordinatorHandle[] = [];
-  let lb: ReturnType<typeof Bun.spawn> | null = null;
+  let lb: Haproxy | null = null;
   let lbUrl = '';
   const viewers: StreamRecorder[] = [];
 
@@ -45,37 +42,13 @@ describe.skipIf(HAPROXY === null)('three coordinators behind haproxy', () => {
     await cluster.createSource('pattern', TINY_PATTERN_URL);
     await cluster.createProfile(TINY_H264_PROFILE);
     await cluster.createProfile({ ...TINY_H264_PROFILE, id: 'cold', name: 'cold' });
-    const port = await freePort();
-    lbUrl = `http://127.0.0.1:${port}`;
-    const cfg = join(cluster.temp.dir, 'haproxy.cfg');
-    writeFileSync(
-      cfg,
-      [
-        'defaults',
-        '  mode http',
-        '  timeout connect 1s',
-        '  timeout client 1h',
-        '  timeout server 1h',
-        'frontend viewers',
-        `  bind 127.0.0.1:${port}`,
-        '  default_backend coordinators',
-        'backend coordinators',
-        '  balance roundrobin',
-        '  option httpchk GET /healthz',
-        '  http-check expect status 200',
-        '  default-server inter 250ms fall 2 rise 2',
-        ...coordinators.map((c, i) => `  server c${i} ${new URL(c.httpUrl).host} check`),
-        '',
-      ].join('\n'),
-    );
-    lb = Bun.spawn([HAPROXY!, '-db', '-f', cfg], { stdout: 'ignore', stderr: 'ignore' });
-    await eventually('haproxy answers', async () => (await fetch(`${lbUrl}/healthz`).catch(() => null))?.status === 200, 30_000);
+    lb = await startHaproxy(coordinators.map((c) => c.httpUrl), cluster.temp.dir);
+    lbUrl = lb.url;
   }, 240_000);
 
   afterAll(async () => {
     for (const v of viewers) await v.close().catch(() => {});
-    lb?.kill('SIGKILL');
-    await lb?.exited;
+    await lb?.stop();
     await cluster.stop();
   });
 

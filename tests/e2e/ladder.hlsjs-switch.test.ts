@@ -25,18 +25,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
-import { TestCluster } from '../helpers/cluster';
+import { startTinyLadderCluster, TestCluster, tinyRenditions } from '../helpers/cluster';
 import { HlsPoller, parseMediaPlaylist } from '../helpers/hls-client';
 import { playAndSwitch, serveHlsPage, type HlsPlayback, type PlayerPage } from '../helpers/hls-player';
 import { ffprobePipe } from '../helpers/media';
 
-const SOURCE_URL = 'testpattern:?size=320x180&rate=25';
-// Three encoders of a 320x180 pattern: cheap enough for 2 cores beside Chromium.
-const RENDITIONS = [
-  { id: 's180', width: 320, height: 180, videoBitrateKbps: 200 },
-  { id: 's144', width: 256, height: 144, videoBitrateKbps: 150 },
-  { id: 's108', width: 192, height: 108, videoBitrateKbps: 100 },
-] as const;
+const RENDITIONS = tinyRenditions('s');
 const TOP = RENDITIONS[0];
 const LOW = RENDITIONS[2];
 /** Media seconds played before the switch and after it. */
@@ -51,13 +45,8 @@ let pageServer: PlayerPage;
 let page: Page;
 
 beforeAll(async () => {
-  await cluster.startCoordinator();
+  await startTinyLadderCluster(cluster, RENDITIONS);
   base = cluster.coordinator.httpUrl;
-  await cluster.startWorker('a', { TVARR_MAX_CPU_JOBS: '3', TVARR_MAX_JOBS: '3' });
-  await cluster.createSource('pattern', SOURCE_URL);
-  for (const r of RENDITIONS) {
-    await cluster.createProfile({ ...r, name: `H.264 ${r.height}p`, videoCodec: 'h264', audioCodec: 'aac', audioBitrateKbps: 48, gopFrames: 25, preset: 'ultrafast' });
-  }
   const ladder = await cluster.coordinator.api('/api/ladders', { method: 'POST', body: JSON.stringify({ id: 'abr', name: 'ABR', renditions: RENDITIONS.map((r) => r.id) }) });
   expect(ladder.status).toBe(201);
   pageServer = serveHlsPage();

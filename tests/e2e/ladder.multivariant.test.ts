@@ -5,18 +5,12 @@
 // plays at its size, an MPEG-TS client gets one rendition, and the API refuses what
 // cannot form a ladder (422 naming the field, 409 for shared ids).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
-import { TEST_ENGINES, TestCluster } from '../helpers/cluster';
+import { startTinyLadderCluster, TEST_ENGINES, TestCluster, tinyRenditions } from '../helpers/cluster';
 import { parseMediaPlaylist } from '../helpers/hls-client';
 import { ffprobeBytes, makeTempDir, readFor } from '../helpers/media';
 import { writeFileSync } from 'node:fs';
 
-const SOURCE_URL = 'testpattern:?size=320x180&rate=25';
-// Small and cheap: three encoders of a 320x180 pattern keep a 2-core machine alive.
-const RENDITIONS = [
-  { id: 'l180', width: 320, height: 180, videoBitrateKbps: 200 },
-  { id: 'l144', width: 256, height: 144, videoBitrateKbps: 150 },
-  { id: 'l108', width: 192, height: 108, videoBitrateKbps: 100 },
-] as const;
+const RENDITIONS = tinyRenditions('l');
 const H264_PROFILE_IDC: Record<string, number> = { Baseline: 66, 'Constrained Baseline': 66, Main: 77, High: 100 };
 
 interface StreamInf {
@@ -57,13 +51,8 @@ describe.each(TEST_ENGINES)('ladder multivariant playlist (%s)', (engine) => {
   let base: string;
 
   beforeAll(async () => {
-    await cluster.startCoordinator();
+    await startTinyLadderCluster(cluster, RENDITIONS);
     base = cluster.coordinator.httpUrl;
-    await cluster.startWorker('a', { TVARR_MAX_CPU_JOBS: '3', TVARR_MAX_JOBS: '3' });
-    await cluster.createSource('pattern', SOURCE_URL);
-    for (const r of RENDITIONS) {
-      await cluster.createProfile({ ...r, name: `H.264 ${r.height}p`, videoCodec: 'h264', audioCodec: 'aac', audioBitrateKbps: 48, gopFrames: 25, preset: 'ultrafast' });
-    }
   });
 
   afterAll(async () => {

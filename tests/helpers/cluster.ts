@@ -150,6 +150,28 @@ export const TINY_H264_PROFILE = {
   preset: 'ultrafast',
 };
 
+/** A 320x180 pattern: three encoders of it are cheap enough for 2 cores (beside Chromium too). */
+export const TINY_LADDER_SOURCE_URL = 'testpattern:?size=320x180&rate=25';
+
+/** Three H.264 renditions of TINY_LADDER_SOURCE_URL, top first, their ids `${prefix}180` ... */
+export function tinyRenditions<P extends string>(prefix: P) {
+  return [
+    { id: `${prefix}180`, width: 320, height: 180, videoBitrateKbps: 200 },
+    { id: `${prefix}144`, width: 256, height: 144, videoBitrateKbps: 150 },
+    { id: `${prefix}108`, width: 192, height: 108, videoBitrateKbps: 100 },
+  ] as const;
+}
+
+/** One coordinator, one worker that takes three jobs, the tiny ladder source and its renditions' profiles. */
+export async function startTinyLadderCluster(cluster: TestCluster, renditions: readonly { id: string; width: number; height: number; videoBitrateKbps: number }[]): Promise<void> {
+  await cluster.startCoordinator();
+  await cluster.startWorker('a', { TVARR_MAX_CPU_JOBS: '3', TVARR_MAX_JOBS: '3' });
+  await cluster.createSource('pattern', TINY_LADDER_SOURCE_URL);
+  for (const r of renditions) {
+    await cluster.createProfile({ ...r, name: `H.264 ${r.height}p`, videoCodec: 'h264', audioCodec: 'aac', audioBitrateKbps: 48, gopFrames: 25, preset: 'ultrafast' });
+  }
+}
+
 /** Short liveness timings so failover tests finish quickly; production defaults are longer. */
 export const FAST_LIVENESS = {
   TVARR_HEARTBEAT_INTERVAL_MS: '300',

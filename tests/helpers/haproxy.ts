@@ -1,6 +1,6 @@
 // A real haproxy (Debian's package) in front of coordinators' HTTP ports, as deploy/haproxy.cfg
 // puts one: round robin, health checks on /healthz every 250 ms (down after 2 failures),
-// stream-long timeouts. The same set-up as tests/e2e/cluster.haproxy.test.ts.
+// stream-long timeouts, retries of requests a dead coordinator never answered.
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

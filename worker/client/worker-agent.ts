@@ -13,7 +13,7 @@
 // `resume` lifts a coordinator drain but never a local SIGTERM drain.
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../../common/log';
-import type { WorkerConfig } from '../config';
+import { isHostPort, type WorkerConfig } from '../config';
 import type { Capabilities } from '../probe/capabilities';
 import { ResourceSampler } from '../heartbeat/resource-sampler';
 import { JobProcess } from '../runner/job-process';
@@ -383,12 +383,9 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
 }
 
 /**
- * StartJob.job_stream_address as a target: host:port (a name, an IPv4 address or a
- * bracketed IPv6 one, port 1-65535), at most 255 characters; null for anything else.
+ * StartJob.job_stream_address as a target: host:port (worker/config.ts isHostPort), at most
+ * 255 characters (the proto's bound); null for anything else.
  */
 export function jobOwnerTarget(address: string): CoordinatorTarget | null {
-  if (address.length > 255) return null;
-  const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(address);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) return null;
-  return directTarget(address);
+  return isHostPort(address, 255) ? directTarget(address) : null;
 }
