@@ -5,6 +5,8 @@
 
 /** Largest max_jobs / max_gpu_jobs / max_cpu_jobs a worker may claim. */
 export const MAX_JOB_SLOTS = 256;
+/** Most renditions of one ladder job (proto Register.max_renditions, TranscodeSpec.renditions). */
+export const MAX_LADDER_RENDITIONS = 8;
 /** Largest speed_fps (a reference encode far beyond any real machine). */
 export const MAX_SPEED_FPS = 1_000_000;
 export const MAX_ENCODERS = 128;

@@ -65,6 +65,8 @@ export interface WorkerRegistration {
   speedFps: number;
   activeJobs: { jobId: string; attempt: number }[];
   draining: boolean;
+  /** Most renditions this worker encodes in one ladder job (proto Register.max_renditions); absent or 0 = none. */
+  maxRenditions?: number;
 }
 
 export interface ResourceUsage {
@@ -93,5 +95,16 @@ export interface TranscodeSpec extends SpecFields {
   spliceKeyframePts?: number;
   /** Hot standby: keyframes exactly on the source's keyframes (proto keyframes_follow_source). */
   keyframesFollowSource?: boolean;
+  /** A ladder job (proto TranscodeSpec.renditions): one output program per entry, in order. */
+  renditions?: RenditionFields[];
+}
+
+/** What differs between a ladder job's renditions (proto Rendition). */
+export interface RenditionFields {
+  encoder: string;
+  width: number;
+  height: number;
+  videoBitrateKbps: number;
+  preset: string;
 }
 

@@ -23,6 +23,8 @@ export interface CoordinatorEvents {
   'bytes:relayed': { workerId: string; bytesIn: number; bytesOut: number };
   // One scheduler selection (candidate query + claim): feeds the selection-latency histogram.
   'scheduler:selected': { durationMs: number; found: boolean };
+  // This coordinator's event loop lags past TVARR_OVERLOAD_LAG_MS (new viewers refused), or is back under half of it.
+  'coordinator:load': { state: 'accepting' | 'overloaded'; lagMs: number };
 }
 
 export type EventName = keyof CoordinatorEvents;

@@ -136,6 +136,9 @@ export const jobs = pgTable(
     failureReason: text('failure_reason'),
     stats: jsonb('stats'),
     coordinatorId: text('coordinator_id'),
+    // Worker slots this attempt holds: 1, or one per rendition of a ladder job (proto
+    // TranscodeSpec.renditions). Capacity is the sum over a worker's live jobs.
+    slots: integer('slots').notNull().default(1),
   },
   (t) => [
     index('jobs_worker_state_idx').on(t.workerId, t.state, t.kind),

@@ -165,6 +165,9 @@ export const jobs = sqliteTable(
     // The coordinator that claimed it and relays it (coordinators.id): a dead one's live
     // jobs are failed by the survivors, a restarted one's by itself.
     coordinatorId: text('coordinator_id'),
+    // Worker slots this attempt holds: 1, or one per rendition of a ladder job (proto
+    // TranscodeSpec.renditions). Capacity is the sum over a worker's live jobs.
+    slots: integer('slots').notNull().default(1),
   },
   (t) => [
     // Capacity is counted from live jobs per worker: this index serves that count.

@@ -9,6 +9,7 @@ import { Value } from '@sinclair/typebox/value';
 import { DEFAULT_LIVENESS } from '../common/liveness';
 import type { LogLevel } from '../common/log';
 import { detectHardwareHints, type HardwareHints } from './probe/hardware-hints';
+import { MAX_RENDITIONS } from './runner/transcode-spec';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -48,6 +49,7 @@ const VARIABLES = {
   TVARR_KEEPALIVE_TIME_MS: [Type.String({ pattern: POSITIVE }), 'a positive integer (milliseconds)'],
   TVARR_KEEPALIVE_TIMEOUT_MS: [Type.String({ pattern: POSITIVE }), 'a positive integer (milliseconds)'],
   TVARR_JOB_STREAM_LANES: [Type.String({ pattern: '^0*([0-9]|1[0-6])$' }), 'an integer from 0 (auto) to 16'],
+  TVARR_MAX_RENDITIONS: [Type.String({ pattern: '^0*[0-8]$' }), 'an integer from 0 (no ladder jobs) to 8'],
   TVARR_TLS_CA_FILE: [Type.String({ minLength: 1 }), 'a readable PEM file'],
   TVARR_TLS_CERT_FILE: [Type.String({ minLength: 1 }), 'a readable PEM file'],
   TVARR_TLS_KEY_FILE: [Type.String({ minLength: 1 }), 'a readable PEM file'],
@@ -90,6 +92,8 @@ export interface WorkerConfig {
   keepaliveTimeoutMs: number;
   /** JobStream calls (each on its own connection) per job; 0 = as the coordinator suggests (StartJob.stream_lanes). */
   jobStreamLanes: number;
+  /** Renditions one ladder job may have here (proto Register.max_renditions); 0 = no ladder jobs. */
+  maxRenditions: number;
   /** Absent means plaintext (insecure) gRPC. */
   tls?: TlsFiles;
 }
@@ -112,6 +116,7 @@ export const CONFIG_HELP: ReadonlyArray<[ConfigVariable, string, string]> = [
   ['TVARR_KEEPALIVE_TIME_MS', String(DEFAULT_LIVENESS.keepaliveTimeMs), 'gRPC keepalive ping interval (common/liveness.ts)'],
   ['TVARR_KEEPALIVE_TIMEOUT_MS', String(DEFAULT_LIVENESS.keepaliveTimeoutMs), 'gRPC keepalive ack deadline (the default loss deadline + 1 s for a far link)'],
   ['TVARR_JOB_STREAM_LANES', '0', 'job stream calls per job, each on its own connection (0 = as the coordinator suggests from RTT and bitrate; 1-16 fixed)'],
+  ['TVARR_MAX_RENDITIONS', '8', 'most renditions of a ladder encoded in one job (one decode, one slot per rendition); 0 or 1 = no ladder jobs'],
   ['TVARR_TLS_CA_FILE', '(none)', 'CA bundle; enables TLS (system roots if only cert/key set)'],
   ['TVARR_TLS_CERT_FILE', '(none)', 'client certificate for mutual TLS (needs key)'],
   ['TVARR_TLS_KEY_FILE', '(none)', 'client private key for mutual TLS (needs cert)'],
@@ -231,6 +236,7 @@ export function parseWorkerConfig(
     keepaliveTimeMs: int(e.TVARR_KEEPALIVE_TIME_MS, DEFAULT_LIVENESS.keepaliveTimeMs),
     keepaliveTimeoutMs: int(e.TVARR_KEEPALIVE_TIMEOUT_MS, DEFAULT_LIVENESS.keepaliveTimeoutMs),
     jobStreamLanes: int(e.TVARR_JOB_STREAM_LANES, 0),
+    maxRenditions: int(e.TVARR_MAX_RENDITIONS, MAX_RENDITIONS),
     tls,
   };
   return Object.freeze(config);

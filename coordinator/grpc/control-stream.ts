@@ -118,6 +118,7 @@ export function handleControlStream(deps: ControlDeps, call: ControlCall): void 
         clearTimeout(registerTimer);
         const reg = registrationFromProto(msg.register, workerId, call.getPeer());
         const s = new WorkerSession(workerId, reg.name, call, ctx.clock.now());
+        s.maxRenditions = reg.maxRenditions ?? 0;
         await registry.register(reg, s); // throws before anything is stored if refused
         session = s;
         const interval = registry.heartbeatIntervalFor();

@@ -12,6 +12,7 @@ import {
   MAX_ENCODERS,
   MAX_GPUS,
   MAX_JOB_SLOTS,
+  MAX_LADDER_RENDITIONS,
   MAX_LEN,
   MAX_REJECTED_ENCODERS,
   MAX_REPORTED_JOBS,
@@ -78,7 +79,14 @@ export function registrationFromProto(msg: Register__Output, workerId: string, a
     speedFps: msg.speed_fps,
     activeJobs: msg.active_jobs.map((j, i) => ({ jobId: checkLength(`register.active_jobs[${i}].job_id`, j.job_id, MAX_LEN.jobId), attempt: j.attempt })),
     draining: msg.draining,
+    maxRenditions: checkRenditions(msg.max_renditions),
   };
+}
+
+/** Register.max_renditions: 0-8 (0 or 1: no ladder jobs). */
+function checkRenditions(n: number): number {
+  if (n > MAX_LADDER_RENDITIONS) throw invalid('register.max_renditions', `must be 0-${MAX_LADDER_RENDITIONS} (got ${n})`);
+  return n >= 2 ? n : 0;
 }
 
 function invalid(field: string, why: string): AppError {
@@ -153,5 +161,12 @@ export function specToProto(spec: TranscodeSpec): ProtoSpec {
     preset: spec.preset,
     splice_keyframe_pts: spec.spliceKeyframePts ?? 0,
     keyframes_follow_source: spec.keyframesFollowSource ?? false,
+    renditions: (spec.renditions ?? []).map((r) => ({
+      encoder: r.encoder,
+      width: r.width,
+      height: r.height,
+      video_bitrate_kbps: r.videoBitrateKbps,
+      preset: r.preset,
+    })),
   };
 }

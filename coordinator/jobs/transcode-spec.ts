@@ -46,3 +46,18 @@ export function buildTranscodeSpec(profile: ProfileRow, encoder: string, opts: {
   if (v) throw invalid(profile, v);
   return spec;
 }
+
+/**
+ * The spec of a ladder job (proto TranscodeSpec.renditions): one rendition per profile, in
+ * the ladder's order, all on `encoder` (the scheduler chose it for their one codec). The
+ * shared fields (audio, GOP) are the first profile's: the ladder rules make the renditions'
+ * audio the same. Keyframes follow the source, so renditions align with each other and
+ * with any rendition running as a job of its own.
+ */
+export function buildLadderSpec(profiles: readonly ProfileRow[], encoder: string): TranscodeSpec {
+  const specs = profiles.map((p) => buildTranscodeSpec(p, encoder, { keyframesFollowSource: true }));
+  return {
+    ...specs[0]!,
+    renditions: specs.map((s) => ({ encoder: s.encoder, width: s.width, height: s.height, videoBitrateKbps: s.videoBitrateKbps, preset: s.preset })),
+  };
+}

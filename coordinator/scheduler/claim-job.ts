@@ -37,6 +37,13 @@ export interface ClaimRequest {
    * candidate in the first LINK_BATCH fits, and used only when none does.
    */
   linkFits?: (workerId: string) => boolean;
+  /** Slots the job holds (a ladder job: one per rendition); default 1. */
+  slots?: number;
+  /**
+   * Workers that may not take this job whatever their rank (a ladder job: a worker that
+   * runs no ladder jobs, or fewer renditions in one); checked on the ranked batch.
+   */
+  accepts?: (candidate: Candidate) => boolean;
 }
 
 /** Candidates read at once when links are checked; the ranking is unchanged among those that fit. */
@@ -92,10 +99,12 @@ export async function claimJob(store: Store, req: ClaimRequest): Promise<Claimed
         now: req.now,
         excludeWorkerIds: req.excludeWorkerIds,
         attachedTo: req.attachedTo,
-        limit: req.linkFits ? LINK_BATCH : 1,
+        slots: req.slots,
+        limit: req.linkFits || req.accepts ? LINK_BATCH : 1,
       });
+      const accepted = req.accepts ? ranked.filter(req.accepts) : ranked;
       const fits = req.linkFits;
-      const best = fits ? (ranked.find((c) => fits(c.workerId)) ?? ranked[0]) : ranked[0];
+      const best = fits ? (accepted.find((c) => fits(c.workerId)) ?? accepted[0]) : accepted[0];
       if (!best) return null;
       const jobId = randomUUID();
       const runId = req.runId ?? jobId;
@@ -114,6 +123,7 @@ export async function claimJob(store: Store, req: ClaimRequest): Promise<Claimed
           attempt: req.attempt,
           createdAt: req.now,
           coordinatorId: req.owner ?? null,
+          slots: req.slots ?? 1,
         });
       return { jobId, runId, attempt: req.attempt, candidate: best };
     },

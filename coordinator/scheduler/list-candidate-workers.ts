@@ -17,6 +17,11 @@ export interface CandidateRequest {
    * SQLite, where one coordinator holds every worker.
    */
   attachedTo?: string | readonly string[];
+  /**
+   * Slots the job takes (a ladder job: one per rendition); default 1. Above 1 a worker
+   * qualifies only with that many free slots overall and in the encoder's class.
+   */
+  slots?: number;
 }
 
 export interface Candidate {
@@ -61,7 +66,7 @@ export function matchesPreference(e: { encoder: string; family: string; kind: st
  */
 export async function listCandidateWorkers(store: Store, req: CandidateRequest): Promise<Candidate[]> {
   // PostgreSQL: Bun.SQL prepares and caches each statement text per connection itself.
-  if (store.engine !== 'sqlite' || req.excludeWorkerIds?.length || req.attachedTo !== undefined) return (await rankedCandidatesQuery(store, req)) as Candidate[];
+  if (store.engine !== 'sqlite' || req.excludeWorkerIds?.length || req.attachedTo !== undefined || (req.slots ?? 1) > 1) return (await rankedCandidatesQuery(store, req)) as Candidate[];
   // SQLite: the common shapes (no exclusions) are compiled once per connection: compiling
   // the SQL costs more than running it. A list of excluded workers (after a refusal)
   // varies in length, so that rarer form is built per call.
@@ -126,6 +131,12 @@ export function rankedCandidatesQuery(store: Store, req: CandidateRequest) {
       or(isNull(slots.quarantinedUntil), lte(slots.quarantinedUntil, req.now)),
     ];
     if (req.excludeWorkerIds?.length) conds.push(notInArray(slots.workerId, [...req.excludeWorkerIds]));
+    const need = req.slots ?? 1;
+    if (need > 1) {
+      // eligible says one slot is free; a ladder job needs `need` of them, of its class too.
+      conds.push(sql`${slots.maxJobs} - ${slots.jobs} >= ${need}`);
+      conds.push(sql`(CASE ${slots.kind} WHEN 'gpu' THEN ${slots.maxGpuJobs} - ${slots.gpuJobs} ELSE ${slots.maxCpuJobs} - ${slots.cpuJobs} END) >= ${need}`);
+    }
     if (req.attachedTo !== undefined) {
       const w = store.t.workers;
       const ids = typeof req.attachedTo === 'string' ? [req.attachedTo] : [...req.attachedTo];

@@ -14,9 +14,10 @@ export async function loadWorkerFacts({ db, t }: Store): Promise<WorkerFacts[]> 
   const loads = await db
     .select({
       workerId: jobs.workerId,
-      jobs: sql<number>`count(*)`.mapWith(Number),
-      gpuJobs: sql<number>`coalesce(sum(case when ${jobs.kind} = 'gpu' then 1 else 0 end), 0)`.mapWith(Number),
-      cpuJobs: sql<number>`coalesce(sum(case when ${jobs.kind} = 'cpu' then 1 else 0 end), 0)`.mapWith(Number),
+      // Slots, not rows: a ladder job holds one per rendition (jobs.slots).
+      jobs: sql<number>`coalesce(sum(${jobs.slots}), 0)`.mapWith(Number),
+      gpuJobs: sql<number>`coalesce(sum(case when ${jobs.kind} = 'gpu' then ${jobs.slots} else 0 end), 0)`.mapWith(Number),
+      cpuJobs: sql<number>`coalesce(sum(case when ${jobs.kind} = 'cpu' then ${jobs.slots} else 0 end), 0)`.mapWith(Number),
     })
     .from(jobs)
     .where(inArray(jobs.state, [...LIVE_JOB_STATES]))

@@ -20,6 +20,8 @@ export class WorkerSession {
    * leaves it alone until then; the stream's own end still counts at once.
    */
   registering = false;
+  /** Most renditions of one ladder job this worker encodes (Register.max_renditions); 0 = none. */
+  maxRenditions = 0;
   /** RTT of this connection, from Ping/Pong (control-stream.ts). */
   readonly link = new LinkStats();
 

@@ -24,6 +24,7 @@ import type { Pong as _tvarr_transcode_v1_Pong, Pong__Output as _tvarr_transcode
 import type { Register as _tvarr_transcode_v1_Register, Register__Output as _tvarr_transcode_v1_Register__Output } from './tvarr/transcode/v1/Register';
 import type { Registered as _tvarr_transcode_v1_Registered, Registered__Output as _tvarr_transcode_v1_Registered__Output } from './tvarr/transcode/v1/Registered';
 import type { RejectedEncoder as _tvarr_transcode_v1_RejectedEncoder, RejectedEncoder__Output as _tvarr_transcode_v1_RejectedEncoder__Output } from './tvarr/transcode/v1/RejectedEncoder';
+import type { Rendition as _tvarr_transcode_v1_Rendition, Rendition__Output as _tvarr_transcode_v1_Rendition__Output } from './tvarr/transcode/v1/Rendition';
 import type { ResourceUsage as _tvarr_transcode_v1_ResourceUsage, ResourceUsage__Output as _tvarr_transcode_v1_ResourceUsage__Output } from './tvarr/transcode/v1/ResourceUsage';
 import type { Resume as _tvarr_transcode_v1_Resume, Resume__Output as _tvarr_transcode_v1_Resume__Output } from './tvarr/transcode/v1/Resume';
 import type { StartJob as _tvarr_transcode_v1_StartJob, StartJob__Output as _tvarr_transcode_v1_StartJob__Output } from './tvarr/transcode/v1/StartJob';
@@ -65,6 +66,7 @@ export interface ProtoGrpcType {
         Registered: MessageTypeDefinition<_tvarr_transcode_v1_Registered, _tvarr_transcode_v1_Registered__Output>
         RejectReason: EnumTypeDefinition
         RejectedEncoder: MessageTypeDefinition<_tvarr_transcode_v1_RejectedEncoder, _tvarr_transcode_v1_RejectedEncoder__Output>
+        Rendition: MessageTypeDefinition<_tvarr_transcode_v1_Rendition, _tvarr_transcode_v1_Rendition__Output>
         ResourceUsage: MessageTypeDefinition<_tvarr_transcode_v1_ResourceUsage, _tvarr_transcode_v1_ResourceUsage__Output>
         Resume: MessageTypeDefinition<_tvarr_transcode_v1_Resume, _tvarr_transcode_v1_Resume__Output>
         StartJob: MessageTypeDefinition<_tvarr_transcode_v1_StartJob, _tvarr_transcode_v1_StartJob__Output>

@@ -28,6 +28,8 @@ export interface Registration {
   limits: Limits;
   activeJobs: JobRef[];
   draining: boolean;
+  /** Most renditions of one ladder job (proto Register.max_renditions); absent = 0. */
+  maxRenditions?: number;
 }
 
 export interface JobProgressInfo extends JobRef {

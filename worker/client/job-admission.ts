@@ -25,31 +25,47 @@ export function decideAdmission(input: {
   encoders: readonly EncoderInfo[];
   limits: Limits;
   usage: SlotUsage;
+  /** Register.max_renditions: the most renditions one ladder job may have here (0: no ladder jobs). */
+  maxRenditions?: number;
 }): Admission {
   const { draining, spec, encoders, usage } = input;
+  const renditions = spec.renditions ?? [];
   // The coordinator reads Limits the same way (both slot fields 0 = each up to max_jobs).
   const limits = resolveSlotLimits(input.limits);
   if (draining) return { accept: false, reason: 'draining', message: 'worker is draining and takes no new jobs' };
   // The encoder first: a worker without it cannot judge the encoder's options, and
   // "unavailable" is about this worker, while "invalid spec" blames the variant.
   let kind: EncoderKind = 'cpu';
-  if (spec.encoder !== 'copy') {
-    const enc = encoders.find((e) => e.name === spec.encoder);
-    if (!enc) return { accept: false, reason: 'encoder_unavailable', message: `encoder ${String(spec.encoder).slice(0, 64)} is not available on this worker` };
+  const names = renditions.length ? renditions.map((r) => r.encoder) : [spec.encoder];
+  for (const [i, name] of names.entries()) {
+    if (name === 'copy') continue;
+    const enc = encoders.find((e) => e.name === name);
+    if (!enc) return { accept: false, reason: 'encoder_unavailable', message: `encoder ${String(name).slice(0, 64)} is not available on this worker` };
+    if (i > 0 && enc.kind !== kind) return { accept: false, reason: 'invalid_spec', message: `renditions[${i}].encoder: a ${enc.kind} encoder in a ladder whose renditions[0] is ${kind}` };
     kind = enc.kind;
+  }
+  if (renditions.length > 0 && renditions.length > (input.maxRenditions ?? 0)) {
+    return { accept: false, reason: 'invalid_spec', message: `renditions: ${renditions.length} renditions, this worker encodes at most ${input.maxRenditions ?? 0} in one job` };
   }
   const invalid = validateSpec(spec);
   if (invalid) return { accept: false, reason: 'invalid_spec', message: invalid };
-  if (usage.total >= limits.maxJobs) {
-    return { accept: false, reason: 'at_capacity', message: `running ${usage.total} of max ${limits.maxJobs} jobs` };
+  // A ladder job takes one slot per rendition (proto TranscodeSpec.renditions).
+  const slots = jobSlots(spec);
+  if (usage.total + slots > limits.maxJobs) {
+    return { accept: false, reason: 'at_capacity', message: `running ${usage.total} of max ${limits.maxJobs} jobs${slots > 1 ? `, this one takes ${slots}` : ''}` };
   }
-  if (kind === 'gpu' && usage.gpu >= limits.maxGpuJobs) {
-    return { accept: false, reason: 'at_capacity', message: `running ${usage.gpu} of max ${limits.maxGpuJobs} GPU jobs` };
+  if (kind === 'gpu' && usage.gpu + slots > limits.maxGpuJobs) {
+    return { accept: false, reason: 'at_capacity', message: `running ${usage.gpu} of max ${limits.maxGpuJobs} GPU jobs${slots > 1 ? `, this one takes ${slots}` : ''}` };
   }
-  if (kind === 'cpu' && usage.cpu >= limits.maxCpuJobs) {
-    return { accept: false, reason: 'at_capacity', message: `running ${usage.cpu} of max ${limits.maxCpuJobs} CPU jobs` };
+  if (kind === 'cpu' && usage.cpu + slots > limits.maxCpuJobs) {
+    return { accept: false, reason: 'at_capacity', message: `running ${usage.cpu} of max ${limits.maxCpuJobs} CPU jobs${slots > 1 ? `, this one takes ${slots}` : ''}` };
   }
   return { accept: true, kind };
+}
+
+/** Slots a job takes: one per rendition of a ladder job, else one. */
+export function jobSlots(spec: TranscodeSpec): number {
+  return Math.max(1, spec.renditions?.length ?? 0);
 }
 
 export interface StreamFailure {

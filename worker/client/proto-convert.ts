@@ -41,6 +41,14 @@ export function specFromProto(s: TranscodeSpec__Output | null | undefined): Tran
     preset: s?.preset ?? '',
     spliceKeyframePts: Number(s?.splice_keyframe_pts ?? 0),
     keyframesFollowSource: s?.keyframes_follow_source ?? false,
+    // At most the proto's bound are read; validateSpec refuses more than MAX_RENDITIONS anyway.
+    renditions: (s?.renditions ?? []).slice(0, 16).map((r) => ({
+      encoder: r.encoder ?? '',
+      width: r.width ?? 0,
+      height: r.height ?? 0,
+      videoBitrateKbps: r.video_bitrate_kbps ?? 0,
+      preset: r.preset ?? '',
+    })),
   };
 }
 
@@ -105,6 +113,7 @@ export function eventToProto(e: OutgoingEvent): WorkerEvent {
           speed_fps: c.speedFps,
           active_jobs: r.activeJobs.map(toProtoJobRef),
           draining: r.draining,
+          max_renditions: r.maxRenditions ?? 0,
         },
       };
     }

@@ -24,7 +24,7 @@ import { ClientPool } from './client-pool';
 import { ControlSession, type SessionResult } from './control-session';
 import { CoordinatorRotation, directTarget, type CoordinatorTarget, type ResolveHost } from './coordinator-rotation';
 import { jobKey, type IncomingCommand, type JobEndedInfo, type JobRef, type Limits, type OutgoingEvent } from './domain';
-import { decideAdmission, decideOutcome, type SlotUsage } from './job-admission';
+import { decideAdmission, decideOutcome, jobSlots, type SlotUsage } from './job-admission';
 import { bridgeJobStream, jobProgress, openJobStream, type JobStreamResult } from './job-stream';
 import { bridgeJobLanes, openJobLanes } from './job-lanes';
 import { MAX_JOB_STREAM_LANES } from '../../common/job-lanes';
@@ -187,6 +187,7 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
         limits: this.limits,
         activeJobs: this.activeJobs,
         draining: this.draining,
+        maxRenditions: config.maxRenditions >= 2 ? config.maxRenditions : 0,
       }),
       onRegistered: (cmd) => this.onRegistered(cmd, target),
       onCommand: (cmd) => this.onCommand(cmd, target),
@@ -259,7 +260,8 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
     // A job being cancelled holds no slot (proto CancelJob): the coordinator has already
     // counted it free and may start its replacement right behind the cancel.
     const all = [...this.jobs.values()].filter((j) => j.cancelReason === undefined);
-    return { total: all.length, gpu: all.filter((j) => j.kind === 'gpu').length, cpu: all.filter((j) => j.kind === 'cpu').length };
+    const sum = (jobs: RunningJob[]) => jobs.reduce((n, j) => n + jobSlots(j.spec), 0);
+    return { total: sum(all), gpu: sum(all.filter((j) => j.kind === 'gpu')), cpu: sum(all.filter((j) => j.kind === 'cpu')) };
   }
 
   private startJob(ref: JobRef, spec: TranscodeSpec, suggestedLanes: number, coordinator: CoordinatorTarget | null): void {
@@ -280,6 +282,7 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
       encoders: this.o.capabilities.encoders,
       limits: this.limits,
       usage: this.slotUsage(),
+      maxRenditions: this.o.config.maxRenditions,
     });
     if (!decision.accept) {
       logger.info('job rejected', { reason: decision.reason, message: decision.message, encoder: spec.encoder });

@@ -3,7 +3,7 @@
 // validated by validateSpec, reach here.
 import { audioDefaultKbps, presetsFor } from '../../common/transcode-rules';
 import { familyOf } from '../probe/encoder-list';
-import type { TranscodeSpec } from './transcode-spec';
+import { renditionSpec, type TranscodeSpec } from './transcode-spec';
 
 export interface BuildArgsOptions {
   /** Render node used by vaapi encoders. */
@@ -95,28 +95,71 @@ function audioArgs(spec: TranscodeSpec): string[] {
   }
 }
 
+const INPUT_ARGS = [
+  // Keep the source's timestamps: output from two workers fed the same bytes then
+  // shares one timeline, which failover splices depend on.
+  '-copyts',
+  // Live input: probe at most half a second of it (FFmpeg's default of 5 s was most
+  // of the time to first byte), and flush each muxed packet instead of 32 KiB blocks.
+  '-probesize', '1000000', '-analyzeduration', '500000',
+  '-f', 'mpegts', '-i', 'pipe:0',
+];
+
+const OUTPUT_ARGS = [
+  '-flush_packets', '1',
+  // No mux delay: with -copyts the output's timestamps are then exactly the source's,
+  // which is what the coordinator compares at a failover splice.
+  '-muxdelay', '0', '-muxpreload', '0',
+  '-f', 'mpegts', 'pipe:1',
+];
+
+// Errors only on stderr, plus machine-readable progress blocks on the same pipe.
+const LOG_ARGS = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-nostats', '-progress', 'pipe:2'];
+
 /** Arguments after the ffmpeg binary. */
 export function buildFfmpegArgs(spec: TranscodeSpec, o: BuildArgsOptions = {}): string[] {
+  if (spec.renditions?.length) return buildLadderArgs(spec, o);
   const { global, video } = videoArgs(spec, o);
+  return [...LOG_ARGS, ...global, ...INPUT_ARGS, '-map', '0:v:0', '-map', '0:a:0?', ...video, ...audioArgs(spec), ...OUTPUT_ARGS];
+}
+
+/**
+ * A ladder job (proto TranscodeSpec.renditions): the input is decoded once, `split` into
+ * one branch per rendition, each scaled and encoded by its own encoder; audio is encoded
+ * once. One MPEG-TS program per rendition (program_number i + 1: its video and the shared
+ * audio), so each program is a complete stream with its own PCR; the coordinator cuts them
+ * apart. Each rendition's options are the one-output job's (videoArgs), per output stream
+ * (`-c:v:i`, `-b:v:i`, ...), and its filters a branch of the one filter graph.
+ */
+export function buildLadderArgs(spec: TranscodeSpec, o: BuildArgsOptions = {}): string[] {
+  const renditions = spec.renditions ?? [];
+  const n = renditions.length;
+  const branches = renditions.map((_, i) => `[s${i}]`).join('');
+  const graph: string[] = [`[0:v:0]split=${n}${branches}`];
+  const perStream: string[] = [];
+  let global: string[] = [];
+  renditions.forEach((r, i) => {
+    const one = videoArgs(renditionSpec(spec, r), o);
+    global = one.global;
+    const vf = one.video.indexOf('-vf');
+    const filters = vf >= 0 ? one.video[vf + 1]! : 'null';
+    graph.push(`[s${i}]${filters}[v${i}]`);
+    const options = one.video.filter((_, k) => k !== vf && k !== vf + 1);
+    // "-c:v x" -> "-c:v:i x": every option of this rendition applies to its output stream only.
+    for (let k = 0; k < options.length; k += 2) perStream.push(`${options[k]!.replace(/:v$/, '')}:v:${i}`, options[k + 1]!);
+  });
+  const maps = renditions.flatMap((_, i) => ['-map', `[v${i}]`]);
+  // Output streams: the renditions' videos 0..n-1, then the audio (n) when the source has
+  // some; a program naming an absent audio stream only logs a warning.
+  const audio = spec.audioCodec === 'none' ? [] : [`st=${n}`];
+  const programs = renditions.flatMap((_, i) => ['-program', [`program_num=${i + 1}`, `st=${i}`, ...audio].join(':')]);
   return [
-    '-hide_banner', '-nostdin',
-    // Errors only on stderr, plus machine-readable progress blocks on the same pipe.
-    '-loglevel', 'error', '-nostats', '-progress', 'pipe:2',
-    ...global,
-    // Keep the source's timestamps: output from two workers fed the same bytes then
-    // shares one timeline, which failover splices depend on.
-    '-copyts',
-    // Live input: probe at most half a second of it (FFmpeg's default of 5 s was most
-    // of the time to first byte), and flush each muxed packet instead of 32 KiB blocks.
-    '-probesize', '1000000', '-analyzeduration', '500000',
-    '-f', 'mpegts', '-i', 'pipe:0',
-    '-map', '0:v:0', '-map', '0:a:0?',
-    ...video,
+    ...LOG_ARGS, ...global, ...INPUT_ARGS,
+    '-filter_complex', graph.join(';'),
+    ...maps, '-map', '0:a:0?',
+    ...perStream,
     ...audioArgs(spec),
-    '-flush_packets', '1',
-    // No mux delay: with -copyts the output's timestamps are then exactly the source's,
-    // which is what the coordinator compares at a failover splice.
-    '-muxdelay', '0', '-muxpreload', '0',
-    '-f', 'mpegts', 'pipe:1',
+    ...programs,
+    ...OUTPUT_ARGS,
   ];
 }

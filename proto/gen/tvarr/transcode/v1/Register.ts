@@ -19,6 +19,7 @@ export interface Register {
   'speed_fps'?: (number | string);
   'active_jobs'?: (_tvarr_transcode_v1_ActiveJob)[];
   'draining'?: (boolean);
+  'max_renditions'?: (number);
 }
 
 export interface Register__Output {
@@ -34,4 +35,5 @@ export interface Register__Output {
   'speed_fps': (number);
   'active_jobs': (_tvarr_transcode_v1_ActiveJob__Output)[];
   'draining': (boolean);
+  'max_renditions': (number);
 }

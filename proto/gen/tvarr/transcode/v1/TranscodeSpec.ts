@@ -1,5 +1,6 @@
 // Original file: proto/transcode.proto
 
+import type { Rendition as _tvarr_transcode_v1_Rendition, Rendition__Output as _tvarr_transcode_v1_Rendition__Output } from '../../../tvarr/transcode/v1/Rendition';
 import type { Long } from '@grpc/proto-loader';
 
 export interface TranscodeSpec {
@@ -13,6 +14,7 @@ export interface TranscodeSpec {
   'preset'?: (string);
   'splice_keyframe_pts'?: (number | string | Long);
   'keyframes_follow_source'?: (boolean);
+  'renditions'?: (_tvarr_transcode_v1_Rendition)[];
 }
 
 export interface TranscodeSpec__Output {
@@ -26,4 +28,5 @@ export interface TranscodeSpec__Output {
   'preset': (string);
   'splice_keyframe_pts': (number);
   'keyframes_follow_source': (boolean);
+  'renditions': (_tvarr_transcode_v1_Rendition__Output)[];
 }
