@@ -84,6 +84,7 @@ const VARS = {
   TVARR_FFMPEG_PATH: { schema: Type.String({ minLength: 1 }), expected: 'a path to ffmpeg', fallback: 'ffmpeg' },
   TVARR_SEED_DEFAULTS: { schema: Bool, expected: 'true or false', fallback: 'false' },
   TVARR_METRICS_PER_WORKER: { schema: Bool, expected: 'true or false', fallback: 'true' },
+  TVARR_LADDER_JOBS: { schema: Bool, expected: 'true or false', fallback: 'true' },
   // Liveness defaults come from common/liveness.ts; unset, the deadline is 5 heartbeats.
   TVARR_HEARTBEAT_INTERVAL_MS: { schema: Millis(50), expected: 'milliseconds >= 50', fallback: String(DEFAULT_LIVENESS.heartbeatIntervalMs), numeric: true },
   TVARR_WORKER_LOSS_DEADLINE_MS: { schema: Millis(100), expected: 'milliseconds >= 100', numeric: true },
@@ -200,6 +201,7 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
     ffmpegPath: get('TVARR_FFMPEG_PATH') as string,
     seedDefaults: truthy(get('TVARR_SEED_DEFAULTS')),
     metricsPerWorker: truthy(get('TVARR_METRICS_PER_WORKER')),
+    ladderJobs: truthy(get('TVARR_LADDER_JOBS')),
     bufferBytes: get('TVARR_BUFFER_BYTES') as number,
     jobInputQueueBytes: get('TVARR_JOB_INPUT_QUEUE_BYTES') as number,
     upstreamTimeoutMs: get('TVARR_UPSTREAM_TIMEOUT_MS') as number,

@@ -66,6 +66,13 @@ export class ActiveJob {
   onOutput: (chunk: Uint8Array) => void = () => {};
   /** A job stream's open is being recorded (pending -> running): a second open is refused. */
   attaching = false;
+  /**
+   * One rendition's share of a ladder job (jobs/ladder-jobs.ts): the ladder job is fed the
+   * source once, so its users do not feed this one, and letting go of it is `release`,
+   * not a CancelJob (the ladder job goes on for its other renditions).
+   */
+  inputFedElsewhere = false;
+  release: ((reason: string) => void) | null = null;
 
   constructor(readonly info: ActiveJobInfo) {}
 

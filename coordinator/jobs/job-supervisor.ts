@@ -12,7 +12,8 @@ import { ActiveJob, type JobEnd, type JobEndCause } from './active-job';
 import { retryWrite } from '../db/retry-write';
 import { endJob, isJobOwnedBy, markJobRunning, type JobFence } from './job-store';
 import type { PeerRelay } from '../cluster/peer-relay';
-import { assertRunnableProfile, buildTranscodeSpec, type ProfileRow } from './transcode-spec';
+import { assertRunnableProfile, buildLadderSpec, buildTranscodeSpec, type ProfileRow } from './transcode-spec';
+import type { Candidate } from '../scheduler/list-candidate-workers';
 
 export interface DispatchRequest {
   runId?: string;
@@ -25,6 +26,39 @@ export interface DispatchRequest {
   spliceKeyframePts?: number;
   /** Keyframes on the source's (a ladder rendition: streams/segment-grid.ts); hot standby profiles always do. */
   keyframesFollowSource?: boolean;
+}
+
+/** A ladder job: every rendition of one ladder of one source, from one decode. */
+export interface LadderDispatchRequest {
+  runId?: string;
+  sourceId: string;
+  ladderId: string;
+  /** The renditions' profiles, in the ladder's order (program i + 1 is profiles[i]). */
+  profiles: readonly ProfileRow[];
+  attempt: number;
+  excludeWorkerIds?: readonly string[];
+}
+
+/** What place() claims and starts: one job row, `slots` slots, the spec for the chosen encoder. */
+interface Placement {
+  runId?: string;
+  sourceId: string;
+  /** jobs.profile_id: the profile, or the ladder of a ladder job. */
+  profileId: string;
+  codec: string;
+  preference: string | null;
+  attempt: number;
+  role?: 'primary' | 'standby';
+  excludeWorkerIds?: readonly string[];
+  slots: number;
+  accepts?: (c: Candidate) => boolean;
+  /** Whether a worker of a live peer may take it when none of ours can. */
+  peers: boolean;
+  /** What could not be placed, for the no_capacity message. */
+  what: string;
+  /** Whose spec it is, for an invalid_spec message. */
+  invalid: string;
+  spec: (encoder: string) => TranscodeSpec;
 }
 
 export class JobSupervisor {
@@ -54,6 +88,59 @@ export class JobSupervisor {
     return [...this.live.values()];
   }
 
+  /** One job for one variant (see place). */
+  async dispatch(req: DispatchRequest): Promise<ActiveJob> {
+    assertRunnableProfile(req.profile);
+    const pref = req.profile.encoderPreference ? ` (preference ${req.profile.encoderPreference})` : '';
+    return this.place({
+      runId: req.runId,
+      sourceId: req.sourceId,
+      profileId: req.profile.id,
+      codec: req.profile.videoCodec,
+      preference: req.profile.encoderPreference,
+      attempt: req.attempt,
+      role: req.role,
+      excludeWorkerIds: req.excludeWorkerIds,
+      slots: 1,
+      peers: true,
+      what: `${req.profile.videoCodec}${pref}`,
+      invalid: `profile '${req.profile.id}'`,
+      spec: (encoder) => {
+        const spec = buildTranscodeSpec(req.profile, encoder, { keyframesFollowSource: req.keyframesFollowSource });
+        return req.spliceKeyframePts ? { ...spec, spliceKeyframePts: req.spliceKeyframePts } : spec;
+      },
+    });
+  }
+
+  /**
+   * A ladder job (proto TranscodeSpec.renditions): every rendition of `profiles` from one
+   * decode on one worker, holding one slot per rendition, on a worker of this coordinator
+   * that runs ladder jobs that large (Register.max_renditions). no_capacity when none can:
+   * the caller runs the renditions as jobs of their own instead (jobs/ladder-jobs.ts).
+   */
+  async dispatchLadder(req: LadderDispatchRequest): Promise<ActiveJob> {
+    for (const p of req.profiles) assertRunnableProfile(p);
+    const first = req.profiles[0]!;
+    const n = req.profiles.length;
+    const pref = first.encoderPreference ? ` (preference ${first.encoderPreference})` : '';
+    return this.place({
+      runId: req.runId,
+      sourceId: req.sourceId,
+      profileId: req.ladderId,
+      codec: first.videoCodec,
+      preference: first.encoderPreference,
+      attempt: req.attempt,
+      excludeWorkerIds: req.excludeWorkerIds,
+      slots: n,
+      accepts: (c) => (this.registry.get(c.workerId)?.maxRenditions ?? 0) >= n,
+      // StartJob through a peer would work, but its Register.max_renditions is the peer's to know.
+      peers: false,
+      what: `a ladder of ${n} ${first.videoCodec} renditions${pref} in one job (${n} free slots, ladder jobs of ${n})`,
+      invalid: `ladder '${req.ladderId}'`,
+      spec: (encoder) => buildLadderSpec(req.profiles, encoder),
+    });
+  }
+
   /**
    * Claims a slot on the best candidate, sends StartJob and waits until the worker opens
    * the job stream. A refusal or a start timeout fails that attempt row (with the reason)
@@ -61,45 +148,45 @@ export class JobSupervisor {
    * A spec the shared rules refuse (here, or on a worker as REJECT_REASON_INVALID_SPEC)
    * is the profile's fault: invalid_spec at once, no other worker is tried.
    */
-  async dispatch(req: DispatchRequest): Promise<ActiveJob> {
-    assertRunnableProfile(req.profile);
-    const excluded = new Set(req.excludeWorkerIds ?? []);
+  private async place(p: Placement): Promise<ActiveJob> {
+    const excluded = new Set(p.excludeWorkerIds ?? []);
     const refusals: string[] = [];
     // Attempts after a refusal belong to the same run, so the history shows where it went.
-    let runId = req.runId;
-    const sourceKbps = this.sourceKbps(req.sourceId);
+    let runId = p.runId;
+    const sourceKbps = this.sourceKbps(p.sourceId);
     for (;;) {
       const now = this.ctx.clock.now();
       const selectStart = performance.now();
       const request = {
         runId,
-        sourceId: req.sourceId,
-        profileId: req.profile.id,
-        codec: req.profile.videoCodec,
-        preference: req.profile.encoderPreference,
-        attempt: req.attempt,
-        role: req.role,
+        sourceId: p.sourceId,
+        profileId: p.profileId,
+        codec: p.codec,
+        preference: p.preference,
+        attempt: p.attempt,
+        role: p.role,
         excludeWorkerIds: [...excluded],
         attachedTo: this.ctx.clustered ? this.ctx.coordinatorId : undefined,
         owner: this.ctx.coordinatorId,
-        fence: this.ctx.clustered ? (this.ctx.fenceFor?.(req.sourceId) ?? { ownerId: this.ctx.coordinatorId ?? '', token: -1 }) : undefined,
+        fence: this.ctx.clustered ? (this.ctx.fenceFor?.(p.sourceId) ?? { ownerId: this.ctx.coordinatorId ?? '', token: -1 }) : undefined,
         now,
         // A worker whose link cannot carry the source goes last (scheduler/claim-job.ts).
         linkFits: sourceKbps > 0 ? (workerId: string) => linkCarries(this.registry.get(workerId)?.link.rttMs ?? null, sourceKbps) : undefined,
+        slots: p.slots,
+        accepts: p.accepts,
       };
       let claim = await claimJob(this.ctx.store, request);
       // None of ours can: a worker held by a live peer (its Control stream carries StartJob,
       // the job stream comes here). Their links were measured by the peer, not here.
-      if (!claim && this.ctx.clustered && this.peers) {
+      if (!claim && p.peers && this.ctx.clustered && this.peers) {
         const peerIds = await this.peers.livePeerIds();
         if (peerIds.length > 0) claim = await claimJob(this.ctx.store, { ...request, attachedTo: peerIds, linkFits: undefined });
       }
       this.ctx.events.emit('scheduler:selected', { durationMs: performance.now() - selectStart, found: claim !== null });
       if (!claim) {
         const why = refusals.length ? `; tried: ${refusals.join('; ')}` : '';
-        const pref = req.profile.encoderPreference ? ` (preference ${req.profile.encoderPreference})` : '';
-        const excludedWhy = await describeNoCandidate(this.ctx.store, req.profile.videoCodec, req.profile.encoderPreference, now);
-        throw new AppError('no_capacity', `no online worker with a free slot can encode ${req.profile.videoCodec}${pref}: ${excludedWhy}${why}`);
+        const excludedWhy = await describeNoCandidate(this.ctx.store, p.codec, p.preference, now);
+        throw new AppError('no_capacity', `no online worker with a free slot can encode ${p.what}: ${excludedWhy}${why}`);
       }
       runId = claim.runId;
       const { candidate } = claim;
@@ -121,8 +208,7 @@ export class JobSupervisor {
         attempt: claim.attempt,
       });
       try {
-        const spec = buildTranscodeSpec(req.profile, candidate.encoder, { keyframesFollowSource: req.keyframesFollowSource });
-        await this.startOnWorker(job, req.spliceKeyframePts ? { ...spec, spliceKeyframePts: req.spliceKeyframePts } : spec, sourceKbps);
+        await this.startOnWorker(job, p.spec(candidate.encoder), sourceKbps);
         return job;
       } catch (err) {
         const reason = err instanceof Error ? err.message : String(err);
@@ -131,7 +217,7 @@ export class JobSupervisor {
           throw err;
         }
         if (job.ended?.cause === 'invalid_spec') {
-          throw new AppError('invalid_spec', `profile '${req.profile.id}' cannot be run: ${candidate.workerId} ${reason}`);
+          throw new AppError('invalid_spec', `${p.invalid} cannot be run: ${candidate.workerId} ${reason}`);
         }
         refusals.push(`${candidate.workerId}: ${reason}`);
         excluded.add(candidate.workerId);

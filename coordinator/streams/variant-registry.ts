@@ -3,6 +3,8 @@
 import { mediaSequenceBase } from './hls/sequence-base';
 import { getProfile, getSource, type SourceRow } from '../catalog/catalog-store';
 import { laddersUsingProfile } from '../catalog/ladder-store';
+import { canShareJob, LadderJobs, type LadderPlan } from '../jobs/ladder-jobs';
+import type { ProfileRow } from '../catalog/catalog-store';
 import type { CoreContext } from '../context';
 import { AppError } from '../errors';
 import type { JobSupervisor } from '../jobs/job-supervisor';
@@ -31,11 +33,14 @@ export class VariantRegistry implements JobMover {
   private readonly grids = new Map<string, SegmentGrid>();
   // Recently ended runs with their reason, newest first: "why did my stream stop?"
   readonly recentlyEnded: { variant: string; reason: string; endedAt: number }[] = [];
+  /** Ladders whose renditions one job makes (jobs/ladder-jobs.ts). */
+  readonly ladderJobs: LadderJobs;
 
   constructor(
     private readonly ctx: CoreContext,
     private readonly supervisor: JobSupervisor,
   ) {
+    this.ladderJobs = new LadderJobs(ctx, supervisor, (s) => this.upstreamFor(s));
     // Placement and job lanes size themselves from the source's measured bitrate.
     supervisor.sourceKbps = (sourceId) => this.upstreams.get(sourceId)?.bitrateKbps ?? 0;
   }
@@ -58,6 +63,8 @@ export class VariantRegistry implements JobMover {
           upstreamOf: (id) => this.upstreams.get(id),
           segmentGridFor: (id) => this.segmentGridFor(id),
           isLadderRendition: async (id) => (await laddersUsingProfile(this.ctx.store, id)).length > 0,
+          ladderPlanFor: (id) => this.ladderPlanFor(id),
+          ladderShare: (req) => this.ladderJobs.share(req),
           onClosed: (r, reason) => {
             if (this.runs.get(r.key)?.run === r) this.runs.delete(r.key);
             this.recentlyEnded.unshift({ variant: r.key, reason, endedAt: this.ctx.clock.now() });
@@ -97,6 +104,21 @@ export class VariantRegistry implements JobMover {
     let total = 0;
     for (const e of this.runs.values()) total += clientsOf(e);
     if (total >= maxClients) throw new AppError('no_capacity', `the coordinator already serves ${maxClients} clients (TVARR_MAX_CLIENTS)`);
+  }
+
+  /**
+   * The first ladder (in id order) listing this profile whose renditions one job can make
+   * (canShareJob: two or more, one codec and encoder preference), with its profiles in
+   * order; null when there is none (the rendition runs as a job of its own).
+   */
+  private async ladderPlanFor(profileId: string): Promise<LadderPlan | null> {
+    if (!this.ctx.config.ladderJobs) return null;
+    for (const ladder of await laddersUsingProfile(this.ctx.store, profileId)) {
+      const profiles = await Promise.all(ladder.renditions.map((id) => getProfile(this.ctx.store, id).catch(() => null)));
+      const known = profiles.filter((p): p is ProfileRow => p !== null);
+      if (known.length === profiles.length && canShareJob(known)) return { ladderId: ladder.id, profiles: known };
+    }
+    return null;
   }
 
   segmentGridFor(sourceId: string): SegmentGrid {
@@ -159,8 +181,9 @@ export class VariantRegistry implements JobMover {
   }
 
   async moveJobOff(jobId: string, reason: string): Promise<void> {
-    const run = this.liveRuns().find((r) => r.currentJob?.jobId === jobId);
-    if (run) await run.moveJobOff(jobId, reason);
+    // A ladder job is the current job of each of its renditions' runs: every one moves.
+    const runs = this.liveRuns().filter((r) => r.currentJob?.jobId === jobId);
+    if (runs.length > 0) await Promise.all(runs.map((r) => r.moveJobOff(jobId, reason)));
     else this.supervisor.cancel(jobId, reason);
   }
 

@@ -6,6 +6,7 @@ import type { SourceRow } from '../catalog/catalog-store';
 import { AppError } from '../errors';
 import type { ActiveJob, JobEnd } from '../jobs/active-job';
 import type { DispatchRequest, JobSupervisor } from '../jobs/job-supervisor';
+import type { LadderPlan, ShareRequest } from '../jobs/ladder-jobs';
 import type { SegmentGrid } from './segment-grid';
 import type { ProfileRow } from '../catalog/catalog-store';
 import { SharedBuffer } from './shared-buffer';
@@ -26,6 +27,10 @@ export interface VariantRunDeps {
   segmentGridFor?(sourceId: string): SegmentGrid;
   /** Whether a ladder lists this profile as a rendition (asked once, when the run starts); absent: no. */
   isLadderRendition?(profileId: string): Promise<boolean>;
+  /** The ladder whose renditions (this profile among them) one job can make; null: none. */
+  ladderPlanFor?(profileId: string): Promise<LadderPlan | null>;
+  /** A share of that ladder's job (jobs/ladder-jobs.ts); null: run a job of its own. */
+  ladderShare?(req: ShareRequest): Promise<ActiveJob | null>;
   onClosed(run: VariantRun, reason: string): void;
 }
 
@@ -97,6 +102,8 @@ export class VariantRun {
    * same quality than the profile's own 2 s GOP (README "Ladders").
    */
   private rendition = false;
+  /** Its ladder, when one job can make all of that ladder's renditions (decided with `rendition`). */
+  private ladderPlan: LadderPlan | null = null;
 
   constructor(
     private readonly deps: VariantRunDeps,
@@ -133,20 +140,36 @@ export class VariantRun {
     return this.rendition ? (this.deps.segmentGridFor?.(this.source.id) ?? null) : null;
   }
 
-  /** Every attempt of the run: a rendition's (and a hot standby's, via its profile) keys the source's keyframes. */
-  private dispatch(req: DispatchRequest): Promise<ActiveJob> {
+  /**
+   * Every attempt of the run: a rendition's (and a hot standby's, via its profile) keys the
+   * source's keyframes. A rendition of a ladder one job can make takes a share of that
+   * ladder job (`input`: where the job's input starts if this request starts it); a
+   * standby, or a ladder no worker takes whole, gets a job of its own.
+   */
+  private async dispatch(req: DispatchRequest, input: FeedFrom = {}): Promise<ActiveJob> {
+    if (this.ladderPlan && this.deps.ladderShare && req.role !== 'standby') {
+      const share = await this.deps.ladderShare({ source: this.source, plan: this.ladderPlan, profileId: this.profile.id, excludeWorkerIds: req.excludeWorkerIds, input });
+      if (share) return share;
+    }
     return this.deps.supervisor.dispatch(this.rendition ? { ...req, keyframesFollowSource: true } : req);
+  }
+
+  /** Ends an attempt: a CancelJob, or for a share of a ladder job letting go of it (the job goes on for the others). */
+  private cancel(job: ActiveJob, reason: string): void {
+    if (job.release) job.release(reason);
+    else this.deps.supervisor.cancel(job.jobId, reason);
   }
 
   /** Connects the source and starts the first attempt; throws a clear AppError if either fails. */
   async start(): Promise<void> {
     // Decided once per run: a ladder created or changed later applies from the variant's next start.
     this.rendition = (await this.deps.isLadderRendition?.(this.profile.id)) ?? false;
+    this.ladderPlan = this.rendition ? ((await this.deps.ladderPlanFor?.(this.profile.id)) ?? null) : null;
     const upstream = this.deps.upstreamFor(this.source);
     try {
       await upstream.ensureStarted();
       this.attempt = 1;
-      const job = await this.dispatch({ sourceId: this.source.id, profile: this.profile, attempt: 1 });
+      const job = await this.dispatch({ sourceId: this.source.id, profile: this.profile, attempt: 1 }, { fromLatestKeyframe: true });
       this.runId = job.info.runId;
       // No client has seen anything yet, so the first job may start from the source's
       // current GOP (a faster first frame); later attempts must not repeat old media.
@@ -197,7 +220,7 @@ export class VariantRun {
         profile: this.profile,
         attempt: this.attempt,
         excludeWorkerIds: [old.info.workerId],
-      });
+      }, {});
     } catch (err) {
       if (this.handover === handover) this.handover = null;
       // Nowhere to move it: keep serving from the draining worker rather than drop clients.
@@ -206,7 +229,7 @@ export class VariantRun {
     }
     if (this.stopped || this.job !== old || this.handover !== handover) {
       // The run stopped or moved on while the replacement started: nothing will read it.
-      this.deps.supervisor.cancel(replacement.jobId, 'handover no longer needed');
+      this.cancel(replacement, 'handover no longer needed');
       return;
     }
     handover.replacement = replacement;
@@ -216,10 +239,10 @@ export class VariantRun {
         this.handover = null;
         this.job = replacement;
         this.buffer.beginSegment();
-        this.deps.supervisor.cancel(old.jobId, reason);
+        this.cancel(old, reason);
       }
       if (this.job === replacement) this.deliver(replacement, chunk);
-      else this.deps.supervisor.cancel(replacement.jobId, 'handover superseded');
+      else this.cancel(replacement, 'handover superseded');
     };
     this.feedInput(replacement);
     replacement.onEnd((end) => {
@@ -236,9 +259,9 @@ export class VariantRun {
     if (this.graceTimer) clearTimeout(this.graceTimer);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
-    if (this.job) this.deps.supervisor.cancel(this.job.jobId, reason);
-    if (this.standby) this.deps.supervisor.cancel(this.standby.jobId, reason);
-    if (this.handover?.replacement) this.deps.supervisor.cancel(this.handover.replacement.jobId, reason);
+    if (this.job) this.cancel(this.job, reason);
+    if (this.standby) this.cancel(this.standby, reason);
+    if (this.handover?.replacement) this.cancel(this.handover.replacement, reason);
     this.handover = null;
     this.buffer.end();
     this.deps.onClosed(this, reason);
@@ -252,7 +275,7 @@ export class VariantRun {
     this.timers.add(timer);
   }
 
-  private adopt(job: ActiveJob, input: { fromLatestKeyframe?: boolean; atOrBeforePts?: number } = {}, gate?: SpliceGate): void {
+  private adopt(job: ActiveJob, input: FeedFrom = {}, gate?: SpliceGate): void {
     this.job = job;
     job.onOutput = (chunk) => {
       if (this.job !== job) return;
@@ -290,7 +313,8 @@ export class VariantRun {
   }
 
   /** Source bytes -> the job's stream, waiting on gRPC flow control. */
-  private feedInput(job: ActiveJob, input: { fromLatestKeyframe?: boolean; atOrBeforePts?: number } = {}): void {
+  private feedInput(job: ActiveJob, input: FeedFrom = {}): void {
+    if (job.inputFedElsewhere) return; // a share of a ladder job: the ladder job is fed once
     const sub: UpstreamSubscription = this.deps.upstreamFor(this.source).subscribe(input);
     job.onEnd(() => sub.close());
     void (async () => {
@@ -409,7 +433,7 @@ export class VariantRun {
       return;
     }
     if (this.stopped) {
-      this.deps.supervisor.cancel(standby.jobId, 'variant stopped');
+      this.cancel(standby, 'variant stopped');
       return;
     }
     this.standby = standby;
@@ -505,20 +529,20 @@ export class VariantRun {
     this.job = null;
     this.watchdog.pause();
     this.sourceRestarts++;
-    if (old) this.deps.supervisor.cancel(old.jobId, `restart: ${reason}`);
-    if (this.handover?.replacement) this.deps.supervisor.cancel(this.handover.replacement.jobId, 'restart');
+    if (old) this.cancel(old, `restart: ${reason}`);
+    if (this.handover?.replacement) this.cancel(this.handover.replacement, 'restart');
     this.handover = null;
     const standby = this.standby;
     this.standby = null;
     this.standbyOutput = null;
-    if (standby) this.deps.supervisor.cancel(standby.jobId, 'restart');
+    if (standby) this.cancel(standby, 'restart');
     this.attempt += 1;
     try {
       const upstream = this.deps.upstreamFor(this.source);
       await upstream.ensureStarted();
-      const job = await this.dispatch({ runId: this.runId, sourceId: this.source.id, profile: this.profile, attempt: this.attempt });
+      const job = await this.dispatch({ runId: this.runId, sourceId: this.source.id, profile: this.profile, attempt: this.attempt }, { fromLatestKeyframe: true });
       if (this.stopped) {
-        this.deps.supervisor.cancel(job.jobId, 'variant stopped');
+        this.cancel(job, 'variant stopped');
         return;
       }
       // The new content's first keyframe, later than anything delivered (the source is
@@ -552,6 +576,8 @@ export class VariantRun {
     const spliceKeyframePts = this.delivered.spliceKeyframePts();
     const splice = spliceKeyframePts > 0 ? { spliceKeyframePts } : {};
     const request = { runId: this.runId, sourceId: this.source.id, profile: this.profile, attempt: this.attempt, ...splice };
+    // Where the attempt's input starts (below): a ladder job this retry starts begins there too.
+    const from: FeedFrom = this.switchesAtAnyFrame || spliceKeyframePts > 0 ? { fromLatestKeyframe: true, atOrBeforePts: spliceKeyframePts } : {};
     try {
       // The source may have gone idle and closed while no job read it: reconnect first.
       const upstream = this.deps.upstreamFor(this.source);
@@ -559,19 +585,19 @@ export class VariantRun {
       let job: ActiveJob;
       try {
         // Prefer any other worker for the retry; fall back to the one that failed.
-        job = await this.dispatch({ ...request, excludeWorkerIds: lastWorkerId ? [lastWorkerId] : [] });
+        job = await this.dispatch({ ...request, excludeWorkerIds: lastWorkerId ? [lastWorkerId] : [] }, from);
       } catch (err) {
         if (!lastWorkerId || !(err instanceof AppError) || err.code !== 'no_capacity') {
           upstream.releaseIfUnused();
           throw err;
         }
-        job = await this.dispatch(request).catch((e: unknown) => {
+        job = await this.dispatch(request, from).catch((e: unknown) => {
           upstream.releaseIfUnused();
           throw e;
         });
       }
       if (this.stopped) {
-        this.deps.supervisor.cancel(job.jobId, 'variant stopped');
+        this.cancel(job, 'variant stopped');
         return;
       }
       if (this.switchesAtAnyFrame) {
@@ -609,6 +635,9 @@ export class VariantRun {
     this.stop(reason);
   }
 }
+
+/** Where an attempt's source input starts (source-upstream.ts subscribe). */
+type FeedFrom = { fromLatestKeyframe?: boolean; atOrBeforePts?: number };
 
 export function variantKey(sourceId: string, profileId: string): string {
   return `${sourceId}/${profileId}`;
