@@ -3,11 +3,12 @@
 // which writes its own section), failover and sources that change (bench/source-changes.ts,
 // issue 21), then rewrites docs/BENCHMARKS.md by section (other sections, e.g.
 // "## Remote workers", are kept) and docs/bench/*.svg.
-//   --only=data-path,relay,fanout,scheduler,failover,source-changes,fleet,cluster-takeover,cluster-fanout   run a subset (other sections kept)
+//   --only=data-path,relay,fanout,scheduler,failover,source-changes,fleet,cluster-takeover,cluster-fanout,ladder-job   run a subset (other sections kept)
 // The fleet benchmark (bench/fleet.ts, issue 22) runs only when asked: --only=fleet.
 //   --no-write                                                         print only
 import { benchClusterTakeover, clusterTakeoverSection } from './cluster-takeover';
 import { benchClusterFanout, clusterFanoutSection } from './cluster-fanout';
+import { benchLadderJob, ladderJobSection } from './ladder-job';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BUN } from '../tests/helpers/processes';
@@ -89,6 +90,11 @@ if (only?.includes('cluster-takeover')) {
 if (only?.includes('cluster-fanout')) {
   noteMachine('cluster fan-out');
   await attempt('cluster fan-out', async () => clusterFanoutSection(await benchClusterFanout({ quick, log })));
+}
+// ~3 min (a 1080p ladder: FFmpeg alone, then one ladder job and three separate jobs): only with --only=ladder-job.
+if (only?.includes('ladder-job')) {
+  noteMachine('ladder job');
+  await attempt('ladder job', async () => ladderJobSection(await benchLadderJob({ log })));
 }
 // ~6 min (1,000 fake workers on 2 cores, a baseline worktree): only with --only=fleet.
 if (only?.includes('fleet')) {

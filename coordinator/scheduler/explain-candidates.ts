@@ -22,6 +22,8 @@ export interface WorkerFacts {
   encoders: { encoder: string; codec: string; kind: EncoderKind; family: string }[];
   /** the control stream's measured RTT (ms); null/absent = not measured (offline, older worker) */
   rttMs?: number | null;
+  /** renditions of one ladder job it encodes (Register.max_renditions); absent = 0 (not connected, or none) */
+  maxRenditions?: number;
 }
 
 export interface ExplainRequest {
@@ -30,6 +32,11 @@ export interface ExplainRequest {
   now: number;
   /** the source's measured bitrate; absent or 0 = unknown, links are not judged */
   sourceKbps?: number;
+  /**
+   * Slots the job takes: 1 (default), or a ladder job's renditions, which then also need a
+   * worker that runs ladder jobs that large (WorkerFacts.maxRenditions).
+   */
+  slots?: number;
 }
 
 export const EXCLUSION_CODES = [
@@ -43,6 +50,7 @@ export const EXCLUSION_CODES = [
   'cpu_slots_full',
   'gpu_and_cpu_slots_full',
   'link_too_slow',
+  'no_ladder_jobs',
 ] as const;
 export type ExclusionCode = (typeof EXCLUSION_CODES)[number];
 
@@ -118,17 +126,23 @@ function exclusionOf(f: WorkerFacts, req: ExplainRequest): { code: ExclusionCode
     const have = forCodec.map((e) => e.encoder).sort().join(', ');
     return { code: 'preference_mismatch', reason: `preference mismatch: wants ${req.preference}, has ${have}` };
   }
-  if (f.jobs >= f.maxJobs) return { code: 'full', reason: `full: jobs ${f.jobs}/${f.maxJobs}` };
+  const need = req.slots ?? 1;
+  if (need > 1 && (f.maxRenditions ?? 0) < need) {
+    const has = f.maxRenditions ? `at most ${f.maxRenditions} renditions in one job` : 'no ladder jobs';
+    return { code: 'no_ladder_jobs', reason: `runs ${has}; this ladder job has ${need} (TVARR_MAX_RENDITIONS on the worker)` };
+  }
+  const slotsText = need > 1 ? `, the ladder job needs ${need} free` : '';
+  if (f.jobs + need > f.maxJobs) return { code: 'full', reason: `full: jobs ${f.jobs}/${f.maxJobs}${slotsText}` };
   const loadRatio = loadRatioOf(f);
   const open = matching
-    .filter((e) => (e.kind === 'gpu' ? f.gpuJobs < f.maxGpuJobs : f.cpuJobs < f.maxCpuJobs))
+    .filter((e) => (e.kind === 'gpu' ? f.gpuJobs + need <= f.maxGpuJobs : f.cpuJobs + need <= f.maxCpuJobs))
     .map((e): Offer => ({ workerId: f.workerId, encoder: e.encoder, kind: e.kind, loadRatio, speedFps: f.speedFps }))
     .sort(compareOffers);
   if (open[0]) return open[0];
   const gpu = matching.some((e) => e.kind === 'gpu');
   const cpu = matching.some((e) => e.kind === 'cpu');
-  const gpuText = `GPU slots full: ${f.gpuJobs}/${f.maxGpuJobs}`;
-  const cpuText = `CPU slots full: ${f.cpuJobs}/${f.maxCpuJobs}`;
+  const gpuText = `GPU slots full: ${f.gpuJobs}/${f.maxGpuJobs}${slotsText}`;
+  const cpuText = `CPU slots full: ${f.cpuJobs}/${f.maxCpuJobs}${slotsText}`;
   if (gpu && cpu) return { code: 'gpu_and_cpu_slots_full', reason: `${gpuText}; ${cpuText}` };
   return gpu ? { code: 'gpu_slots_full', reason: gpuText } : { code: 'cpu_slots_full', reason: cpuText };
 }

@@ -64,8 +64,23 @@ async function firstVideoPts(bytes: Uint8Array): Promise<number> {
   return Number(out.trim().split('\n')[0]);
 }
 
+interface CandidatesView {
+  ladder?: { id: string; slots: number; placement: string; reason: string };
+  candidates: { workerId: string; rank: number | null; excluded: { code: string; reason: string } | null }[];
+}
+
 describe('a ladder one worker takes whole', () => {
   const clients: StreamRecorder[] = [];
+
+  test('the candidates API explains the placement: one job of 3 slots on the worker; 400 for profile and ladder at once', async () => {
+    const { status, body } = await cluster.coordinator.api<CandidatesView>('/api/workers/candidates?ladder=abr');
+    expect(status).toBe(200);
+    expect(body.ladder).toMatchObject({ id: 'abr', slots: 3, placement: 'one job' });
+    expect(body.ladder!.reason).toMatch(/^one job on test-a: one decode, 3 encoders, 3 slots/);
+    expect(body.candidates[0]).toMatchObject({ workerId: 'test-a', rank: 1 });
+    const both = await cluster.coordinator.api(`/api/workers/candidates?ladder=abr&profile=${RENDITIONS[0].id}`);
+    expect(both.status).toBe(400);
+  });
 
   test('one job, one FFmpeg: every rendition from it, each at its own size, decoding cleanly', async () => {
     for (const r of RENDITIONS) clients.push(await StreamRecorder.open(`${base}/stream/pattern/${r.id}`));
@@ -79,6 +94,11 @@ describe('a ladder one worker takes whole', () => {
     for (const r of RENDITIONS) expect(jobs.get(`pattern/${r.id}`)?.id).toBe(live[0]!.id);
     // One FFmpeg on the worker for the three renditions (separate jobs would be three).
     expect(childrenNamed(cluster.workers.get('a')!.pid, 'ffmpeg')).toHaveLength(1);
+
+    // Busy with the ladder, the worker has no room for another: the explanation says so.
+    const { body: busy } = await cluster.coordinator.api<CandidatesView>('/api/workers/candidates?ladder=abr');
+    expect(busy.ladder?.placement).toBe('separate jobs');
+    expect(busy.candidates[0]!.excluded).toEqual({ code: 'full', reason: 'full: jobs 3/3, the ladder job needs 3 free' });
 
     for (const [i, r] of RENDITIONS.entries()) {
       const bytes = cutAtKeyframe(clients[i]!.all(), 0);

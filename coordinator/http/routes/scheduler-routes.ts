@@ -8,6 +8,22 @@ import { loadWorkerFacts } from '../../scheduler/load-worker-facts';
 import type { WorkerRegistry } from '../../workers/worker-registry';
 import type { JobSupervisor } from '../../jobs/job-supervisor';
 import { ErrorBody } from '../schemas';
+import { AppError } from '../../errors';
+import { getLadder } from '../../catalog/ladder-store';
+import { canShareJob } from '../../jobs/ladder-jobs';
+import type { ProfileRow } from '../../jobs/transcode-spec';
+
+/** How a ladder's renditions would be placed now, and why (jobs/ladder-jobs.ts decides the same way). */
+function ladderPlacement(id: string, renditions: ProfileRow[], oneJobPossible: boolean, enabled: boolean, candidates: { rank: number | null; workerId: string }[]) {
+  const base = { id, renditions: renditions.map((p) => p.id), slots: oneJobPossible ? renditions.length : 1 };
+  if (!enabled) return { ...base, placement: 'separate jobs' as const, reason: 'ladder jobs are off (TVARR_LADDER_JOBS=false)' };
+  if (!oneJobPossible) {
+    return { ...base, placement: 'separate jobs' as const, reason: 'one job needs two or more renditions of one codec and encoder preference' };
+  }
+  const top = candidates.find((c) => c.rank === 1);
+  if (!top) return { ...base, placement: 'separate jobs' as const, reason: `no worker takes the whole ladder (${renditions.length} free slots and ladder jobs of ${renditions.length}); each rendition goes where a profile would` };
+  return { ...base, placement: 'one job' as const, reason: `one job on ${top.workerId}: one decode, ${renditions.length} encoders, ${renditions.length} slots` };
+}
 
 const ExclusionCode = t.UnionEnum(EXCLUSION_CODES, { description: 'the first scheduler rule this worker fails' });
 
@@ -34,8 +50,20 @@ const CandidateRow = t.Object({
   linkCapacityKbps: t.Union([t.Number(), t.Null()], { description: 'what one job can carry over that link with the most job stream lanes, kbit/s' }),
 });
 
+const LadderPlacement = t.Object(
+  {
+    id: t.String(),
+    renditions: t.Array(t.String(), { description: 'profile ids, top first' }),
+    slots: t.Integer({ description: 'slots a ladder job takes: one per rendition (one encoder each)' }),
+    placement: t.UnionEnum(['one job', 'separate jobs'], { description: "'one job': a worker ranked here takes the whole ladder (one decode); 'separate jobs': each rendition is placed as a profile of its own" }),
+    reason: t.String({ description: 'why this placement' }),
+  },
+  { description: "with ?ladder=: the ladder job's placement; the candidates are ranked for the ladder job (codec of its renditions, `slots` free slots, ladder jobs that large)" },
+);
+
 const CandidatesResponse = t.Object({
-  profile: t.Object({ id: t.String(), videoCodec: t.String(), encoderPreference: t.Union([t.String(), t.Null()]) }),
+  profile: t.Object({ id: t.String(), videoCodec: t.String(), encoderPreference: t.Union([t.String(), t.Null()]) }, { description: "the profile (with ?ladder=: the ladder's first rendition)" }),
+  ladder: t.Optional(LadderPlacement),
   evaluatedAt: t.Number({ description: 'epoch ms the quarantine rule was evaluated at' }),
   sourceKbps: t.Number({ description: "the source's measured bitrate the links were judged against (0 = no source given, or not connected)" }),
   candidates: t.Array(CandidateRow, { description: 'eligible workers by rank, then excluded workers by id' }),
@@ -45,30 +73,36 @@ export function schedulerRoutes({ ctx, registry, supervisor }: { ctx: CoreContex
   return new Elysia({ prefix: '/api' }).get(
     '/workers/candidates',
     async ({ query }) => {
-      const profile = await getProfile(ctx.store, query.profile);
+      if (!query.profile === !query.ladder) throw new AppError('invalid_request', 'query: give exactly one of profile and ladder', { field: 'query.profile' });
+      const ladder = query.ladder ? await getLadder(ctx.store, query.ladder) : null;
+      const renditions = ladder ? await Promise.all(ladder.renditions.map((id) => getProfile(ctx.store, id))) : [];
+      const profile = ladder ? renditions[0]! : await getProfile(ctx.store, query.profile!);
+      const oneJobPossible = ladder !== null && ctx.config.ladderJobs && canShareJob(renditions);
+      const slots = oneJobPossible ? renditions.length : 1;
       const now = ctx.clock.now();
       // With ?source= the links are judged against that source's measured bitrate.
       const sourceKbps = query.source ? (supervisor?.sourceKbps(query.source) ?? 0) : 0;
-      const facts = (await loadWorkerFacts(ctx.store)).map((f) => ({ ...f, rttMs: registry.get(f.workerId)?.link.rttMs ?? null }));
-      const explained = explainCandidates(facts, {
-        codec: profile.videoCodec,
-        preference: profile.encoderPreference,
-        now,
-        sourceKbps,
+      const facts = (await loadWorkerFacts(ctx.store)).map((f) => {
+        const session = registry.get(f.workerId);
+        return { ...f, rttMs: session?.link.rttMs ?? null, maxRenditions: session?.maxRenditions ?? 0 };
       });
+      const explained = explainCandidates(facts, { codec: profile.videoCodec, preference: profile.encoderPreference, now, sourceKbps, slots });
+      const candidates = explained.map((c) => ({ ...c, connected: registry.get(c.workerId) !== undefined }));
       return {
         profile: { id: profile.id, videoCodec: profile.videoCodec, encoderPreference: profile.encoderPreference },
+        ...(ladder ? { ladder: ladderPlacement(ladder.id, renditions, oneJobPossible, ctx.config.ladderJobs, candidates) } : {}),
         evaluatedAt: now,
         sourceKbps,
-        candidates: explained.map((c) => ({ ...c, connected: registry.get(c.workerId) !== undefined })),
+        candidates,
       };
     },
     {
       query: t.Object({
-        profile: t.String({ minLength: 1, maxLength: 128, description: 'profile id' }),
+        profile: t.Optional(t.String({ minLength: 1, maxLength: 128, description: 'profile id (or give ladder)' })),
+        ladder: t.Optional(t.String({ minLength: 1, maxLength: 128, description: 'ladder id: where its ladder job (one decode, a slot per rendition) would go, or why its renditions run as separate jobs' })),
         source: t.Optional(t.String({ minLength: 1, maxLength: 128, description: "source id: judge each worker's link against this source's measured bitrate" })),
       }),
-      response: { 200: CandidatesResponse, 404: ErrorBody, 422: ErrorBody },
+      response: { 200: CandidatesResponse, 400: ErrorBody, 404: ErrorBody, 422: ErrorBody },
       detail: {
         tags: ['workers'],
         summary: 'Scheduler candidates for a profile: rank of each eligible worker, or why it is excluded',
