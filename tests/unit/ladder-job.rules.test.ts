@@ -11,6 +11,7 @@ import { ProgramSplitter } from '../../coordinator/streams/ladder/program-split'
 import { makeTempDir, decodeErrors, ffprobePipe } from '../helpers/media';
 import { parsePat, parsePmt } from '../../common/mpegts/psi';
 import { readPid } from '../../common/mpegts/packet-header';
+import { gpuScaleTestArgs, probeGpuScaler } from '../../worker/probe/gpu-scale';
 
 const R = [
   { encoder: 'libx264', width: 320, height: 180, videoBitrateKbps: 300, preset: 'ultrafast' },
@@ -63,6 +64,30 @@ describe('worker: a ladder spec', () => {
     expect(decide({ maxRenditions: 2 })).toMatch(/^invalid_spec: renditions: 3 renditions, this worker encodes at most 2/);
     expect(decide({ maxRenditions: 0 })).toMatch(/^invalid_spec: /);
     expect(decide({ spec: { ...LADDER, renditions: [R[0]!, { ...R[1]!, encoder: 'h264_nvenc' }] } })).toBe('encoder_unavailable: encoder h264_nvenc is not available on this worker');
+  });
+});
+
+describe('worker: a ladder on NVIDIA', () => {
+  const NV = { ...LADDER, renditions: R.map((r) => ({ ...r, encoder: 'h264_nvenc', preset: 'p1' })) };
+  // No GPU on this machine: the probe's verdict is passed as the option it would set.
+  test('with a proven GPU scaler: frames uploaded once, split and scaled on the GPU into each nvenc', () => {
+    const args = buildFfmpegArgs(NV, { gpuScaler: 'scale_cuda' });
+    expect(args.slice(args.indexOf('-init_hw_device'), args.indexOf('-init_hw_device') + 4)).toEqual(['-init_hw_device', 'cuda=gpu', '-filter_hw_device', 'gpu']);
+    expect(args[args.indexOf('-filter_complex') + 1]).toBe('[0:v:0]format=nv12,hwupload,split=3[s0][s1][s2];[s0]scale_cuda=320:180[v0];[s1]scale_cuda=256:144[v1];[s2]scale_cuda=192:108[v2]');
+    expect(args[args.indexOf('-c:v:2') + 1]).toBe('h264_nvenc');
+  });
+  test('without one (or a rendition that keeps the aspect ratio): scaled on the CPU', () => {
+    expect(buildFfmpegArgs(NV)[buildFfmpegArgs(NV).indexOf('-filter_complex') + 1]).toMatch(/^\[0:v:0\]split=3.*\[s0\]scale=320:180\[v0\]/);
+    const aspect = { ...NV, renditions: [NV.renditions[0]!, { ...NV.renditions[1]!, width: 0 }] };
+    const args = buildFfmpegArgs(aspect, { gpuScaler: 'scale_cuda' });
+    expect(args).not.toContain('-init_hw_device');
+    expect(args[args.indexOf('-filter_complex') + 1]).toContain('scale=-2:144');
+  });
+  test('the probe runs the ladder graph itself and finds no GPU scaler here (no CUDA on this machine)', async () => {
+    const probe = gpuScaleTestArgs('ffmpeg', 'h264_nvenc', 'scale_npp');
+    expect(probe[probe.indexOf('-filter_complex') + 1]).toBe('[0:v]format=nv12,hwupload,split=2[a][b];[a]scale_npp=192:108[o0];[b]scale_npp=128:72[o1]');
+    expect(await probeGpuScaler('ffmpeg', undefined, 10_000)).toBeNull();
+    expect(await probeGpuScaler('ffmpeg', 'h264_nvenc', 10_000)).toBeNull();
   });
 });
 

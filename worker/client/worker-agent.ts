@@ -307,7 +307,10 @@ export class WorkerAgent extends EventEmitter<AgentEvents> {
     if (lanes > 1) logger.info('job stream lanes opened', { lanes });
     let ended: JobEndedInfo;
     try {
-      const args = buildFfmpegArgs(job.spec, { vaapiDevice: this.o.capabilities.gpus.find((g) => g.device.startsWith('/dev/dri/'))?.device });
+      const args = buildFfmpegArgs(job.spec, {
+        vaapiDevice: this.o.capabilities.gpus.find((g) => g.device.startsWith('/dev/dri/'))?.device,
+        gpuScaler: this.o.capabilities.gpuScaler,
+      });
       const proc = new JobProcess({ ffmpegPath: config.ffmpegPath, args });
       job.proc = proc;
       logger.info('job started', { pid: proc.pid, encoder: job.spec.encoder, width: job.spec.width, height: job.spec.height });

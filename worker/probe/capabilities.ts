@@ -6,6 +6,7 @@ import { detectGpus, listRenderNodes } from './gpu-detect';
 import { runCommand } from './run-command';
 import { measureEncodeSpeed, readFfmpegVersion } from './speed-test';
 import { testEncodeAll } from './test-encode';
+import { probeGpuScaler, type GpuScaler } from './gpu-scale';
 
 export type VideoCodec = 'h264' | 'hevc' | 'av1' | 'vp9' | 'mpeg2video';
 export type EncoderKind = 'cpu' | 'gpu';
@@ -41,6 +42,8 @@ export interface Capabilities {
   gpus: GpuInfo[];
   /** Reference encode speed (libx264 ultrafast, 640x360), frames per second. */
   speedFps: number;
+  /** A ladder job on nvenc scales on the GPU with this filter (gpu-scale.ts); absent: on the CPU. */
+  gpuScaler?: GpuScaler | null;
 }
 
 type ProbeConfig = Pick<WorkerConfig, 'ffmpegPath' | 'probeTimeoutMs'>;
@@ -67,7 +70,10 @@ export async function probeCapabilities(config: ProbeConfig): Promise<Capabiliti
   });
   // Run the speed test after the test encodes so they do not skew it.
   const speedFps = await measureEncodeSpeed(ffmpegPath, probeTimeoutMs * 2);
+  const nvenc = results.find((r) => r.ok && r.candidate.family === 'nvenc')?.candidate.name;
+  const gpuScaler = await probeGpuScaler(ffmpegPath, nvenc, probeTimeoutMs);
   return {
+    gpuScaler,
     ffmpegVersion,
     encoders: results.filter((r) => r.ok).map((r) => ({ ...r.candidate })),
     rejectedEncoders: results

@@ -8,6 +8,8 @@ import { renditionSpec, type TranscodeSpec } from './transcode-spec';
 export interface BuildArgsOptions {
   /** Render node used by vaapi encoders. */
   vaapiDevice?: string;
+  /** A ladder on nvenc scales on the GPU with this filter, proven by the probe (probe/gpu-scale.ts). */
+  gpuScaler?: 'scale_cuda' | 'scale_npp' | null;
 }
 
 // validateSpec already refused a preset this encoder does not take; the check here keeps
@@ -135,14 +137,18 @@ export function buildLadderArgs(spec: TranscodeSpec, o: BuildArgsOptions = {}): 
   const renditions = spec.renditions ?? [];
   const n = renditions.length;
   const branches = renditions.map((_, i) => `[s${i}]`).join('');
-  const graph: string[] = [`[0:v:0]split=${n}${branches}`];
+  // NVIDIA with a proven GPU scaler: frames go up once, are split and scaled on the GPU,
+  // and each nvenc encoder reads GPU frames (only for renditions with both sides given:
+  // the GPU scalers take no "keep the aspect ratio" size).
+  const onGpu = !!o.gpuScaler && renditions.every((r) => familyOf(r.encoder) === 'nvenc' && r.width > 0 && r.height > 0);
+  const graph: string[] = [onGpu ? `[0:v:0]format=nv12,hwupload,split=${n}${branches}` : `[0:v:0]split=${n}${branches}`];
   const perStream: string[] = [];
-  let global: string[] = [];
+  let global: string[] = onGpu ? ['-init_hw_device', 'cuda=gpu', '-filter_hw_device', 'gpu'] : [];
   renditions.forEach((r, i) => {
     const one = videoArgs(renditionSpec(spec, r), o);
-    global = one.global;
+    if (!onGpu) global = one.global;
     const vf = one.video.indexOf('-vf');
-    const filters = vf >= 0 ? one.video[vf + 1]! : 'null';
+    const filters = onGpu ? `${o.gpuScaler}=${r.width}:${r.height}` : vf >= 0 ? one.video[vf + 1]! : 'null';
     graph.push(`[s${i}]${filters}[v${i}]`);
     const options = one.video.filter((_, k) => k !== vf && k !== vf + 1);
     // "-c:v x" -> "-c:v:i x": every option of this rendition applies to its output stream only.
