@@ -117,7 +117,8 @@ export async function buildClusterSnapshot(input: SnapshotInputs): Promise<Clust
     : [];
   const rowById = new Map(rows.map((r) => [r.id, r]));
   const clientsByJob = new Map<string, number>();
-  for (const run of input.runs) if (run.currentJobId) clientsByJob.set(run.currentJobId, run.clients);
+  // A ladder job is the current job of each of its renditions' runs: their clients add up.
+  for (const run of input.runs) if (run.currentJobId) clientsByJob.set(run.currentJobId, (clientsByJob.get(run.currentJobId) ?? 0) + run.clients);
 
   const jobsByWorker = new Map<string, JobSnapshot[]>();
   for (const job of input.liveJobs) {

@@ -25,9 +25,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test';
 import type { Browser, Page } from 'playwright-core';
 import { launchChromium } from '../helpers/browser';
-import { startTinyLadderCluster, TestCluster, tinyRenditions } from '../helpers/cluster';
+import { FAST_LIVENESS, startTinyLadderCluster, TestCluster, tinyRenditions } from '../helpers/cluster';
 import { HlsPoller, parseMediaPlaylist } from '../helpers/hls-client';
-import { playAndSwitch, serveHlsPage, type HlsPlayback, type PlayerPage } from '../helpers/hls-player';
+import { playAndSwitch, playLive, serveHlsPage, type HlsPlayback, type PlayerPage } from '../helpers/hls-player';
 import { ffprobePipe } from '../helpers/media';
 
 const RENDITIONS = tinyRenditions('s');
@@ -38,7 +38,7 @@ const PLAY_SECONDS = 6;
 // No hls.js option is changed: the defaults are what a web app deploys.
 const HLS_CONFIG = {};
 
-const cluster = new TestCluster();
+const cluster = new TestCluster({ env: FAST_LIVENESS });
 let base: string;
 let browser: Browser;
 let pageServer: PlayerPage;
@@ -153,4 +153,34 @@ describe('hls.js switches level on request', () => {
     expect(played.audioBufferedS).toBeGreaterThan(0);
     expect(played.audioDecodedBytes).toBeGreaterThan(0);
   }, 120_000);
+
+  test('the worker under the ladder job SIGKILLed while hls.js plays: the ladder moves as one job and playback goes on without a stall of a segment', async () => {
+    await cluster.startWorker('b', { TVARR_MAX_CPU_JOBS: '3', TVARR_MAX_JOBS: '3' });
+    await warmLadder('format=hls');
+    const jobs = async () => (await cluster.coordinator.api<{ id: string; workerId: string; profileId: string; slots: number; state: string }[]>('/api/jobs?state=running')).body;
+    const before = await jobs();
+    expect(before).toHaveLength(1);
+    expect(before[0]).toMatchObject({ profileId: 'abr', slots: 3 });
+    const victim = before[0]!.workerId.replace(/^test-/, '');
+    const url = `${base}/stream/pattern/abr.m3u8?session=kill`;
+    const play = playLive(page, url, { height: TOP.height, seconds: 14, config: HLS_CONFIG, timeoutMs: 90_000 });
+    // Once it has played 2 s, the worker goes.
+    await page.waitForFunction(() => {
+      const w = window as unknown as { __hlsPlayingAt?: number };
+      const v = document.getElementById('video') as HTMLVideoElement;
+      return w.__hlsPlayingAt !== undefined && v.currentTime >= w.__hlsPlayingAt + 2;
+    }, undefined, { timeout: 60_000 });
+    const moved = cluster.coordinator.proc.waitForMsg('ladder job started', 60_000, (l) => l.workerId !== before[0]!.workerId);
+    cluster.workers.get(victim)!.kill('SIGKILL');
+    await moved;
+    const played = await play;
+    const context = `hls.js log:\n${played.log.slice(-60).join('\n')}`;
+    expect(played.errors, context).toEqual([]);
+    expect(played.advanced, context).toBeGreaterThanOrEqual(14);
+    expect(played.longestStallS, context).toBeLessThan(2);
+    const after = await jobs();
+    expect(after).toHaveLength(1);
+    expect(after[0]!.workerId).not.toBe(before[0]!.workerId);
+    expect(after[0]).toMatchObject({ profileId: 'abr', slots: 3 });
+  }, 180_000);
 });

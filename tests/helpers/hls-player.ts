@@ -180,3 +180,77 @@ export async function playAndSwitch(page: Page, url: string, plan: HlsSwitchPlan
     { url, plan },
   );
 }
+
+export interface HlsLivePlayback {
+  errors: string[];
+  /** Media seconds played from the first `playing` to the end. */
+  advanced: number;
+  /** The longest wall time (s) the media clock stood still after the first `playing`. */
+  longestStallS: number;
+  /** hls.js events with ms since the start (for a failure's message). */
+  log: string[];
+}
+
+/**
+ * Plays `url` at the level of `height` for `seconds` media seconds and reports the longest
+ * stall. Sets `window.__hlsPlayingAt` (the media time of the first `playing`) so a test can
+ * act (kill a worker) while it plays: `page.waitForFunction` on it runs beside this call.
+ */
+export async function playLive(page: Page, url: string, plan: { height: number; seconds: number; config?: Record<string, unknown>; timeoutMs: number }): Promise<HlsLivePlayback> {
+  return page.evaluate(
+    async ({ url, plan }) => {
+      const Hls = (window as unknown as { Hls: any }).Hls;
+      const w = window as unknown as { __hlsPlayingAt?: number };
+      delete w.__hlsPlayingAt;
+      const video = document.getElementById('video') as HTMLVideoElement;
+      const t0 = performance.now();
+      const log: string[] = [];
+      const note = (s: string) => log.push(`${(performance.now() - t0).toFixed(0)} ${s}`);
+      const errors: string[] = [];
+      const hls = new Hls(plan.config ?? {});
+      const deadline = performance.now() + plan.timeoutMs;
+      hls.on(Hls.Events.ERROR, (_e: unknown, d: { fatal: boolean; details: string; type: string }) => {
+        if (d.fatal) errors.push(`${d.type}:${d.details}`);
+        note(`ERROR ${d.fatal ? 'fatal ' : ''}${d.details}`);
+      });
+      hls.on(Hls.Events.FRAG_BUFFERED, (_e: unknown, d: { frag: { type: string; level: number; sn: number } }) => note(`FRAG_BUFFERED ${d.frag.type} L${d.frag.level} sn=${d.frag.sn} at ${video.currentTime.toFixed(2)}`));
+      hls.on(Hls.Events.MANIFEST_PARSED, () => {
+        hls.loadLevel = hls.levels.findIndex((l: { height: number }) => l.height === plan.height);
+      });
+      for (const type of ['waiting', 'playing']) video.addEventListener(type, () => note(`video ${type} at ${video.currentTime.toFixed(2)}`));
+      video.addEventListener('error', () => errors.push(`video: ${video.error?.message ?? video.error?.code}`));
+      hls.loadSource(url);
+      hls.attachMedia(video);
+      void video.play().catch(() => {});
+      const started = await new Promise<number | null>((resolve) => {
+        video.addEventListener('playing', () => resolve(video.currentTime), { once: true });
+        const check = () => (errors.length || performance.now() > deadline ? resolve(null) : setTimeout(check, 100));
+        check();
+      });
+      let longestStallS = 0;
+      if (started !== null) {
+        w.__hlsPlayingAt = started;
+        let lastTime = video.currentTime;
+        let lastMove = performance.now();
+        // Polled: the media clock standing still raises no event of its own.
+        await new Promise<void>((resolve) => {
+          const check = () => {
+            const now = performance.now();
+            if (video.currentTime !== lastTime) {
+              lastTime = video.currentTime;
+              lastMove = now;
+            }
+            longestStallS = Math.max(longestStallS, (now - lastMove) / 1000);
+            if (video.currentTime >= started + plan.seconds || errors.length || now > deadline) resolve();
+            else setTimeout(check, 20);
+          };
+          check();
+        });
+      }
+      const result = { errors, advanced: started === null ? 0 : video.currentTime - started, longestStallS, log };
+      hls.destroy();
+      return result;
+    },
+    { url, plan },
+  );
+}
