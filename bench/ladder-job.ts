@@ -135,7 +135,7 @@ export function ladderJobSection(r: LadderJobResult): string {
     '|---|---|---|---|---|---|',
     ...rows,
     '',
-    one && three ? `One ladder job costs the worker **${(one.workerCores / three.workerCores).toFixed(2)} x** what three separate jobs cost; the coordinator's cost is ${pct(one.coordinatorCores)} against ${pct(three.coordinatorCores)} (cutting the ladder job's output into three streams, program-split.ts, replaces three job streams and three copies of the source sent to the worker).` : '',
+    one && three ? `One ladder job costs the worker **${(one.workerCores / three.workerCores).toFixed(2)} x** what three separate jobs cost; the coordinator's cost is ${pct(one.coordinatorCores)} against ${pct(three.coordinatorCores)} (cutting the ladder job's output into three streams, program-split.ts, replaces three job streams and three copies of the source sent to the worker): at most ${pct(one.coordinatorCores / 3)} of a core per rendition with a ladder job, the source's ingest and each rendition's HLS segmenting included.` : '',
     '',
   ].join('\n');
 }
