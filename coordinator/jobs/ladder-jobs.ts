@@ -29,6 +29,7 @@ import { ProgramSplitter } from '../streams/ladder/program-split';
 import { ActiveJob } from './active-job';
 import type { JobSupervisor } from './job-supervisor';
 import type { ProfileRow } from './transcode-spec';
+import { feedJob } from './feed-job';
 
 /** A ladder whose renditions can be one job: 2 or more, one codec and preference. */
 export interface LadderPlan {
@@ -187,25 +188,8 @@ export class LadderJobs {
     });
     // A job another one replaced (restart) that still has shares goes on until they let go.
     if (previous && previous.shareCount === 0 && !previous.job.ended) this.supervisor.cancel(previous.job.jobId, 'replaced by a new ladder job');
-    this.feed(req.source, job, req.input);
+    feedJob(job, this.upstreamFor(req.source).subscribe(req.input));
     this.ctx.log.info('ladder job started', { ladder: key, jobId: job.jobId, workerId: job.info.workerId, renditions: req.plan.profiles.map((p) => p.id) });
     return running;
-  }
-
-  /** Source bytes -> the ladder job, once for all its renditions (as variant-run.ts feeds a job). */
-  private feed(source: SourceRow, job: ActiveJob, input: ShareRequest['input']): void {
-    const sub = this.upstreamFor(source).subscribe(input);
-    job.onEnd(() => sub.close());
-    void (async () => {
-      for (;;) {
-        const chunk = await sub.next();
-        if (job.ended) return;
-        if (chunk === null) {
-          job.endInput('source ended');
-          return;
-        }
-        if (!job.writeInput(chunk)) await job.waitDrain();
-      }
-    })();
   }
 }

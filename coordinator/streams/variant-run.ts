@@ -13,7 +13,8 @@ import { SharedBuffer } from './shared-buffer';
 import { DeliveredMedia, SpliceGate } from './splice-point';
 import type { SourceEvent } from './source-events';
 import { StandbyOutput } from './standby-output';
-import type { SourceUpstream, UpstreamSubscription } from './source-upstream';
+import type { SourceUpstream } from './source-upstream';
+import { feedJob } from '../jobs/feed-job';
 import { VariantWatchdog } from './variant-watchdog';
 
 
@@ -315,19 +316,7 @@ export class VariantRun {
   /** Source bytes -> the job's stream, waiting on gRPC flow control. */
   private feedInput(job: ActiveJob, input: FeedFrom = {}): void {
     if (job.inputFedElsewhere) return; // a share of a ladder job: the ladder job is fed once
-    const sub: UpstreamSubscription = this.deps.upstreamFor(this.source).subscribe(input);
-    job.onEnd(() => sub.close());
-    void (async () => {
-      for (;;) {
-        const chunk = await sub.next();
-        if (job.ended) return;
-        if (chunk === null) {
-          job.endInput('source ended');
-          return;
-        }
-        if (!job.writeInput(chunk)) await job.waitDrain();
-      }
-    })();
+    feedJob(job, this.deps.upstreamFor(this.source).subscribe(input));
   }
 
   private readersChanged(count: number): void {
