@@ -180,6 +180,6 @@ describe('dispatch: a refused job lands on the next candidate', () => {
     expect(status).toBe(404);
     expect(body.error.code).toBe('not_found');
     const missing = await cluster.coordinator.api<{ error: { code: string } }>('/api/workers/candidates');
-    expect(missing.status).toBe(422);
+    expect(missing.status, JSON.stringify(missing.body)).toBe(422);
   });
 });

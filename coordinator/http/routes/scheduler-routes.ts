@@ -8,7 +8,6 @@ import { loadWorkerFacts } from '../../scheduler/load-worker-facts';
 import type { WorkerRegistry } from '../../workers/worker-registry';
 import type { JobSupervisor } from '../../jobs/job-supervisor';
 import { ErrorBody } from '../schemas';
-import { AppError } from '../../errors';
 import { getLadder } from '../../catalog/ladder-store';
 import { canShareJob } from '../../jobs/ladder-jobs';
 import type { ProfileRow } from '../../jobs/transcode-spec';
@@ -72,8 +71,11 @@ const CandidatesResponse = t.Object({
 export function schedulerRoutes({ ctx, registry, supervisor }: { ctx: CoreContext; registry: WorkerRegistry; supervisor?: JobSupervisor }) {
   return new Elysia({ prefix: '/api' }).get(
     '/workers/candidates',
-    async ({ query }) => {
-      if (!query.profile === !query.ladder) throw new AppError('invalid_request', 'query: give exactly one of profile and ladder', { field: 'query.profile' });
+    async ({ query, status }) => {
+      if (!query.profile === !query.ladder) {
+        // As a missing required query parameter always was: 422 naming it.
+        return status(422, { error: { code: 'invalid_request', message: 'query: give exactly one of profile (a profile id) and ladder (a ladder id)', field: 'query.profile' } });
+      }
       const ladder = query.ladder ? await getLadder(ctx.store, query.ladder) : null;
       const renditions = ladder ? await Promise.all(ladder.renditions.map((id) => getProfile(ctx.store, id))) : [];
       const profile = ladder ? renditions[0]! : await getProfile(ctx.store, query.profile!);
@@ -102,7 +104,7 @@ export function schedulerRoutes({ ctx, registry, supervisor }: { ctx: CoreContex
         ladder: t.Optional(t.String({ minLength: 1, maxLength: 128, description: 'ladder id: where its ladder job (one decode, a slot per rendition) would go, or why its renditions run as separate jobs' })),
         source: t.Optional(t.String({ minLength: 1, maxLength: 128, description: "source id: judge each worker's link against this source's measured bitrate" })),
       }),
-      response: { 200: CandidatesResponse, 400: ErrorBody, 404: ErrorBody, 422: ErrorBody },
+      response: { 200: CandidatesResponse, 404: ErrorBody, 422: ErrorBody },
       detail: {
         tags: ['workers'],
         summary: 'Scheduler candidates for a profile: rank of each eligible worker, or why it is excluded',
