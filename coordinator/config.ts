@@ -61,6 +61,10 @@ const VARS = {
   },
   TVARR_MAX_CLIENTS_PER_VARIANT: { schema: Type.Integer({ minimum: 1, maximum: 100_000 }), expected: 'an integer 1-100000', fallback: '500', numeric: true },
   TVARR_MAX_CLIENTS: { schema: Type.Integer({ minimum: 1, maximum: 1_000_000 }), expected: 'an integer 1-1000000', fallback: '2000', numeric: true },
+  // Admission control (coordinator/load/viewer-admission.ts): while the event loop's average
+  // lag is at least this, new MPEG-TS viewers get 503 with Retry-After and /healthz says
+  // overloaded; accepted again under half of it. 0 turns it off.
+  TVARR_OVERLOAD_LAG_MS: { schema: Type.Integer({ minimum: 0, maximum: 60_000 }), expected: 'milliseconds 0-60000 (0: off)', fallback: '200', numeric: true },
   TVARR_DATABASE_PATH: { schema: Type.String({ minLength: 1 }), expected: 'a file path', fallback: 'data/tvarr.db' },
   // PostgreSQL instead of the SQLite file (coordinator/db/postgres-store.ts). Carries a password: never echoed.
   TVARR_DATABASE_URL: {
@@ -230,6 +234,7 @@ export function parseCoordinatorConfig(env: Record<string, string | undefined>) 
     sourceSchemes: list(get('TVARR_SOURCE_SCHEMES')).map((s) => s.toLowerCase()),
     maxClientsPerVariant: get('TVARR_MAX_CLIENTS_PER_VARIANT') as number,
     maxClients: get('TVARR_MAX_CLIENTS') as number,
+    overloadLagMs: get('TVARR_OVERLOAD_LAG_MS') as number,
     liveness: {
       // heartbeat interval, loss deadline, sweep tick, gRPC keepalive time and timeout
       ...deriveLiveness(heartbeatIntervalMs, workerLossDeadlineMs),

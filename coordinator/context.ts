@@ -3,6 +3,7 @@ import type { CoordinatorConfig } from './config';
 import type { Store } from './db/store';
 import type { CoordinatorEventBus } from './events';
 import type { Logger } from '../common/log';
+import type { LoopLagReading } from './load/event-loop-lag';
 
 export interface Clock {
   now(): number;
@@ -28,4 +29,10 @@ export interface CoreContext {
    * when it holds none (coordinator/cluster/source-ownership.ts). Claims are fenced by it.
    */
   fenceFor?: (sourceId: string) => { ownerId: string; token: number } | null;
+  /**
+   * How late this coordinator's own event loop runs (coordinator/load/event-loop-lag.ts):
+   * the variant watchdog does not count it as an attempt's silence, quarantine does not
+   * count a worker lost while it lags. Unset in contexts a test builds by hand.
+   */
+  loopLag?: LoopLagReading;
 }

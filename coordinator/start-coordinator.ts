@@ -22,6 +22,8 @@ import { ClusterStreams } from './cluster/cluster-streams';
 import { PeerRelay } from './cluster/peer-relay';
 import { SourceOwnership } from './cluster/source-ownership';
 import { watchForQuarantine } from './workers/quarantine';
+import { EventLoopLag } from './load/event-loop-lag';
+import { ViewerAdmission } from './load/viewer-admission';
 
 export interface RunningCoordinator {
   ctx: CoreContext;
@@ -35,6 +37,9 @@ export interface RunningCoordinator {
   app: ReturnType<typeof createHttpApp>;
   /** The admin token in force; the caller prints it (stdout), never the log. */
   adminToken: AdminToken;
+  /** This process's event-loop lag and the admission of new viewers it decides (coordinator/load). */
+  loopLag: EventLoopLag;
+  admission: ViewerAdmission;
   stop(): Promise<void>;
 }
 
@@ -43,7 +48,11 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
   // Several coordinators may share a PostgreSQL database (coordinator/cluster/membership.ts):
   // what the live ones hold (their workers, their jobs) is theirs, not this start's to reset.
   const coordinatorId = newCoordinatorId(config.cluster.coordinatorId);
-  const ctx: CoreContext = { config, store, events: new CoordinatorEventBus(), log, clock, coordinatorId, clustered: store.engine === 'postgres' };
+  // Measured from the end of start-up (loopLag.start below): migrations and loading block the
+  // loop before any viewer or worker is there to suffer it.
+  const loopLag = new EventLoopLag({ now: () => performance.now() });
+  const ctx: CoreContext = { config, store, events: new CoordinatorEventBus(), log, clock, coordinatorId, clustered: store.engine === 'postgres', loopLag };
+  const admission = new ViewerAdmission(loopLag, config.overloadLagMs, log, ctx.events);
   // SQLite: one coordinator per file, whatever rows an earlier process left.
   const liveOthers = ctx.clustered ? await liveCoordinatorIds(ctx, coordinatorId, clock.now()) : [];
   const orphaned = await failOrphanedJobs(store, clock.now(), liveOthers);
@@ -85,7 +94,7 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
   // Jobs on workers whose Control stream a peer holds (coordinator/cluster/peer-relay.ts).
   if (ctx.clustered) supervisor.peers = new PeerRelay(ctx, clusterSecret, () => membershipRef.current?.identity ?? null);
   const streams = new ClusterStreams(ctx, variants, ownership, clusterSecret);
-  const app = createHttpApp({ ctx, registry, supervisor, drain, variants, metrics, adminToken: adminToken.expected, cluster: membershipRef, streams, clusterSecret });
+  const app = createHttpApp({ ctx, registry, supervisor, drain, variants, metrics, adminToken: adminToken.expected, cluster: membershipRef, streams, clusterSecret, admission });
   // Idle connections (half-sent requests included) close after httpIdleTimeoutS; the
   // stream route lifts the limit for its own long responses (stream-routes.ts).
   app.listen({ hostname: config.httpHost, port: config.httpPort, idleTimeout: config.httpIdleTimeoutS });
@@ -99,6 +108,7 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
   membership.start();
   ownership?.start();
   membershipRef.current = membership;
+  loopLag.start();
   log.info('coordinator listening', { httpPort, grpcPort: grpc?.port ?? null, database: store.where, engine: store.engine, adminToken: adminToken.origin });
 
   return {
@@ -111,8 +121,11 @@ export async function startCoordinator(config: CoordinatorConfig, log: Logger, c
     metrics,
     app,
     adminToken,
+    loopLag,
+    admission,
     membership,
     async stop() {
+      loopLag.stop();
       // Clean stop: the sources' leases end now so a peer takes them at once, then the row.
       ownership?.stop();
       streams.stopAll('coordinator shutting down');

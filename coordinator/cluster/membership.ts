@@ -79,6 +79,7 @@ export class ClusterMembership {
   private lastRenewedAt = 0;
   private lastError: string | null = null;
   private renewing = false;
+  private reaping = false;
   private stopped = false;
 
   constructor(
@@ -136,15 +137,36 @@ export class ClusterMembership {
     this.timer = setInterval(() => void this.tick(), Math.max(100, Math.floor(this.leaseMs / 4)));
   }
 
-  /** Renews this row, then writes offline the workers of coordinators whose lease passed. */
+  /**
+   * Renews this row, and (beside it, not after it) writes offline the workers of
+   * coordinators whose lease passed. The renewal never waits for the reaping: on a loaded
+   * coordinator every query takes about one event-loop lag, and a renewal queued behind the
+   * reaping's queries came every 2-4 lags, so a lag of ~400 ms let the row lapse (peers then
+   * end a live coordinator's jobs); alone, a renewal every lease/4 keeps the row alive up
+   * to a lag of about (lease - lease/4) / 2.
+   */
   async tick(): Promise<void> {
-    if (this.renewing || this.stopped) return;
+    if (this.stopped) return;
+    await Promise.all([this.renewOnce(), this.reapOnce()]);
+  }
+
+  private async renewOnce(): Promise<void> {
+    if (this.renewing) return;
     this.renewing = true;
     try {
       await this.renew();
-      await this.reapDead();
     } finally {
       this.renewing = false;
+    }
+  }
+
+  private async reapOnce(): Promise<void> {
+    if (this.reaping) return;
+    this.reaping = true;
+    try {
+      await this.reapDead();
+    } finally {
+      this.reaping = false;
     }
   }
 

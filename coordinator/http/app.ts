@@ -29,6 +29,7 @@ import { hlsRoutes } from './routes/hls-routes';
 import { DEFAULT_HLS_OPTIONS, HlsService } from '../streams/hls/hls-service';
 import { StoredDiscontinuityLedger } from '../streams/hls/discontinuity-ledger';
 import { variantRoutes } from './routes/variant-routes';
+import type { ViewerAdmission } from '../load/viewer-admission';
 
 export interface HttpDeps {
   ctx: CoreContext;
@@ -45,6 +46,8 @@ export interface HttpDeps {
   streams?: ClusterStreams;
   /** The cluster secret peers present on /internal/* (coordinator/cluster/cluster-secret.ts). */
   clusterSecret?: () => Promise<string>;
+  /** Admission control of new viewers (coordinator/load/viewer-admission.ts); every viewer is taken when unset. */
+  admission?: ViewerAdmission;
 }
 
 /** Whether a request carries the admin token: reads use it to decide what to redact. */
@@ -155,7 +158,7 @@ export function createHttpApp(deps: HttpDeps) {
     .use(schedulerRoutes(deps))
     .use(clusterRoutes({ ...deps, isAdmin }))
     .use(quarantineRoutes(deps))
-    .use(streamRoutes(ctx, opener, hls, ownerProxy))
+    .use(streamRoutes(ctx, opener, hls, ownerProxy, deps.admission))
     .use(deps.streams && deps.clusterSecret ? internalStreamRoutes(deps.streams, deps.clusterSecret) : new Elysia())
     .use(ctx.clustered && deps.clusterSecret ? internalJobRoutes({ ctx, registry: deps.registry, supervisor: deps.supervisor, secret: deps.clusterSecret }) : new Elysia())
     .use(hlsRoutes(hls, ownerProxy))
@@ -164,13 +167,17 @@ export function createHttpApp(deps: HttpDeps) {
     .use(metricsRoutes(deps.metrics))
     .use(pageRoutes())
     // For load balancers: 503 while this coordinator must not take viewers (not joined yet,
-    // its cluster lease not renewed: the database is unreachable or the process was paused).
+    // its cluster lease not renewed: the database is unreachable or the process was paused;
+    // or overloaded: its event loop lags, so it refuses new viewers, coordinator/load).
     .get(
       '/healthz',
       () => {
         const m = deps.cluster?.current;
-        const health = m ? m.health() : deps.cluster ? { ok: false, reason: 'starting' } : { ok: true, reason: null };
-        const body = health.ok ? { ok: true, coordinatorId: m?.identity.id ?? null } : { ok: false, reason: health.reason, coordinatorId: m?.identity.id ?? null };
+        const cluster = m ? m.health() : deps.cluster ? { ok: false, reason: 'starting' } : { ok: true, reason: null };
+        const load = deps.admission?.health();
+        const health = cluster.ok && load?.overloaded ? { ok: false, reason: 'overloaded' } : cluster;
+        const lag = load ? { lagMs: load.lagMs } : {};
+        const body = health.ok ? { ok: true, coordinatorId: m?.identity.id ?? null, ...lag } : { ok: false, reason: health.reason, coordinatorId: m?.identity.id ?? null, ...lag };
         return new Response(JSON.stringify(body), { status: health.ok ? 200 : 503, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
       },
       { detail: { hide: true } },

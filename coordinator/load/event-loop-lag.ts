@@ -1,5 +1,5 @@
-// How late the coordinator's own event loop runs: one timer, re-armed every `sampleEveryMs`,
-// and how late it fires. Under a CPU quota (a container's --cpus) or a busy machine, work
+// How late the coordinator's own event loop runs: one timer every `sampleEveryMs`, and how
+// late it fires. Under a CPU quota (a container's --cpus) or a busy machine, work
 // queues up behind the loop: heartbeats sit unread in sockets, job output is not drained,
 // every viewer slows down at once. Two readings:
 //
@@ -10,8 +10,11 @@
 //   - lateMs(now): the time the loop has been late in total since it started (each
 //     sample's lateness beyond `graceMs`, plus the timer that is due now and has not fired).
 //     Silence measured across a window minus the loop's lateness in that window is the
-//     silence of the peer, not ours: the worker liveness sweep and the variant watchdog
-//     subtract it, so they do not blame a worker or a variant for the coordinator's own lag.
+//     silence of the producer, not ours: the variant watchdog subtracts it, so it does not
+//     blame an attempt (and spend the variant's retry budget) for the coordinator's own lag.
+//     Quarantine does not count a worker loss while lagMs is past a heartbeat interval. (The
+//     worker loss sweep needs neither: it leaves out its own timer's lateness, which is how
+//     long what the workers sent has been waiting unread; worker-registry.ts.)
 //
 // monitorEventLoopDelay (node:perf_hooks) is not used: under Bun 1.4 it reports 0.25 ms
 // across a 300 ms busy-wait. The timer here measures what every other timer and socket sees.
@@ -27,11 +30,17 @@ export interface EventLoopLagOptions {
   graceMs?: number;
 }
 
+/** What the rest of the coordinator reads (CoreContext.loopLag). */
+export interface LoopLagReading {
+  lagMs(): number;
+  lateMs(): number;
+}
+
 export const LAG_SAMPLE_EVERY_MS = 100;
 const TIME_CONSTANT_MS = 500;
 const GRACE_MS = 25;
 
-export class EventLoopLag {
+export class EventLoopLag implements LoopLagReading {
   private readonly sampleEveryMs: number;
   private readonly timeConstantMs: number;
   private readonly graceMs: number;
@@ -39,36 +48,34 @@ export class EventLoopLag {
   private lastSampleAt: number;
   private average = 0;
   private lateTotal = 0;
-  private maxLag = 0;
-  private timer: ReturnType<typeof setTimeout> | null = null;
+  private timer: ReturnType<typeof setInterval> | null = null;
   private readonly listeners: ((lagMs: number, now: number) => void)[] = [];
 
   constructor(private readonly opts: EventLoopLagOptions) {
     this.sampleEveryMs = opts.sampleEveryMs ?? LAG_SAMPLE_EVERY_MS;
     this.timeConstantMs = opts.timeConstantMs ?? TIME_CONSTANT_MS;
     this.graceMs = opts.graceMs ?? GRACE_MS;
-    const now = opts.now();
-    this.expectedAt = now + this.sampleEveryMs;
-    this.lastSampleAt = now;
+    // Nothing is due until start() (or a test's first sample()): no lateness accrues before.
+    this.expectedAt = Infinity;
+    this.lastSampleAt = opts.now();
   }
 
   start(): void {
     if (this.timer) return;
-    this.expectedAt = this.opts.now() + this.sampleEveryMs;
-    const arm = () => {
-      this.timer = setTimeout(() => {
-        this.sample(this.opts.now());
-        arm();
-      }, this.sampleEveryMs);
-      // Never what keeps the process alive.
-      this.timer.unref?.();
-    };
-    arm();
+    const now = this.opts.now();
+    this.expectedAt = now + this.sampleEveryMs;
+    this.lastSampleAt = now;
+    // An interval runs again `sampleEveryMs` after it actually ran (no catching up after a
+    // stall), which is what sample() expects; one timer object, not a new one per sample.
+    this.timer = setInterval(() => this.sample(this.opts.now()), this.sampleEveryMs);
+    // Never what keeps the process alive.
+    this.timer.unref?.();
   }
 
   stop(): void {
-    if (this.timer) clearTimeout(this.timer);
+    if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    this.expectedAt = Infinity;
   }
 
   /** Called after each sample with the average lag (admission decides on it). */
@@ -78,10 +85,9 @@ export class EventLoopLag {
 
   /** The timer fired at `now`: how late it was feeds both readings. The next one is due a sample later. */
   sample(now: number): void {
-    const late = Math.max(0, now - this.expectedAt);
+    const late = Number.isFinite(this.expectedAt) ? Math.max(0, now - this.expectedAt) : 0;
     this.average = this.averaged(now, late);
     this.lateTotal += Math.max(0, late - this.graceMs);
-    this.maxLag = Math.max(this.maxLag, late);
     this.lastSampleAt = now;
     this.expectedAt = now + this.sampleEveryMs;
     for (const l of this.listeners) l(this.average, now);
@@ -96,13 +102,6 @@ export class EventLoopLag {
   /** Total time the loop has been late (beyond the grace per sample), up to `now`. Only grows. */
   lateMs(now: number = this.opts.now()): number {
     return this.lateTotal + Math.max(0, now - this.expectedAt - this.graceMs);
-  }
-
-  /** The largest single lateness since the last call (for metrics and logs), then reset. */
-  takeMaxMs(): number {
-    const m = this.maxLag;
-    this.maxLag = 0;
-    return m;
   }
 
   private averaged(now: number, late: number): number {

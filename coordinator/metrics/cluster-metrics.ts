@@ -38,7 +38,7 @@ export class ClusterMetrics {
   ) {
     this.counters = counters;
     counters.onWriteError = (err) => ctx.log.warn('counters not written; kept and retried', { error: err instanceof Error ? err.message : String(err) });
-    this.prometheus = createPrometheusMetrics(this.counters, { perWorker: ctx.config.metricsPerWorker, queries: ctx.store.queries });
+    this.prometheus = createPrometheusMetrics(this.counters, { perWorker: ctx.config.metricsPerWorker, queries: ctx.store.queries, loopLag: ctx.loopLag });
     const { events } = ctx;
     const c = this.counters;
     parts.registry.beforeWorkerRemoved((workerId) => c.settleWorker(workerId));

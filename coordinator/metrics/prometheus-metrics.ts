@@ -6,6 +6,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ClusterSnapshot } from './cluster-snapshot';
 import type { CounterName, CounterStore } from './counter-store';
 import type { QueryCounter } from '../db/query-counter';
+import type { LoopLagReading } from '../load/event-loop-lag';
 
 // Selection is one indexed query plus a claim: expected well under a millisecond.
 const SELECTION_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
@@ -22,7 +23,7 @@ export interface PrometheusMetrics {
  * worker: with a large fleet those are most of the text (1,000 workers: ~480 KB a scrape),
  * and a Prometheus user would drop them with metric_relabel_configs anyway.
  */
-export function createPrometheusMetrics(counters: CounterStore, opts: { perWorker?: boolean; queries?: QueryCounter } = {}): PrometheusMetrics {
+export function createPrometheusMetrics(counters: CounterStore, opts: { perWorker?: boolean; queries?: QueryCounter; loopLag?: LoopLagReading } = {}): PrometheusMetrics {
   const withWorkers = opts.perWorker ?? true;
   const registry = new Registry();
   let current: ClusterSnapshot | null = null;
@@ -93,6 +94,29 @@ export function createPrometheusMetrics(counters: CounterStore, opts: { perWorke
       this.inc({ direction: 'from_worker' }, snap().totals.bytesOut);
     },
   });
+
+  // This coordinator's own event-loop lag (coordinator/load): admission refuses new viewers
+  // from TVARR_OVERLOAD_LAG_MS; the total shows how much of the time the process was starved.
+  const loopLag = opts.loopLag;
+  if (loopLag) {
+    new Gauge({
+      name: 'tvarr_event_loop_lag_seconds',
+      help: "This coordinator's event-loop lag (time-weighted average; new viewers are refused from TVARR_OVERLOAD_LAG_MS)",
+      registers: [registry],
+      collect() {
+        this.set(loopLag.lagMs() / 1000);
+      },
+    });
+    new Counter({
+      name: 'tvarr_event_loop_late_seconds_total',
+      help: "Time this coordinator's event loop ran late, in total (beyond 25 ms per 100 ms sample)",
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(loopLag.lateMs() / 1000);
+      },
+    });
+  }
 
   const selection = new Histogram({
     name: 'tvarr_scheduler_selection_seconds',

@@ -125,6 +125,7 @@ export class VariantRun {
         return !!up && up.downSince === null && deps.ctx.clock.now() - up.lastDataAt < 1000;
       },
       onStall: (ms) => this.stalled(ms),
+      coordinatorLateMs: () => deps.ctx.loopLag?.lateMs() ?? 0,
     });
   }
 

@@ -6,7 +6,11 @@
 // counts it as the variant's fault (not the worker's) and restarts the attempt.
 //
 // The clock only runs while input arrives: an outage (no input) pauses it, and the
-// attempt started after a source change or reconnect starts it afresh.
+// attempt started after a source change or reconnect starts it afresh. Nor does it run
+// while the coordinator's own event loop is late (coordinatorLateMs): output that sits
+// unread in our sockets because this process is starved of CPU is not the attempt's stall,
+// and restarting it would only add work (and spend the variant's retry budget) to a
+// coordinator that already cannot keep up.
 
 export interface WatchdogOptions {
   stallTimeoutMs: number;
@@ -16,11 +20,15 @@ export interface WatchdogOptions {
   /** The source is delivering bytes now (not in an outage). */
   inputArriving: () => boolean;
   onStall: (stalledForMs: number) => void;
+  /** Total time the coordinator's event loop has been late (EventLoopLag.lateMs); left out of a stall. */
+  coordinatorLateMs?: () => number;
 }
 
 export class VariantWatchdog {
   /** The latest of: attempt start, new media out, input resuming after a pause. */
   private since = 0;
+  /** coordinatorLateMs() at `since`. */
+  private lateAtSince = 0;
   private watching = false;
   private timer: ReturnType<typeof setInterval> | null = null;
   stalls = 0;
@@ -29,7 +37,7 @@ export class VariantWatchdog {
 
   /** A new attempt is producing (or about to): its start-up counts from now. */
   attemptStarted(): void {
-    this.since = this.opts.now();
+    this.restartClock(this.opts.now());
     this.watching = true;
     if (!this.timer) {
       this.timer = setInterval(() => this.check(), this.opts.checkEveryMs ?? Math.min(1000, Math.max(100, this.opts.stallTimeoutMs / 4)));
@@ -44,7 +52,12 @@ export class VariantWatchdog {
 
   /** New media came out of the current attempt. */
   progressed(): void {
-    this.since = this.opts.now();
+    this.restartClock(this.opts.now());
+  }
+
+  private restartClock(now: number): void {
+    this.since = now;
+    this.lateAtSince = this.opts.coordinatorLateMs?.() ?? 0;
   }
 
   /** One look; the run's timer calls it, tests call it with their own clock. Returns true on a stall. */
@@ -53,10 +66,11 @@ export class VariantWatchdog {
     const now = this.opts.now();
     if (!this.opts.inputArriving()) {
       // Nothing to make media from: not the attempt's fault, and the wait starts again later.
-      this.since = now;
+      this.restartClock(now);
       return false;
     }
-    const stalledFor = now - this.since;
+    const ownLate = this.opts.coordinatorLateMs ? Math.max(0, this.opts.coordinatorLateMs() - this.lateAtSince) : 0;
+    const stalledFor = now - this.since - ownLate;
     if (stalledFor < this.opts.stallTimeoutMs) return false;
     this.stalls++;
     this.watching = false;

@@ -3,7 +3,8 @@
 // What counts as a fault of worker W (within TVARR_QUARANTINE_WINDOW_MS):
 //   - a loss event: W's connection dropped or its heartbeats stopped. One event is one
 //     fault however many jobs W carried (the jobs' own failures are not counted); a
-//     worker that was draining (SIGTERM, admin drain) is not at fault for leaving;
+//     worker that was draining (SIGTERM, admin drain) is not at fault for leaving, nor
+//     one lost while this coordinator's own event loop lagged (coordinator/load);
 //   - an FFmpeg failure on a spec (profile + encoder) that runs on other workers: the
 //     same spec ran at least SPEC_PROVEN_MS on another worker in the window, before or
 //     after the failure (a failure waits as a "suspect" until then, or until it leaves
@@ -215,6 +216,14 @@ export class QuarantineWatcher {
         // loss reason cannot tell a crash from a clean exit: a SIGKILLed worker's socket
         // also ends its stream cleanly ("control stream ended").
         if (this.draining.delete(workerId)) return;
+        // Lost while our own event loop ran more than a heartbeat late (a starved
+        // coordinator, coordinator/load): the worker's heartbeats, or the acks of its
+        // keepalive pings, sat unread here; the loss says nothing about the worker.
+        const ownLagMs = this.ctx.loopLag?.lagMs() ?? 0;
+        if (ownLagMs >= this.ctx.config.liveness.heartbeatIntervalMs) {
+          this.ctx.log.info('worker loss not counted as a fault: this coordinator was lagging', { workerId, lagMs: Math.round(ownLagMs) });
+          return;
+        }
         const at = this.ctx.clock.now();
         this.inTurn(workerId, () => this.recordFault(workerId, { id: randomUUID(), at, kind: 'connection', detail: reason.slice(0, 500) }));
       }),

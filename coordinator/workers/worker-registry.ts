@@ -62,11 +62,15 @@ export class WorkerRegistry {
     this.lastSweepAt = this.ctx.clock.now();
     this.sweepTimer = setInterval(() => {
       const now = this.ctx.clock.now();
-      // Our own event loop stalled (a loaded machine): messages that arrived meanwhile
-      // are still unread behind this timer. Judge on the next tick, after they count.
-      const stalled = now - this.lastSweepAt > 3 * sweepIntervalMs;
+      // How late this tick is: our own event loop was stalled that long (a loaded machine,
+      // a CPU quota), and what the workers sent meanwhile is still unread behind this timer.
+      // Every loop turn reads the sockets, so nothing waits longer than that: the sweep
+      // leaves this much out of each worker's silence. (It used to skip a tick more than 3
+      // intervals late instead, so under a lag that made every tick that late no frozen
+      // worker was ever found.)
+      const ownLagMs = Math.max(0, now - this.lastSweepAt - sweepIntervalMs);
       this.lastSweepAt = now;
-      if (!stalled) this.sweepStale(now);
+      this.sweepStale(now, ownLagMs);
     }, sweepIntervalMs);
     const { retentionMs } = this.ctx.config.workers;
     const prune = () => void this.pruneOffline(this.ctx.clock.now()).catch((err: unknown) => this.ctx.log.warn('worker prune failed', { error: String(err) }));
@@ -276,20 +280,26 @@ export class WorkerRegistry {
     this.handleLost(session, reason);
   }
 
-  /** Closes sessions whose last message is older than the loss deadline. */
-  sweepStale(now: number): void {
+  /**
+   * Closes sessions silent for longer than the loss deadline. `ownLagMs`: how late our own
+   * event loop runs this sweep (the timer's lateness); messages that came meanwhile are not
+   * read yet, so that much of each silence is ours, not the worker's.
+   */
+  sweepStale(now: number, ownLagMs = 0): void {
     const base = this.ctx.config.liveness.workerLossDeadlineMs;
     for (const session of this.byRecency) {
       // Every session after this one has a later last message: none of them is late.
-      if (now - session.lastSeenAt <= base) break;
+      if (now - session.lastSeenAt - ownLagMs <= base) break;
       if (session.registering) continue;
       // A far worker's messages arrive later and a lost packet costs it a retransmission
       // (about one RTT more): allow two measured RTTs on top, capped at one second, so a
       // worker in another datacenter is not judged by a LAN deadline.
       const forRtt = Math.min(LINK_RTT_ALLOWANCE_MAX_MS, Math.round(2 * (session.link.rttMs ?? 0)));
-      if (now - session.lastSeenAt > base + forRtt) {
+      const silent = now - session.lastSeenAt - ownLagMs;
+      if (silent > base + forRtt) {
         const extra = forRtt > 0 ? ` + ${forRtt} ms for the link's RTT` : '';
-        this.handleLost(session, `no message for ${now - session.lastSeenAt} ms (deadline ${base} ms${extra})`);
+        const lagged = ownLagMs > 0 ? `; ${ownLagMs} ms more while this coordinator's event loop was stalled, not counted` : '';
+        this.handleLost(session, `no message for ${silent} ms (deadline ${base} ms${extra}${lagged})`);
       }
     }
   }

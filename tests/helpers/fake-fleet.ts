@@ -8,6 +8,8 @@
 // Prints one JSON line per event on stdout: {"event":"registered","count":N} as workers
 // register (every 100 and at the end), {"event":"heartbeats","total":T} every `count`
 // heartbeats sent, {"event":"lost","workerId",...} if a stream ends.
+// SIGUSR1 makes every worker go silent (no heartbeat, no pong) while its connection stays up
+// and answers keepalive pings: a hung worker only the coordinator's loss sweep can find.
 // Runs until killed.
 import * as grpc from '@grpc/grpc-js';
 import { parseArgs } from 'node:util';
@@ -37,6 +39,11 @@ const Client = proto.tvarr.transcode.v1.TranscodeCoordinator;
 const channels: InstanceType<typeof Client>[] = [];
 let registered = 0;
 let heartbeats = 0;
+let silent = false;
+process.on('SIGUSR1', () => {
+  silent = true;
+  print({ event: 'silent' });
+});
 
 function startWorker(i: number): void {
   const channelIndex = Math.floor(i / perChannel);
@@ -50,12 +57,13 @@ function startWorker(i: number): void {
     if (timer) clearInterval(timer);
     interval = ms;
     timer = setInterval(() => {
+      if (silent) return;
       send({ heartbeat: { usage: usage(), jobs: [] } });
       // One line per `count` heartbeats: about one per heartbeat round of the whole fleet.
       if (++heartbeats % count === 0) print({ event: 'heartbeats', total: heartbeats });
     }, ms);
   };
-  const send = (e: WorkerEvent) => call.write(e);
+  const send = (e: WorkerEvent) => silent || call.write(e);
   // Usage changes a little every heartbeat, as a real worker's does.
   const usage = () => ({ cpu_percent: 1 + Math.random(), memory_used_bytes: 1 << 28, memory_total_bytes: 1 << 32, load1: 0.1, gpus: [] });
   send({ register: registerMessage(workerId, { version: 'fake-fleet', hostname: 'fleet-host', limits: { max_jobs: 1, max_gpu_jobs: 0, max_cpu_jobs: 1 } }) });

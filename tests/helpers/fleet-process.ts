@@ -5,7 +5,7 @@ import { BUN } from './processes';
 const ROOT = new URL('../..', import.meta.url).pathname;
 
 export interface FleetEvent {
-  event: 'started' | 'registered' | 'heartbeats' | 'lost';
+  event: 'started' | 'registered' | 'heartbeats' | 'lost' | 'silent';
   count?: number;
   total?: number;
   workerId?: string;
@@ -51,6 +51,12 @@ export class FleetProcess {
 
   lost(): FleetEvent[] {
     return this.events.filter((e) => e.event === 'lost');
+  }
+
+  /** Every worker stops heartbeating and answering pings; connections stay up (fake-fleet.ts, SIGUSR1). */
+  async silence(): Promise<void> {
+    this.proc.kill('SIGUSR1');
+    await this.waitFor((e) => e.event === 'silent', 10_000);
   }
 
   async kill(signal: 'SIGKILL' | 'SIGSTOP' = 'SIGKILL'): Promise<void> {

@@ -109,6 +109,23 @@ describe.each(ENGINES)('quarantine (%s)', (engine) => {
     expect(await faultRows('a')).toEqual([]);
   });
 
+  test('a loss while this coordinator\'s own event loop lags a heartbeat interval or more is not the worker\'s fault', async () => {
+    await addWorker(ctx.store, { id: 'a', encoders: ['libx264'] });
+    await addWorker(ctx.store, { id: 'b', encoders: ['libx264'] });
+    let lagMs = 600;
+    ctx.loopLag = { lagMs: () => lagMs, lateMs: () => 0 };
+    (ctx.config.liveness as { heartbeatIntervalMs: number }).heartbeatIntervalMs = 250;
+    // Its keepalive dropped us while we were starved (the fan-out bench's collapse): no fault, however often.
+    for (let i = 0; i < 5; i++) ctx.events.emit('worker:lost', { workerId: 'a', reason: 'control stream ended' });
+    expect((await faultsOf('a')).faults).toBe(0);
+    expect((await row('a')).quarantinedUntil).toBeNull();
+    expect(logged.some((l) => l.msg === 'worker loss not counted as a fault: this coordinator was lagging')).toBe(true);
+    // With the loop keeping time again, a loss counts as before.
+    lagMs = 5;
+    ctx.events.emit('worker:lost', { workerId: 'a', reason: 'control stream ended' });
+    expect((await faultsOf('a')).faults).toBe(1);
+  });
+
   test('a drained worker leaving is not at fault', async () => {
     await addWorker(ctx.store, { id: 'a', encoders: ['libx264'] });
     await addWorker(ctx.store, { id: 'b', encoders: ['libx264'] });

@@ -63,6 +63,8 @@ describe('coordinator config', () => {
     ['TVARR_API_MAX_BODY_BYTES', 'lots', 'bytes between'],
     ['TVARR_MAX_CLIENTS_PER_VARIANT', '0', 'integer 1-100000'],
     ['TVARR_MAX_CLIENTS', '-5', 'integer 1-1000000'],
+    ['TVARR_OVERLOAD_LAG_MS', '-1', 'milliseconds 0-60000'],
+    ['TVARR_OVERLOAD_LAG_MS', 'high', 'milliseconds 0-60000'],
     ['TVARR_GRPC_TLS_CERT_FILE', '/nonexistent/cert.pem', 'PEM'],
     ['TVARR_GRPC_TLS_KEY_FILE', notPem, 'PEM'],
     ['TVARR_GRPC_TLS_CLIENT_CA_FILE', dir, 'PEM'],
@@ -105,6 +107,8 @@ describe('coordinator config', () => {
     expect(c.apiMaxBodyBytes).toBe(1 << 20);
     expect(c.maxClientsPerVariant).toBe(500);
     expect(c.maxClients).toBe(2000);
+    expect(c.overloadLagMs).toBe(200);
+    expect(parseCoordinatorConfig({ TVARR_OVERLOAD_LAG_MS: '0' }).overloadLagMs).toBe(0);
     expect(c.upstreamTimeoutMs).toBe(10_000);
     expect(c.adminToken).toBeUndefined();
   });

@@ -10,6 +10,8 @@ import { makeNullPacket } from '../../../common/mpegts';
 import type { HlsService } from '../../streams/hls/hls-service';
 import { answerHlsOrNegotiate, requestIp, type OwnerProxy } from './hls-routes';
 import { answerLadderRequest } from './ladder-stream';
+import { overloadedResponse } from './stream-viewer';
+import type { ViewerAdmission } from '../../load/viewer-admission';
 
 /**
  * Prefixes one null packet so the response headers leave before the first keyframe.
@@ -54,14 +56,23 @@ export interface StreamOpener {
   openClientStream(sourceId: string, profileId: string): Promise<{ stream: ReadableStream<Uint8Array> }>;
 }
 
-export function streamRoutes(ctx: CoreContext, variants: StreamOpener, hls?: HlsService, proxy?: OwnerProxy) {
+export function streamRoutes(ctx: CoreContext, variants: StreamOpener, hls?: HlsService, proxy?: OwnerProxy, admission?: ViewerAdmission) {
   return new Elysia()
     .get(
       '/stream/:source/:profile',
       async ({ params, request, server }) => {
+        const manifest = params.profile.endsWith('.m3u8') || params.profile.endsWith('.mpd');
+        // A new viewer (an MPEG-TS stream, or the redirect or first playlist that starts one)
+        // is a continuous cost: an overloaded coordinator refuses it at once, before any
+        // lookup (503, Retry-After), rather than slow down every viewer it has. Playlist
+        // reloads (.m3u8, .mpd) and segments are not refused: an HLS viewer's next one must come.
+        if (!manifest) {
+          const refusal = admission?.admitViewer();
+          if (refusal) return overloadedResponse(refusal, admission!.overloadLagMs);
+        }
         // Playlists and manifests of a source another coordinator owns: the owner's, so their
         // names and numbers are the same from every coordinator (cluster-streams.ts).
-        if (proxy && (params.profile.endsWith('.m3u8') || params.profile.endsWith('.mpd'))) {
+        if (proxy && manifest) {
           const proxied = await proxy(request, params.source);
           if (proxied) return proxied;
         }

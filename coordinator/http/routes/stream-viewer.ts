@@ -7,11 +7,22 @@ export interface ClientInfo {
   ip: string;
 }
 
-export function jsonError(status: number, code: string, message: string, field?: string): Response {
+export function jsonError(status: number, code: string, message: string, field?: string, headers: Record<string, string> = {}): Response {
   return new Response(JSON.stringify({ error: field ? { code, message, field } : { code, message } }), {
     status,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
   });
+}
+
+/** A new viewer refused by admission control (coordinator/load/viewer-admission.ts): 503, Retry-After. */
+export function overloadedResponse(refusal: { lagMs: number; retryAfterS: number }, thresholdMs: number): Response {
+  return jsonError(
+    503,
+    'overloaded',
+    `this coordinator is overloaded (its event loop runs ${refusal.lagMs} ms late, limit ${thresholdMs} ms, TVARR_OVERLOAD_LAG_MS) and takes no new viewers; retry in ${refusal.retryAfterS} s, or on another coordinator`,
+    undefined,
+    { 'retry-after': String(refusal.retryAfterS), 'cache-control': 'no-store' },
+  );
 }
 
 /**
