@@ -72,14 +72,14 @@ interface CandidatesView {
 describe('a ladder one worker takes whole', () => {
   const clients: StreamRecorder[] = [];
 
-  test('the candidates API explains the placement: one job of 3 slots on the worker; 400 for profile and ladder at once', async () => {
+  test('the candidates API explains the placement: one job of 3 slots on the worker; 422 for profile and ladder at once', async () => {
     const { status, body } = await cluster.coordinator.api<CandidatesView>('/api/workers/candidates?ladder=abr');
     expect(status).toBe(200);
     expect(body.ladder).toMatchObject({ id: 'abr', slots: 3, placement: 'one job' });
     expect(body.ladder!.reason).toMatch(/^one job on test-a: one decode, 3 encoders, 3 slots/);
     expect(body.candidates[0]).toMatchObject({ workerId: 'test-a', rank: 1 });
     const both = await cluster.coordinator.api(`/api/workers/candidates?ladder=abr&profile=${RENDITIONS[0].id}`);
-    expect(both.status).toBe(400);
+    expect(both.status).toBe(422);
   });
 
   test('one job, one FFmpeg: every rendition from it, each at its own size, decoding cleanly', async () => {
