@@ -170,7 +170,7 @@ describe('hls.js switches level on request', () => {
       const v = document.getElementById('video') as HTMLVideoElement;
       return w.__hlsPlayingAt !== undefined && v.currentTime >= w.__hlsPlayingAt + 2;
     }, undefined, { timeout: 60_000 });
-    const moved = cluster.coordinator.proc.waitForMsg('ladder job started', 60_000, (l) => l.workerId !== before[0]!.workerId);
+    const moved = cluster.coordinator.proc.waitForLog((l) => l.msg === 'ladder job started' && l.workerId !== before[0]!.workerId, 60_000, cluster.coordinator.proc.lines.length);
     cluster.workers.get(victim)!.kill('SIGKILL');
     await moved;
     const played = await play;

@@ -132,7 +132,8 @@ describe('a ladder one worker takes whole', () => {
     await cluster.startWorker('b', THREE, { registerTimeoutMs: 120_000 });
     const before = (await liveJobs())[0]!;
     const victim = before.workerId.replace(/^test-/, '');
-    const moved = cluster.coordinator.proc.waitForMsg('ladder job started', 60_000, (l) => l.workerId !== before.workerId);
+    const from = cluster.coordinator.proc.lines.length;
+    const moved = cluster.coordinator.proc.waitForLog((l) => l.msg === 'ladder job started' && l.workerId !== before.workerId, 60_000, from);
     const marks = clients.map((c) => c.total);
     cluster.workers.get(victim)!.kill('SIGKILL');
     const started = await moved;
@@ -154,6 +155,31 @@ describe('a ladder one worker takes whole', () => {
       expect([video?.width, video?.height]).toEqual([r.width, r.height]);
     }
     for (const c of clients) expect(c.status).toBe(200);
+  }, 180_000);
+
+  test('its worker drained: every rendition moves to one new ladder job on another worker, the old one is cancelled, every client connected', async () => {
+    await cluster.startWorker('c', THREE, { registerTimeoutMs: 120_000 });
+    const before = (await liveJobs())[0]!;
+    // Only log lines from here on: earlier ladder jobs started on other workers too.
+    const from = cluster.coordinator.proc.lines.length;
+    const moved = cluster.coordinator.proc.waitForLog((l) => l.msg === 'ladder job started' && l.workerId !== before.workerId, 60_000, from);
+    const oldEnded = cluster.coordinator.proc.waitForLog((l) => l.msg === 'job ended' && l.jobId === before.id, 30_000, from);
+    const res = await cluster.coordinator.api<{ state: string }>(`/api/workers/${before.workerId}/drain`, { method: 'POST' });
+    expect(res.status).toBe(200);
+    const started = await moved;
+    expect((await oldEnded).state).toBe('cancelled');
+    const marks = clients.map((c) => c.total);
+    await Promise.all(clients.map((c, i) => c.waitForBytes(60_000, marks[i], 90_000)));
+    const live = await liveJobs();
+    expect(live.map((j) => [j.id, j.profileId, j.slots])).toEqual([[started.jobId as string, 'abr', 3]]);
+    const jobs = await variantJobs();
+    for (const r of RENDITIONS) expect(jobs.get(`pattern/${r.id}`)?.id).toBe(started.jobId as string);
+    for (const [i, r] of RENDITIONS.entries()) {
+      const after = clients[i]!.bytesAfter(marks[i]!);
+      expect(await decodeErrors(cutAtKeyframe(after, 0))).toBe('');
+      const video = (await ffprobeBytes(after)).streams.find((s) => s.codec_type === 'video');
+      expect([video?.width, video?.height]).toEqual([r.width, r.height]);
+    }
   }, 180_000);
 
   afterAll(async () => {
