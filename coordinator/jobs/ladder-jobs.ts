@@ -55,7 +55,8 @@ export interface ShareRequest {
 }
 
 class RunningLadderJob {
-  private readonly shares = new Map<string, ActiveJob>();
+  /** Profile id -> its share and its program's index (program index + 1 is its number). */
+  private readonly shares = new Map<string, { share: ActiveJob; index: number }>();
   private readonly splitter: ProgramSplitter;
   /** False once a restart asked for a new job: no new share joins this one. */
   joinable = true;
@@ -71,7 +72,7 @@ class RunningLadderJob {
     job.onEnd((end) => {
       const shares = [...this.shares.values()];
       this.shares.clear();
-      for (const s of shares) s.finish(end);
+      for (const s of shares) s.share.finish(end);
     });
   }
 
@@ -87,27 +88,30 @@ class RunningLadderJob {
     const index = this.plan.profiles.findIndex((p) => p.id === profileId);
     if (index < 0) throw new AppError('invalid_spec', `profile '${profileId}' is not a rendition of ladder '${this.plan.ladderId}'`);
     // A second share for one rendition replaces the first (its run has moved on).
-    this.shares.get(profileId)?.release?.('replaced by a new share');
+    this.shares.get(profileId)?.share.release?.('replaced by a new share');
     const share = new ActiveJob({ ...this.job.info });
     share.inputFedElsewhere = true;
     share.release = (reason) => this.release(profileId, share, reason);
     this.splitter.startAtKeyframe(index);
-    this.shares.set(profileId, share);
+    this.shares.set(profileId, { share, index });
     return share;
   }
 
   private output(chunk: Uint8Array): void {
     const parts = this.splitter.push(chunk);
-    for (const [profileId, share] of this.shares) {
-      const part = parts[this.plan.profiles.findIndex((p) => p.id === profileId)];
+    for (const { share, index } of this.shares.values()) {
+      const part = parts[index];
       share.progress = this.job.progress;
       if (part && part.length > 0) share.handleOutput(part);
     }
   }
 
   private release(profileId: string, share: ActiveJob, reason: string): void {
-    if (this.shares.get(profileId) !== share) return;
+    const held = this.shares.get(profileId);
+    if (held?.share !== share) return;
     this.shares.delete(profileId);
+    // Nobody reads its program now: the splitter stops copying it.
+    this.splitter.drop(held.index);
     share.finish({ state: 'cancelled', reason });
     // A restart (source change, stall): this job was opened for what came before.
     if (reason.startsWith('restart')) this.joinable = false;

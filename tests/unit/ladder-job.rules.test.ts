@@ -130,6 +130,7 @@ describe('coordinator: cutting a ladder job output into renditions', () => {
   afterAll(() => tmp.cleanup());
 
   function split(chunkBytes: number, splitter = new ProgramSplitter(3)): Uint8Array[] {
+    for (let i = 0; i < 3; i++) splitter.startAtKeyframe(i);
     const parts: Uint8Array[][] = [[], [], []];
     for (let at = 0; at < output.length; at += chunkBytes) splitter.push(output.subarray(at, at + chunkBytes)).forEach((p, i) => parts[i]!.push(p));
     return parts.map((p) => Buffer.concat(p));
@@ -172,5 +173,8 @@ describe('coordinator: cutting a ladder job output into renditions', () => {
     const first = (await ffprobePipe(['-select_streams', 'v:0', '-show_entries', 'packet=flags', '-read_intervals', '%+#1', '-of', 'csv=p=0'], late)).trim();
     expect(first.startsWith('K')).toBe(true);
     expect(await decodeErrors(late)).toBe('');
+    // A rendition nobody reads any more is not copied; one never asked for is not either.
+    splitter.drop(2);
+    expect(splitter.push(output.subarray(0, half)).map((p) => p.length)).toEqual([0, 0, 0]);
   });
 });

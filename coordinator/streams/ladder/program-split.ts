@@ -31,6 +31,8 @@ interface ProgramMap {
   /** The last PAT and PMT packets as this rendition gets them, for a rendition joining late. */
   pat: Uint8Array | null;
   pmt: Uint8Array | null;
+  /** Someone reads this rendition (startAtKeyframe, until drop): unread ones are not copied. */
+  wanted: boolean;
   /** Holding its output until its video's next keyframe (joined mid-stream). */
   waiting: boolean;
   /** Packets of this rendition in the chunk being cut (reused arrays). */
@@ -46,7 +48,7 @@ export class ProgramSplitter {
   droppedPsi = 0;
 
   constructor(readonly renditions: number) {
-    this.programs = Array.from({ length: renditions }, () => ({ pmtPid: -1, pids: new Map(), videoPid: -1, pat: null, pmt: null, waiting: true, picked: [] }));
+    this.programs = Array.from({ length: renditions }, () => ({ pmtPid: -1, pids: new Map(), videoPid: -1, pat: null, pmt: null, wanted: false, waiting: true, picked: [] }));
   }
 
   /**
@@ -54,7 +56,14 @@ export class ProgramSplitter {
    * next keyframe, so a buffer that starts reading it mid-job gets a decodable stream.
    */
   startAtKeyframe(i: number): void {
-    this.programs[i]!.waiting = true;
+    const p = this.programs[i]!;
+    p.wanted = true;
+    p.waiting = true;
+  }
+
+  /** Nobody reads rendition `i` any more: its packets are skipped (its PSI is still tracked). */
+  drop(i: number): void {
+    this.programs[i]!.wanted = false;
   }
 
   /** Cuts one chunk of job output; out[i] is rendition i's bytes (empty when none). */
@@ -86,6 +95,7 @@ export class ProgramSplitter {
       if (!to) continue; // SDT, null packets, anything no program lists
       for (const i of to) {
         const p = this.programs[i]!;
+        if (!p.wanted) continue;
         if (p.waiting) {
           if (pid !== p.videoPid || !isPayloadUnitStart(buf, at) || !isRandomAccess(buf, at) || !p.pat || !p.pmt) continue;
           p.waiting = false;
@@ -99,7 +109,7 @@ export class ProgramSplitter {
 
   private pick(i: number, at: number): void {
     const p = this.programs[i]!;
-    if (!p.waiting) p.picked.push(at);
+    if (p.wanted && !p.waiting) p.picked.push(at);
   }
 
   private assemble(p: ProgramMap, buf: Uint8Array): Uint8Array {
